@@ -1,0 +1,191 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using TorchSharp;
+using Uncertainty.Model.Inference;
+using Uncertainty.Model.Native;
+using Uncertainty.Model.Networks;
+using Uncertainty.Model.Training;
+using static TorchSharp.torch;
+
+// Engine benchmark: the batched MC pass against a loop of T passes, and the deterministic-prefix gain.
+// Usage: dotnet run -c Release --project benchmarks/Uncertainty.Benchmarks -- [--device cpu|cuda|auto] [--json FILE] [--check-devices]
+var arguments = Arguments.Parse(args);
+var backend = TorchBackend.Initialize(libTorchDirectory: null, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+var device = TorchBackend.ResolveDevice(TorchBackend.ParsePreference(arguments.Get("--device", "cpu")));
+Console.WriteLine($"# Uncertainty engine benchmark — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+Console.WriteLine($"device {device}, {backend.LibTorchSource}, {Environment.ProcessorCount} logical cores, torch threads {torch.get_num_threads()}");
+
+var results = new List<Result>();
+if (arguments.Has("--check-devices"))
+{
+    DeviceCheck.Run(device);
+}
+
+var reference = new NetworkSpec { Inputs = 64, Hidden = [1024, 1024], HiddenDropout = [0.1] };
+int[] batchSizes = arguments.Has("--quick") ? [1] : device.type == DeviceType.CUDA ? [1, 32, 256, 1024] : [1, 32, 256];
+foreach (var rows in batchSizes)
+{
+    results.AddRange(Cases.BatchedVersusLoop(reference, "MLP 64-1024-1024-1, p=0.1", rows, samples: 100, device));
+}
+
+var wide = new NetworkSpec { Inputs = 784, Hidden = [1024, 1024], HiddenDropout = [0.1], Head = new HeadSpec { Kind = HeadKind.Classification, Outputs = 10 } };
+results.AddRange(Cases.Prefix(wide, "MLP 784-1024-1024-10, p=0.1 (no input dropout)", rows: 32, samples: 100, device));
+
+Console.WriteLine();
+Console.WriteLine("| network | B | T | variant | median ms | min ms | ratio |");
+Console.WriteLine("|---|---|---|---|---|---|---|");
+foreach (var r in results)
+{
+    Console.WriteLine($"| {r.Network} | {r.Rows} | {r.Samples} | {r.Variant} | {r.MedianMs:F2} | {r.MinMs:F2} | {(r.Ratio is { } ratio ? $"{ratio:F2}x" : "")} |");
+}
+
+if (arguments.Value("--json") is { } path)
+{
+    File.WriteAllText(path, JsonSerializer.Serialize(new { machine = Environment.MachineName, device = device.ToString(), date = DateTime.UtcNow, results }, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }));
+}
+
+internal sealed record Result(string Network, int Rows, int Samples, string Variant, double MedianMs, double MinMs, double? Ratio);
+
+internal static class Cases
+{
+    /// <summary>
+    /// Three ways to get T samples for B rows: a hand-written loop of T forward passes with the built-in
+    /// dropout, the predictor forced to one sample per pass, and the predictor folding all T into one pass.
+    /// </summary>
+    public static IEnumerable<Result> BatchedVersusLoop(NetworkSpec spec, string name, int rows, int samples, Device device)
+    {
+        var network = Trainer.CreateNetwork(spec, seed: 1);
+        var inputs = Inputs(rows, spec.Inputs);
+        using var folded = new McPredictor(network, device);
+        var request = new McRequest { Inputs = inputs, Rows = rows, Samples = samples, Seed = 1 };
+        var batched = Timing.Measure(() => folded.Predict(request), device);
+
+        var naive = Timing.Measure(() => NaiveLoop(network, inputs, rows, samples, device), device);
+
+        using var oneAtATime = new McPredictor(Trainer.CreateNetwork(spec, seed: 1), device, new McOptions { MaxChunkElements = 1, UsePrefix = false });
+        var loop = Timing.Measure(() => oneAtATime.Predict(request), device);
+
+        yield return new Result(name, rows, samples, "loop of T passes (built-in dropout)", naive.Median, naive.Min, null);
+        yield return new Result(name, rows, samples, "predictor, one sample per pass", loop.Median, loop.Min, naive.Median / loop.Median);
+        yield return new Result(name, rows, samples, "predictor, T folded into one pass", batched.Median, batched.Min, naive.Median / batched.Median);
+    }
+
+    public static IEnumerable<Result> Prefix(NetworkSpec spec, string name, int rows, int samples, Device device)
+    {
+        var request = new McRequest { Inputs = Inputs(rows, spec.Inputs), Rows = rows, Samples = samples, Seed = 1 };
+        using var without = new McPredictor(Trainer.CreateNetwork(spec, seed: 1), device, new McOptions { UsePrefix = false });
+        using var with = new McPredictor(Trainer.CreateNetwork(spec, seed: 1), device, new McOptions { UsePrefix = true });
+        var off = Timing.Measure(() => without.Predict(request), device);
+        var on = Timing.Measure(() => with.Predict(request), device);
+        yield return new Result(name, rows, samples, "prefix off", off.Median, off.Min, null);
+        yield return new Result(name, rows, samples, "prefix on", on.Median, on.Min, off.Median / on.Median);
+    }
+
+    /// <summary>What a hand-written MC loop does: T ordinary forward passes with dropout sampling, mean and variance at the end.</summary>
+    private static void NaiveLoop(DropoutMlp network, float[] inputs, int rows, int samples, Device device)
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        var x = tensor(inputs, [rows, network.Spec.Inputs], device: device);
+        var outputs = new List<Tensor>(samples);
+        for (int t = 0; t < samples; t++)
+        {
+            outputs.Add(NaiveForward(network, x));
+        }
+
+        var stacked = stack(outputs);
+        var (variance, mean) = var_mean(stacked, 0);
+        _ = mean.cpu().data<float>().ToArray();
+        _ = variance.cpu().data<float>().ToArray();
+    }
+
+    /// <summary>The network's layers in order with torch's own dropout (global RNG) after each activation, as a plain PyTorch-style loop does.</summary>
+    private static Tensor NaiveForward(DropoutMlp network, Tensor x)
+    {
+        var h = x;
+        var linears = network.children().First().children().ToList();
+        int hidden = 0;
+        foreach (var module in linears)
+        {
+            h = ((nn.Module<Tensor, Tensor>)module).call(h);
+            if (module is TorchSharp.Modules.ReLU)
+            {
+                h = nn.functional.dropout(h, network.Spec.HiddenDropoutAt(hidden++), training: true);
+            }
+        }
+
+        return h;
+    }
+
+    private static float[] Inputs(int rows, int features)
+    {
+        var random = new Random(1);
+        return [.. Enumerable.Range(0, rows * features).Select(_ => (float)((random.NextDouble() * 2) - 1))];
+    }
+}
+
+internal static class Timing
+{
+    /// <summary>Median and minimum over repetitions after a warm-up (3 runs and 0.5 s), within about two seconds per case.</summary>
+    public static (double Median, double Min) Measure(Action action, Device device)
+    {
+        var warmUp = Stopwatch.StartNew();
+        for (int i = 0; i < 3 || warmUp.Elapsed.TotalSeconds < 0.5; i++)
+        {
+            action();
+        }
+
+        var times = new List<double>();
+        var budget = Stopwatch.StartNew();
+        while (times.Count < 5 || (times.Count < 200 && budget.Elapsed.TotalSeconds < 2))
+        {
+            var watch = Stopwatch.StartNew();
+            action();
+            if (device.type == DeviceType.CUDA)
+            {
+                torch.cuda.synchronize();
+            }
+
+            times.Add(watch.Elapsed.TotalMilliseconds);
+        }
+
+        times.Sort();
+        return (times[times.Count / 2], times[0]);
+    }
+}
+
+/// <summary>On a GPU: the same masks and the same MC numbers on CPU and CUDA.</summary>
+internal static class DeviceCheck
+{
+    public static void Run(Device device)
+    {
+        ulong[] seeds = [.. Enumerable.Repeat(42UL, 100)];
+        long[] indices = [.. Enumerable.Range(0, 100).Select(t => (long)t)];
+        using var cpuMask = new DropoutMasks(CPU).Mask(MaskPlan.Create(seeds, indices, 2, CPU), 1, 1024, 0.1, 1 / 0.9, ScalarType.Float32);
+        using var deviceMask = new DropoutMasks(device).Mask(MaskPlan.Create(seeds, indices, 2, device), 1, 1024, 0.1, 1 / 0.9, ScalarType.Float32);
+        var identical = cpuMask.data<float>().ToArray().SequenceEqual(deviceMask.cpu().data<float>().ToArray());
+        Console.WriteLine($"masks identical on cpu and {device}: {identical}");
+
+        var spec = new NetworkSpec { Inputs = 64, Hidden = [1024, 1024], HiddenDropout = [0.1] };
+        var request = new McRequest { Inputs = [.. Enumerable.Range(0, 64 * 4).Select(i => (float)Math.Sin(i))], Rows = 4, Samples = 1000, Seed = 7 };
+        using var onCpu = new McPredictor(Trainer.CreateNetwork(spec, 3), CPU);
+        using var onDevice = new McPredictor(Trainer.CreateNetwork(spec, 3), device);
+        var a = onCpu.Predict(request).Rows.Cast<RegressionPrediction>().ToArray();
+        var b = onDevice.Predict(request).Rows.Cast<RegressionPrediction>().ToArray();
+        var meanDiff = a.Zip(b).Max(pair => Math.Abs(pair.First.Mean[0] - pair.Second.Mean[0]));
+        var varianceDiff = a.Zip(b).Max(pair => Math.Abs(pair.First.EpistemicVariance[0] - pair.Second.EpistemicVariance[0]) / pair.First.EpistemicVariance[0]);
+        Console.WriteLine($"MC mean max |cpu - {device}| = {meanDiff:E2}; epistemic variance max relative difference = {varianceDiff:E2}");
+    }
+}
+
+internal sealed class Arguments(string[] args)
+{
+    public static Arguments Parse(string[] args) => new(args);
+
+    public bool Has(string flag) => args.Contains(flag);
+
+    public string? Value(string flag) => Array.IndexOf(args, flag) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+
+    public string Get(string flag, string fallback) => Value(flag) ?? fallback;
+}

@@ -1,0 +1,102 @@
+using System.Security.Cryptography;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Uncertainty.Api.Inference;
+using Uncertainty.Model.Inference;
+
+namespace Uncertainty.Api.Predictions;
+
+public static class PredictionsApi
+{
+    private const int DefaultSamples = 100;
+    private const double DefaultIntervalLevel = 0.95;
+
+    public static IEndpointRouteBuilder MapPredictionsApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("").WithTags("Predictions");
+        group.MapPost("/predict", Predict)
+            .WithName("Predict")
+            .WithSummary("Predict with the default model: MC dropout mean, epistemic/aleatoric/predictive variance and an interval per input row.");
+        return app;
+    }
+
+    public static async Task<Results<Ok<PredictResponse>, ValidationProblem, ProblemHttpResult>> Predict(
+        PredictRequest request,
+        InferenceWorker worker,
+        IOptions<UncertaintyOptions> options,
+        CancellationToken cancellationToken)
+    {
+        if (worker.DefaultModel is not { } model)
+        {
+            return TypedResults.Problem("The default model is still loading; retry shortly.", statusCode: StatusCodes.Status503ServiceUnavailable, title: "Not ready");
+        }
+
+        var errors = PredictRequestValidator.Validate(request, model.Description, options.Value);
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        var rows = request.Inputs!.Length;
+        var raw = request.Inputs.SelectMany(row => row.Select(v => (float)v)).ToArray();
+        var seed = request.Seed ?? BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
+        var tolerance = request.Tolerance;
+        var mcRequest = new McRequest
+        {
+            Inputs = model.Description.PrepareInputs(raw),
+            Rows = rows,
+            Samples = request.Samples ?? DefaultSamples,
+            Seed = seed,
+            Tolerance = tolerance,
+            ReturnSamples = request.ReturnSamples,
+        };
+
+        ServedPrediction result;
+        try
+        {
+            result = await worker.PredictAsync(mcRequest, cancellationToken);
+        }
+        catch (QueueFullException e)
+        {
+            return TypedResults.Problem(e.Message, statusCode: StatusCodes.Status503ServiceUnavailable, title: "Busy");
+        }
+
+        var level = request.IntervalLevel ?? DefaultIntervalLevel;
+        var labels = result.Model.Description.OutputNames;
+        var predictions = result.Prediction.Rows.Select(row => ToResult(row, level, labels)).ToList();
+        if (predictions.Any(p => p.Mean.Any(v => !double.IsFinite(v)) || p.EpistemicVariance.Any(v => !double.IsFinite(v))))
+        {
+            return TypedResults.Problem("The model produced a non-finite output (NaN or infinity) for this input.", statusCode: StatusCodes.Status500InternalServerError, title: "Model output is not finite");
+        }
+
+        return TypedResults.Ok(new PredictResponse(result.Model.Name, result.Model.Version, result.Prediction.SamplesUsed, seed, predictions));
+    }
+
+    private static RowResult ToResult(RowPrediction row, double level, IReadOnlyList<string>? labels) => row switch
+    {
+        RegressionPrediction regression => new RowResult
+        {
+            Mean = regression.Mean,
+            EpistemicVariance = regression.EpistemicVariance,
+            AleatoricVariance = regression.AleatoricVariance,
+            PredictiveVariance = regression.PredictiveVariance,
+            Std = regression.Std,
+            Interval = regression.Interval(level) is var (lower, upper) ? new IntervalResult(level, lower, upper) : null,
+            Samples = regression.Samples,
+        },
+        ClassPrediction classes => new RowResult
+        {
+            Mean = classes.Probabilities,
+            EpistemicVariance = [.. classes.ProbabilityStd.Select(s => s * s)],
+            Probabilities = classes.Probabilities,
+            ProbabilityStd = classes.ProbabilityStd,
+            Label = labels is { } names && classes.Label < names.Count ? names[classes.Label] : classes.Label.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            Entropy = classes.Entropy,
+            ExpectedEntropy = classes.ExpectedEntropy,
+            MutualInformation = classes.MutualInformation,
+            VariationRatio = classes.VariationRatio,
+            Samples = classes.Samples,
+        },
+        _ => throw new InvalidOperationException($"unknown prediction {row.GetType().Name}"),
+    };
+}

@@ -1,0 +1,54 @@
+using Serilog;
+using Uncertainty.Api.Health;
+using Uncertainty.Api.Inference;
+using Uncertainty.Api.Models;
+using Uncertainty.Api.Predictions;
+
+namespace Uncertainty.Api;
+
+/// <summary>The service's composition: what it registers and what it maps, one feature per line.</summary>
+public static class UncertaintyApi
+{
+    public static WebApplicationBuilder AddUncertaintyApi(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSerilog((services, logger) => logger
+            .ReadFrom.Configuration(builder.Configuration)
+            .ReadFrom.Services(services)
+            .Enrich.FromLogContext());
+
+        builder.Services.AddOptions<UncertaintyOptions>()
+            .BindConfiguration(UncertaintyOptions.Section)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+
+        builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<BadRequestExceptionHandler>();
+        // Unreadable bodies always reach BadRequestExceptionHandler, in every environment.
+        builder.Services.Configure<RouteHandlerOptions>(routes => routes.ThrowOnBadRequest = true);
+        builder.Services.AddOpenApi();
+        builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict);
+
+        builder.Services.AddSingleton<ModelStore>();
+        builder.Services.AddSingleton<InferenceWorker>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<InferenceWorker>());
+        return builder;
+    }
+
+    public static WebApplication MapUncertaintyApi(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseSerilogRequestLogging();
+
+        app.MapOpenApi();
+        app.UseSwaggerUI(ui =>
+        {
+            ui.SwaggerEndpoint("/openapi/v1.json", "Uncertainty v1");
+            ui.RoutePrefix = "swagger";
+        });
+
+        app.MapHealthApi();
+        app.MapPredictionsApi();
+        return app;
+    }
+}

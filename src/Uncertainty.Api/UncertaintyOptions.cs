@@ -1,0 +1,47 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Uncertainty.Api;
+
+/// <summary>The service's settings (section "Uncertainty"); validated at start so a bad value stops start-up with its name.</summary>
+public sealed class UncertaintyOptions : IValidatableObject
+{
+    public const string Section = "Uncertainty";
+
+    /// <summary>Directory of model packages: {store}/{name}/{version}/manifest.json. Relative paths are under the content root.</summary>
+    [Required]
+    public string ModelStore { get; set; } = "models";
+
+    /// <summary>auto, cpu or cuda.</summary>
+    [Required]
+    [RegularExpression("^(?i)(auto|cpu|cuda)$", ErrorMessage = "Device must be auto, cpu or cuda.")]
+    public string Device { get; set; } = "auto";
+
+    /// <summary>A host libtorch directory (e.g. PyTorch's torch/lib) to use instead of the bundled CPU natives.</summary>
+    public string? LibTorchDirectory { get; set; }
+
+    /// <summary>The model POST /predict uses.</summary>
+    [Required]
+    [RegularExpression("^[a-z0-9][a-z0-9_-]{0,63}$", ErrorMessage = "DefaultModel must match ^[a-z0-9][a-z0-9_-]{0,63}$.")]
+    public string DefaultModel { get; set; } = "toy";
+
+    [Range(1, 1_000_000)]
+    public int MaxSamples { get; set; } = 10_000;
+
+    [Range(1, 1_000_000)]
+    public int MaxRowsPerRequest { get; set; } = 1_000;
+
+    [Range(1, 1_000_000)]
+    public int QueueCapacity { get; set; } = 256;
+
+    /// <summary>Memory budget of one MC chunk (activation rows x widest layer); unset for the device's default.</summary>
+    [Range(1024, long.MaxValue)]
+    public long? MaxChunkElements { get; set; }
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (LibTorchDirectory is { Length: > 0 } directory && !Directory.Exists(directory))
+        {
+            yield return new ValidationResult($"LibTorchDirectory '{directory}' does not exist.", [nameof(LibTorchDirectory)]);
+        }
+    }
+}

@@ -1,0 +1,214 @@
+using TorchSharp;
+using Uncertainty.Model.Native;
+using Uncertainty.Model.Networks;
+using static TorchSharp.torch;
+
+namespace Uncertainty.Model.Inference;
+
+/// <summary>
+/// Monte Carlo dropout with the T passes folded into the batch: a request's [B, F] inputs become
+/// [T*B, F] rows and one forward pass computes every sample; several requests merge into the same pass.
+/// Rows are processed in chunks within a memory budget and streamed into per-request statistics.
+/// Not thread-safe: TorchSharp's dispose scopes and grad mode are per thread, so one thread owns a predictor.
+/// </summary>
+public sealed class McPredictor : IDisposable
+{
+    private readonly DropoutMlp network;
+    private readonly DropoutMasks maskSource;
+    private readonly McOptions options;
+    private readonly double[] outputScale;
+    private readonly int maxWidth;
+
+    /// <param name="network">Moved to <paramref name="device"/> and put in eval mode (BatchNorm uses running statistics).</param>
+    /// <param name="outputScale">Per output, the factor from network units to reported units; adaptive T compares standard errors in those.</param>
+    public McPredictor(DropoutMlp network, Device device, McOptions? options = null, IReadOnlyList<double>? outputScale = null)
+    {
+        TorchBackend.EnsureInitialized();
+        this.network = network;
+        this.options = options ?? new McOptions();
+        Device = device;
+        network.to(device);
+        network.eval();
+        maskSource = new DropoutMasks(device);
+        this.outputScale = [.. outputScale ?? Enumerable.Repeat(1.0, network.Spec.Head.Outputs)];
+        maxWidth = new[] { network.Spec.Inputs, network.Spec.HeadWidth }.Concat(network.Spec.Hidden).Max();
+    }
+
+    public Device Device { get; }
+
+    public NetworkSpec Spec => network.Spec;
+
+    /// <summary>Rows per chunk under the memory budget.</summary>
+    public long ChunkRows => Math.Max(1, (options.MaxChunkElements ?? McOptions.DefaultChunkElements(Device)) / maxWidth);
+
+    public McPrediction Predict(McRequest request, CancellationToken cancellationToken = default) =>
+        Predict([request], cancellationToken)[0];
+
+    /// <summary>Predicts several requests in shared forward passes; each result equals that request's result alone.</summary>
+    public IReadOnlyList<McPrediction> Predict(IReadOnlyList<McRequest> requests, CancellationToken cancellationToken = default)
+    {
+        var states = requests.Select(Validate).Select(r => new RequestState(r, network.Spec.Head)).ToArray();
+        for (int i = 1; i < states.Length; i++)
+        {
+            states[i].InputOffset = states[i - 1].InputOffset + states[i - 1].Request.Rows;
+        }
+
+        using var outer = NewDisposeScope();
+        using var inference = inference_mode();
+        var inputs = tensor(requests.SelectMany(r => r.Inputs).ToArray(), [states[^1].InputOffset + requests[^1].Rows, network.Spec.Inputs], device: Device);
+        var start = options.UsePrefix ? network.FirstStochasticStage : 0;
+        var first = options.UsePrefix ? network.RunStages(inputs, 0, start, plan: null, masks: null) : inputs;
+
+        while (NextChunk(states) is { Count: > 0 } blocks)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            RunChunk(first, start, blocks);
+            foreach (var state in states.Where(s => !s.Done))
+            {
+                state.Done = state.Planned == state.Request.Samples
+                    || (state.Planned % options.AdaptiveCheckEvery == 0 && state.Accumulator.MaxStandardError(outputScale) <= state.Request.Tolerance);
+            }
+        }
+
+        return [.. states.Select(s => new McPrediction(s.Accumulator.Count, s.Accumulator.Summaries(), s.Accumulator.MaxStandardError(outputScale)))];
+    }
+
+    /// <summary>One deterministic pass (weight scaling), summarised like a single sample.</summary>
+    public IReadOnlyList<RowPrediction> PredictDeterministic(float[] inputs, int rows)
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        var output = network.call(tensor(inputs, [rows, network.Spec.Inputs], device: Device));
+        var accumulator = new SampleAccumulator(network.Spec.Head, rows, keepSamples: false);
+        accumulator.Add(ToHost(output));
+        return accumulator.Summaries();
+    }
+
+    /// <summary>Runs the samples of <paramref name="blocks"/> as one forward pass and streams them into their requests.</summary>
+    private void RunChunk(Tensor first, int start, List<Block> blocks)
+    {
+        using var scope = NewDisposeScope();
+        int samples = blocks.Sum(b => b.Count);
+        int rows = blocks.Sum(b => b.Count * b.State.Request.Rows);
+        bool shareMasks = rows != samples;
+        int layers = network.DropoutLayers;
+
+        // Everything the device needs for this chunk travels in one host-to-device copy:
+        // [input row of each activation row | sample of each row (when rows share masks) | mask keys per layer].
+        var upload = new long[rows + (shareMasks ? rows : 0) + (layers * samples)];
+        var expand = upload.AsSpan(0, rows);
+        var rowToSample = upload.AsSpan(rows, shareMasks ? rows : 0);
+        var seeds = new ulong[samples];
+        var indices = new long[samples];
+        int s = 0, row = 0;
+        foreach (var block in blocks)
+        {
+            for (int t = 0; t < block.Count; t++, s++)
+            {
+                seeds[s] = block.State.Request.Seed;
+                indices[s] = block.First + t;
+                for (int b = 0; b < block.State.Request.Rows; b++, row++)
+                {
+                    expand[row] = block.State.InputOffset + b;
+                    if (shareMasks)
+                    {
+                        rowToSample[row] = s;
+                    }
+                }
+            }
+        }
+
+        int keysAt = upload.Length - (layers * samples);
+        MaskPlan.WriteKeys(upload.AsSpan(keysAt), seeds, indices, layers);
+        var onDevice = tensor(upload, device: Device);
+        var expandIndex = onDevice.narrow(0, 0, rows);
+        var plan = new MaskPlan(
+            onDevice.narrow(0, keysAt, layers * samples).view(layers, samples),
+            shareMasks ? onDevice.narrow(0, rows, rows) : null,
+            expandIndex);
+        var output = network.RunStages(first.index_select(0, expandIndex), start, network.StageCount, plan, maskSource);
+        var host = ToHost(output);
+
+        int headWidth = network.Spec.HeadWidth;
+        int offset = 0;
+        foreach (var block in blocks)
+        {
+            int passWidth = block.State.Request.Rows * headWidth;
+            for (int t = 0; t < block.Count; t++, offset += passWidth)
+            {
+                block.State.Accumulator.Add(host.AsSpan(offset, passWidth));
+            }
+        }
+    }
+
+    /// <summary>
+    /// The next chunk: for each unfinished request in order, its next samples (up to its next adaptive
+    /// checkpoint) while they fit the row budget; a chunk always holds at least one sample.
+    /// </summary>
+    private List<Block> NextChunk(RequestState[] states)
+    {
+        var blocks = new List<Block>();
+        long budget = ChunkRows;
+        foreach (var state in states.Where(s => !s.Done))
+        {
+            int available = state.Limit(options.AdaptiveCheckEvery) - state.Planned;
+            long fit = budget / state.Request.Rows;
+            if (fit == 0 && blocks.Count > 0)
+            {
+                break;
+            }
+
+            int take = (int)Math.Min(available, Math.Max(fit, 1));
+            blocks.Add(new Block(state, state.Planned, take));
+            state.Planned += take;
+            budget -= (long)take * state.Request.Rows;
+            if (budget <= 0)
+            {
+                break;
+            }
+        }
+
+        return blocks;
+    }
+
+    private static float[] ToHost(Tensor output) => output.to(ScalarType.Float32).cpu().data<float>().ToArray();
+
+    private McRequest Validate(McRequest request)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(request.Rows, 1, nameof(request.Rows));
+        ArgumentOutOfRangeException.ThrowIfLessThan(request.Samples, 1, nameof(request.Samples));
+        if (request.Inputs.Length != request.Rows * network.Spec.Inputs)
+        {
+            throw new ArgumentException($"Expected {request.Rows} x {network.Spec.Inputs} inputs, got {request.Inputs.Length} values.", nameof(request));
+        }
+
+        if (request.Tolerance is { } tolerance && !(tolerance > 0))
+        {
+            throw new ArgumentOutOfRangeException(nameof(request), tolerance, "The tolerance must be positive.");
+        }
+
+        return request;
+    }
+
+    public void Dispose() => network.Dispose();
+
+    private sealed class RequestState(McRequest request, HeadSpec head)
+    {
+        public McRequest Request { get; } = request;
+
+        public SampleAccumulator Accumulator { get; } = new(head, request.Rows, request.ReturnSamples);
+
+        public int InputOffset { get; set; }
+
+        public int Planned { get; set; }
+
+        public bool Done { get; set; }
+
+        /// <summary>How far this request may be planned before its results must be looked at: T, or the next adaptive checkpoint after <see cref="Planned"/>.</summary>
+        public int Limit(int checkEvery) => Request.Tolerance is null
+            ? Request.Samples
+            : Math.Min(Request.Samples, ((Planned / checkEvery) + 1) * checkEvery);
+    }
+
+    private sealed record Block(RequestState State, int First, int Count);
+}

@@ -1,0 +1,46 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Uncertainty.Model.Inference;
+
+/// <summary>One prediction request in network space (inputs already standardised).</summary>
+public sealed record McRequest
+{
+    /// <summary>Row-major inputs, <see cref="Rows"/> x the network's input width.</summary>
+    public required float[] Inputs { get; init; }
+
+    public required int Rows { get; init; }
+
+    /// <summary>T, the number of MC samples; with <see cref="Tolerance"/>, the cap.</summary>
+    public int Samples { get; init; } = 100;
+
+    /// <summary>Seeds the request's dropout masks: the same seed gives the same masks, alone or merged.</summary>
+    public ulong Seed { get; init; }
+
+    /// <summary>Adaptive T: stop once every output's Monte Carlo standard error is at most this (network units).</summary>
+    public double? Tolerance { get; init; }
+
+    /// <summary>Keep every pass's output per row.</summary>
+    public bool ReturnSamples { get; init; }
+}
+
+/// <summary>How the predictor folds, chunks and shortcuts its work; none of it changes the numbers.</summary>
+public sealed record McOptions
+{
+    /// <summary>Memory budget of one chunk: activation rows x widest layer; null for <see cref="DefaultChunkElements"/>.</summary>
+    public long? MaxChunkElements { get; init; }
+
+    /// <summary>Run the layers before the first dropout once per input and share the result across samples.</summary>
+    public bool UsePrefix { get; init; } = true;
+
+    /// <summary>Adaptive T checks the standard error after every this many samples (also the minimum T).</summary>
+    public int AdaptiveCheckEvery { get; init; } = 32;
+
+    /// <summary>
+    /// CPU: 4 M floats (16 MB per activation), under glibc's 32 MB ceiling for its dynamic mmap threshold, so
+    /// activations are reused from the heap instead of being mapped and page-faulted in on every pass.
+    /// GPU: 128 M floats (512 MB per activation): chunks there only bound memory, and every extra chunk costs
+    /// launches and copies (B = 1024, T = 100 took 18 ms in 25 chunks of 4 M on an H200, against 6 ms for one pass in PyTorch).
+    /// </summary>
+    public static long DefaultChunkElements(Device device) => device.type == DeviceType.CUDA ? 128L << 20 : 4L << 20;
+}

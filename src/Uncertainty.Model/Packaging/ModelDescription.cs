@@ -1,0 +1,57 @@
+using Uncertainty.Model.Data;
+using Uncertainty.Model.Inference;
+using Uncertainty.Model.Networks;
+using Uncertainty.Model.Training;
+
+namespace Uncertainty.Model.Packaging;
+
+/// <summary>Everything about a model but its weights: the network and how raw inputs and outputs map to network units.</summary>
+public sealed record ModelDescription
+{
+    public required NetworkSpec Network { get; init; }
+
+    /// <summary>Input standardisation, fitted on the training split.</summary>
+    public required Standardizer InputScaling { get; init; }
+
+    /// <summary>Target standardisation for regression (fitted on the training split); null for classifiers.</summary>
+    public Standardizer? TargetScaling { get; init; }
+
+    public IReadOnlyList<string>? FeatureNames { get; init; }
+
+    /// <summary>Names of the regression targets, or the class labels in output order.</summary>
+    public IReadOnlyList<string>? OutputNames { get; init; }
+
+    public TrainingSummary? Training { get; init; }
+
+    public string? Description { get; init; }
+
+    /// <summary>Per output, reported units per network unit (the target std for regression, 1 for probabilities).</summary>
+    public double[] OutputScale => Network.Head.Kind == HeadKind.Classification || TargetScaling is null
+        ? [.. Enumerable.Repeat(1.0, Network.Head.Outputs)]
+        : TargetScaling.Std;
+
+    /// <summary>Raw inputs, row-major, to network units.</summary>
+    public float[] PrepareInputs(ReadOnlySpan<float> raw) => InputScaling.Transform(raw);
+
+    /// <summary>Maps a regression prediction back to target units (variances scale by std squared); classifiers are unchanged.</summary>
+    public McPrediction ToReportedUnits(McPrediction prediction) => TargetScaling is null
+        ? prediction
+        : prediction with { Rows = [.. prediction.Rows.Select(ToReportedUnits)] };
+
+    public RowPrediction ToReportedUnits(RowPrediction row)
+    {
+        if (row is not RegressionPrediction regression || TargetScaling is not { } scaling)
+        {
+            return row;
+        }
+
+        double Square(int o) => scaling.Std[o] * scaling.Std[o];
+        return new RegressionPrediction(
+            [.. regression.Mean.Select(scaling.Inverse)],
+            [.. regression.EpistemicVariance.Select((v, o) => v * Square(o))],
+            [.. regression.AleatoricVariance.Select((v, o) => v * Square(o))])
+        {
+            Samples = regression.Samples?.Select(pass => pass.Select((v, o) => (float)scaling.Inverse(v, o)).ToArray()).ToArray(),
+        };
+    }
+}

@@ -1,0 +1,149 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using Uncertainty.Model.Networks;
+using Uncertainty.Model.Native;
+
+namespace Uncertainty.Model.Packaging;
+
+/// <summary>The manifest.json of a package: format version, description and the SHA-256 of the weights.</summary>
+public sealed record ModelManifest
+{
+    public const int CurrentFormat = 1;
+
+    public int FormatVersion { get; init; } = CurrentFormat;
+
+    public required ModelDescription Model { get; init; }
+
+    public string WeightsFile { get; init; } = ModelPackage.WeightsFileName;
+
+    public required string WeightsSha256 { get; init; }
+
+    public DateTimeOffset CreatedAt { get; init; }
+}
+
+/// <summary>
+/// A model on disk: a directory holding manifest.json and the weights in TorchSharp's format.
+/// A package appears whole or not at all (written to a staging directory, flushed, then renamed),
+/// and loading refuses a package whose weights do not match their hash or the network's shapes.
+/// </summary>
+public sealed class ModelPackage(ModelDescription description, DropoutMlp network) : IDisposable
+{
+    public const string ManifestFileName = "manifest.json";
+    public const string WeightsFileName = "weights.bin";
+
+    public ModelDescription Description { get; } = description;
+
+    public DropoutMlp Network { get; } = network;
+
+    /// <summary>Writes the package to <paramref name="directory"/>, which must not exist yet; returns the manifest written.</summary>
+    public ModelManifest Save(string directory)
+    {
+        directory = Path.GetFullPath(directory);
+        if (Directory.Exists(directory))
+        {
+            throw new IOException($"Cannot save a model package to '{directory}': it already exists (packages are immutable).");
+        }
+
+        var parent = Path.GetDirectoryName(directory)!;
+        Directory.CreateDirectory(parent);
+        var staging = Path.Combine(parent, $".{Path.GetFileName(directory)}.{Guid.NewGuid():N}.staging");
+        Directory.CreateDirectory(staging);
+        try
+        {
+            var weights = SerializeWeights();
+            var manifest = new ModelManifest
+            {
+                Model = Description,
+                WeightsSha256 = Convert.ToHexStringLower(SHA256.HashData(weights)),
+                CreatedAt = DateTimeOffset.UtcNow,
+            };
+            AtomicFile.WriteAllBytes(Path.Combine(staging, WeightsFileName), weights);
+            AtomicFile.WriteAllBytes(Path.Combine(staging, ManifestFileName), JsonSerializer.SerializeToUtf8Bytes(manifest, NetworkSpec.Json));
+            Directory.Move(staging, directory);
+            AtomicFile.FlushDirectory(parent);
+            return manifest;
+        }
+        finally
+        {
+            if (Directory.Exists(staging))
+            {
+                Directory.Delete(staging, recursive: true);
+            }
+        }
+    }
+
+    /// <summary>Loads and verifies a package; a corrupt, truncated or mismatched one fails with <see cref="InvalidDataException"/> naming the file.</summary>
+    public static ModelPackage Load(string directory)
+    {
+        TorchBackend.EnsureInitialized();
+        var manifestPath = Path.Combine(directory, ManifestFileName);
+        var manifest = ReadManifest(manifestPath);
+        var weightsPath = Path.Combine(directory, Path.GetFileName(manifest.WeightsFile));
+        if (!File.Exists(weightsPath))
+        {
+            throw new InvalidDataException($"{weightsPath}: the weights file named by the manifest is missing.");
+        }
+
+        var weights = File.ReadAllBytes(weightsPath);
+        var actual = Convert.ToHexStringLower(SHA256.HashData(weights));
+        if (!string.Equals(actual, manifest.WeightsSha256, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidDataException($"{weightsPath}: SHA-256 is {actual} but the manifest expects {manifest.WeightsSha256}; the weights are corrupt or truncated.");
+        }
+
+        var network = new DropoutMlp(manifest.Model.Network);
+        try
+        {
+            using var reader = new BinaryReader(new MemoryStream(weights));
+            network.load(reader, strict: true);
+        }
+        catch (Exception e) when (e is ArgumentException or EndOfStreamException or IOException)
+        {
+            network.Dispose();
+            throw new InvalidDataException($"{weightsPath}: the weights do not fit the network in the manifest ({e.Message})", e);
+        }
+
+        network.eval();
+        return new ModelPackage(manifest.Model, network);
+    }
+
+    public static ModelManifest ReadManifest(string manifestPath)
+    {
+        if (!File.Exists(manifestPath))
+        {
+            throw new InvalidDataException($"{manifestPath}: the package has no manifest.");
+        }
+
+        ModelManifest manifest;
+        try
+        {
+            manifest = JsonSerializer.Deserialize<ModelManifest>(File.ReadAllBytes(manifestPath), NetworkSpec.Json)
+                ?? throw new InvalidDataException($"{manifestPath}: the manifest is empty.");
+            manifest.Model.Network.Validate();
+        }
+        catch (Exception e) when (e is JsonException or ArgumentException)
+        {
+            throw new InvalidDataException($"{manifestPath}: the manifest is not valid ({e.Message})", e);
+        }
+
+        if (manifest.FormatVersion != ModelManifest.CurrentFormat)
+        {
+            throw new InvalidDataException($"{manifestPath}: package format {manifest.FormatVersion} is not supported (this build reads format {ModelManifest.CurrentFormat}).");
+        }
+
+        return manifest;
+    }
+
+    private byte[] SerializeWeights()
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            Network.save(writer);
+        }
+
+        return buffer.ToArray();
+    }
+
+    public void Dispose() => Network.Dispose();
+}

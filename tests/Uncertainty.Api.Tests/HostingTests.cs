@@ -1,0 +1,67 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+
+namespace Uncertainty.Api.Tests;
+
+public sealed class HostingTests
+{
+    [Fact]
+    public async Task Liveness_answers_and_readiness_reports_the_default_model()
+    {
+        using var factory = new UncertaintyApiFactory();
+        var client = await factory.ReadyClientAsync();
+
+        var live = await client.GetAsync("/health/live");
+        var ready = await client.GetFromJsonAsync<JsonElement>("/health/ready");
+
+        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+        Assert.Equal("toy", ready.GetProperty("model").GetString());
+        Assert.True(File.Exists(Path.Combine(factory.ModelStore, "toy", "1", "manifest.json")), "the built-in model is saved to the store");
+    }
+
+    [Fact]
+    public async Task Swagger_ui_and_the_openapi_document_are_served()
+    {
+        using var factory = new UncertaintyApiFactory();
+        var client = factory.CreateClient();
+
+        var ui = await client.GetAsync("/swagger/index.html");
+        var document = await client.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
+
+        Assert.Equal(HttpStatusCode.OK, ui.StatusCode);
+        Assert.True(document.GetProperty("paths").TryGetProperty("/predict", out _));
+    }
+
+    [Theory]
+    [InlineData("Uncertainty:Device", "gpu", "Device")]
+    [InlineData("Uncertainty:MaxSamples", "0", "MaxSamples")]
+    [InlineData("Uncertainty:DefaultModel", "../etc", "DefaultModel")]
+    [InlineData("Uncertainty:LibTorchDirectory", "/no/such/libtorch", "LibTorchDirectory")]
+    public void Invalid_settings_stop_start_up_with_the_setting_named(string key, string value, string named)
+    {
+        using var factory = new UncertaintyApiFactory();
+        factory.Settings[key] = value;
+
+        var error = Assert.Throws<OptionsValidationException>(() => factory.CreateClient());
+
+        Assert.Contains(named, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Cuda_on_a_machine_without_it_stops_start_up_with_the_reason()
+    {
+        if (Uncertainty.Model.Native.TorchBackend.EnsureInitialized().CudaAvailable)
+        {
+            return; // Only meaningful on CPU-only machines such as CI.
+        }
+
+        using var factory = new UncertaintyApiFactory();
+        factory.Settings["Uncertainty:Device"] = "cuda";
+
+        var error = Assert.Throws<InvalidOperationException>(() => factory.CreateClient());
+
+        Assert.Contains("CUDA is not available", error.Message, StringComparison.Ordinal);
+    }
+}

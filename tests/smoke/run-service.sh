@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Starts the service exactly as the README says, waits for readiness, and checks one prediction.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+port=${PORT:-18080}
+store=$(mktemp -d)
+log=$(mktemp)
+Uncertainty__ModelStore="$store" dotnet run --project src/Uncertainty.Api --urls "http://127.0.0.1:$port" >"$log" 2>&1 &
+pid=$!
+cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$store"; }
+trap cleanup EXIT
+
+for _ in $(seq 1 180); do
+  if curl -fsS "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1; then break; fi
+  if ! kill -0 "$pid" 2>/dev/null; then cat "$log"; echo "smoke: the service exited before it was ready" >&2; exit 1; fi
+  sleep 1
+done
+
+response=$(curl -fsS -X POST "http://127.0.0.1:$port/predict" -H 'content-type: application/json' \
+  -d '{"inputs": [[0.0], [3.0]], "samples": 200, "seed": 42}')
+echo "smoke: $response"
+# Both rows carry a mean and an epistemic variance, and the variance is larger far from the training data.
+echo "$response" | grep -q '"epistemicVariance"' || { echo "smoke: no epistemicVariance in the response" >&2; exit 1; }
+awk -v r="$response" 'BEGIN {
+  n = split(r, parts, "\"epistemicVariance\":\\[");
+  split(parts[2], a, "]"); split(parts[3], b, "]");
+  if (n != 3 || !(b[1] > 5 * a[1])) { print "smoke: variance at x=3 is not 5x that at x=0" > "/dev/stderr"; exit 1 }
+}'
+echo "smoke: the README run command serves predictions"
