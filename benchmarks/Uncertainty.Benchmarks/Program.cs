@@ -29,15 +29,19 @@ foreach (var rows in batchSizes)
     results.AddRange(Cases.BatchedVersusLoop(reference, "MLP 64-1024-1024-1, p=0.1", rows, samples: 100, device));
 }
 
+var boston = new NetworkSpec { Inputs = 13, Hidden = [50], InputDropout = 0.05, HiddenDropout = [0.05] };
+results.Add(Cases.Memory(boston, "MLP 13-50-1 (Boston-sized), p=0.05", rows: 1000, samples: 10_000, device));
+
 var wide = new NetworkSpec { Inputs = 784, Hidden = [1024, 1024], HiddenDropout = [0.1], Head = new HeadSpec { Kind = HeadKind.Classification, Outputs = 10 } };
 results.AddRange(Cases.Prefix(wide, "MLP 784-1024-1024-10, p=0.1 (no input dropout)", rows: 32, samples: 100, device));
 
 Console.WriteLine();
-Console.WriteLine("| network | B | T | variant | median ms | min ms | ratio |");
+Console.WriteLine("| network | B | T | variant | median ms | min ms | speed-up, or peak RSS growth |");
 Console.WriteLine("|---|---|---|---|---|---|---|");
 foreach (var r in results)
 {
-    Console.WriteLine($"| {r.Network} | {r.Rows} | {r.Samples} | {r.Variant} | {r.MedianMs:F2} | {r.MinMs:F2} | {(r.Ratio is { } ratio ? $"{ratio:F2}x" : "")} |");
+    var last = r.Ratio is { } ratio ? $"{ratio:F2}x" : r.PeakRssGrowthMb is { } mb ? $"{mb:F0} MB" : "";
+    Console.WriteLine($"| {r.Network} | {r.Rows} | {r.Samples} | {r.Variant} | {r.MedianMs:F2} | {r.MinMs:F2} | {last} |");
 }
 
 if (arguments.Value("--json") is { } path)
@@ -45,7 +49,7 @@ if (arguments.Value("--json") is { } path)
     File.WriteAllText(path, JsonSerializer.Serialize(new { machine = Environment.MachineName, device = device.ToString(), date = DateTime.UtcNow, results }, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }));
 }
 
-internal sealed record Result(string Network, int Rows, int Samples, string Variant, double MedianMs, double MinMs, double? Ratio);
+internal sealed record Result(string Network, int Rows, int Samples, string Variant, double MedianMs, double MinMs, double? Ratio, double? PeakRssGrowthMb = null);
 
 internal static class Cases
 {
@@ -69,6 +73,21 @@ internal static class Cases
         yield return new Result(name, rows, samples, "loop of T passes (built-in dropout)", naive.Median, naive.Min, null);
         yield return new Result(name, rows, samples, "predictor, one sample per pass", loop.Median, loop.Min, naive.Median / loop.Median);
         yield return new Result(name, rows, samples, "predictor, T folded into one pass", batched.Median, batched.Min, naive.Median / batched.Median);
+    }
+
+    /// <summary>One large request, timed once, with the growth of peak resident memory it caused.</summary>
+    public static Result Memory(NetworkSpec spec, string name, int rows, int samples, Device device)
+    {
+        using var predictor = new McPredictor(Trainer.CreateNetwork(spec, seed: 1), device);
+        var request = new McRequest { Inputs = Inputs(rows, spec.Inputs), Rows = rows, Samples = samples, Seed = 1 };
+        predictor.Predict(request with { Samples = 10 });
+        GC.Collect();
+        var before = ProcessMemory.ResetPeak();
+        var watch = Stopwatch.StartNew();
+        predictor.Predict(request);
+        var ms = watch.Elapsed.TotalMilliseconds;
+        var growth = (ProcessMemory.PeakResidentBytes() - before) / 1e6;
+        return new Result(name, rows, samples, "one request, chunked", ms, ms, Ratio: null, PeakRssGrowthMb: growth);
     }
 
     public static IEnumerable<Result> Prefix(NetworkSpec spec, string name, int rows, int samples, Device device)
@@ -153,6 +172,22 @@ internal static class Timing
         times.Sort();
         return (times[times.Count / 2], times[0]);
     }
+}
+
+/// <summary>Resident memory from /proc (Linux): the current size, and the peak since the last reset.</summary>
+internal static class ProcessMemory
+{
+    /// <summary>Resets the kernel's high-water mark (VmHWM) to the current RSS and returns that RSS in bytes.</summary>
+    public static long ResetPeak()
+    {
+        File.WriteAllText("/proc/self/clear_refs", "5");
+        return Read("VmRSS:");
+    }
+
+    public static long PeakResidentBytes() => Read("VmHWM:");
+
+    private static long Read(string field) =>
+        long.Parse(File.ReadLines("/proc/self/status").First(l => l.StartsWith(field, StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
 }
 
 /// <summary>On a GPU: the same masks and the same MC numbers on CPU and CUDA.</summary>

@@ -93,6 +93,10 @@ public sealed partial class InferenceWorker(
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
+            while (queue.Reader.TryRead(out var job))
+            {
+                job.Completion.TrySetCanceled(stopping.Token);
+            }
         }
         catch (Exception e)
         {

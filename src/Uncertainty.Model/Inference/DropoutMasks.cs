@@ -64,7 +64,7 @@ public sealed class MaskPlan(Tensor keys, Tensor? rowToSample, Tensor? expandInd
 /// default generator is global, so masks are derived from seeds, never drawn from a shared RNG.
 /// All intermediate values stay in [0, 2^32) and every multiplier is below 2^31, so int64 arithmetic never overflows.
 /// </summary>
-public sealed class DropoutMasks(Device device)
+public sealed class DropoutMasks(Device device) : IDisposable
 {
     private const long Low32 = 0xFFFFFFFFL;
     private const int ThresholdBits = 24;
@@ -138,6 +138,20 @@ public sealed class DropoutMasks(Device device)
         }
 
         return codes;
+    }
+
+    public void Dispose()
+    {
+        foreach (var codes in unitCodes.Values)
+        {
+            codes.Dispose();
+        }
+
+        unitCodes.Clear();
+        shift8?.Dispose();
+        shift15?.Dispose();
+        shift16?.Dispose();
+        low32?.Dispose();
     }
 
     /// <summary>The 32-bit key of sample <paramref name="index"/> of a request seeded <paramref name="seed"/>, at dropout layer <paramref name="layer"/>.</summary>

@@ -190,7 +190,11 @@ public sealed class McPredictor : IDisposable
         return request;
     }
 
-    public void Dispose() => network.Dispose();
+    public void Dispose()
+    {
+        maskSource.Dispose();
+        network.Dispose();
+    }
 
     private sealed class RequestState(McRequest request, HeadSpec head)
     {

@@ -27,14 +27,8 @@ public static class ElfVersionNeeds
     public static IReadOnlyList<NeededVersion> ReadNeeded(ReadOnlySpan<byte> elf)
     {
         var result = new List<NeededVersion>();
-        foreach (var section in Sections(elf))
+        foreach (var (section, strings) in VersionSections(elf, ShtGnuVerneed))
         {
-            if (section.Type != ShtGnuVerneed)
-            {
-                continue;
-            }
-
-            var strings = Sections(elf)[checked((int)section.Link)];
             long entry = section.Offset;
             for (uint i = 0; i < section.Info; i++)
             {
@@ -58,14 +52,8 @@ public static class ElfVersionNeeds
     public static IReadOnlySet<string> ReadDefined(ReadOnlySpan<byte> elf)
     {
         var result = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var section in Sections(elf))
+        foreach (var (section, strings) in VersionSections(elf, ShtGnuVerdef))
         {
-            if (section.Type != ShtGnuVerdef)
-            {
-                continue;
-            }
-
-            var strings = Sections(elf)[checked((int)section.Link)];
             long entry = section.Offset;
             for (uint i = 0; i < section.Info; i++)
             {
@@ -95,6 +83,13 @@ public static class ElfVersionNeeds
     }
 
     private readonly record struct Section(uint Type, long Offset, long Size, uint Link, uint Info);
+
+    /// <summary>The sections of one type, each with the string table its sh_link names.</summary>
+    private static List<(Section Section, Section Strings)> VersionSections(ReadOnlySpan<byte> elf, uint type)
+    {
+        var sections = Sections(elf);
+        return [.. sections.Where(s => s.Type == type).Select(s => (s, sections[checked((int)s.Link)]))];
+    }
 
     private static Section[] Sections(ReadOnlySpan<byte> elf)
     {

@@ -67,7 +67,7 @@ public static class Trainer
         device ??= CPU;
         var started = System.Diagnostics.Stopwatch.StartNew();
         var random = new Random(unchecked((int)DropoutMasks.SplitMix64(options.Seed)));
-        var masks = new DropoutMasks(device);
+        using var masks = new DropoutMasks(device);
         network.to(device);
         network.train();
         using var optimizer = optim.Adam(network.parameters(), options.LearningRate, weight_decay: options.WeightDecay);
