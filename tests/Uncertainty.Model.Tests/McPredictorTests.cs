@@ -54,7 +54,7 @@ public class McPredictorTests
         var y = x.Select(v => (float)(Math.Sin(3 * v) + (0.05 * ((random.NextDouble() * 2) - 1)))).ToArray();
         var spec = new NetworkSpec { Inputs = 1, Hidden = [256], HiddenDropout = [0.1] };
         var network = Trainer.CreateNetwork(spec, seed: 3);
-        Trainer.Train(network, x, y, new TrainingOptions { Epochs = 200, BatchSize = 32, LearningRate = 3e-3, Seed = 3 });
+        Trainer.Train(network, new TrainingSet(x, y), new TrainingOptions { Epochs = 200, BatchSize = 32, LearningRate = 3e-3, Seed = 3 });
         using var predictor = new McPredictor(network, CPU);
 
         var prediction = predictor.Predict(new McRequest { Inputs = [0f, 3f, -3f], Rows = 3, Samples = 2000, Seed = 8 });
@@ -219,7 +219,7 @@ public class McPredictorTests
     {
         var spec = TestNetworks.Regressor() with { Normalization = Normalization.BatchNorm };
         var network = Trainer.CreateNetwork(spec, 4);
-        Trainer.Train(network, TestNetworks.Inputs(64, 8), TestNetworks.Inputs(64, 1, seed: 9), new TrainingOptions { Epochs = 2, BatchSize = 16 });
+        Trainer.Train(network, new TrainingSet(TestNetworks.Inputs(64, 8), TestNetworks.Inputs(64, 1, seed: 9)), new TrainingOptions { Epochs = 2, BatchSize = 16 });
         var before = network.state_dict().Where(kv => kv.Key.Contains("running") || kv.Key.Contains("batches")).ToDictionary(kv => kv.Key, kv => kv.Value.clone());
         using var predictor = new McPredictor(network, CPU);
 

@@ -19,7 +19,7 @@ public sealed class ModelPackageTests : IDisposable
         var inputs = TestNetworks.Inputs(40, 8);
         var targets = TestNetworks.Inputs(40, 1, seed: 5);
         var network = Trainer.CreateNetwork(Spec, seed: 2);
-        var training = Trainer.Train(network, inputs, targets, new TrainingOptions { Epochs = 3, BatchSize = 8, Seed = 2 });
+        var training = Trainer.Train(network, new TrainingSet(inputs, targets), new TrainingOptions { Epochs = 3, BatchSize = 8, Seed = 2 });
         var description = new ModelDescription
         {
             Network = Spec,

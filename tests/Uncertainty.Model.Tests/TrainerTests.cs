@@ -23,11 +23,11 @@ public class TrainerTests
         var options = new TrainingOptions { Epochs = 5, BatchSize = 16, Seed = 42 };
 
         var first = Trainer.CreateNetwork(spec, 42);
-        Trainer.Train(first, x, y, options);
+        Trainer.Train(first, new TrainingSet(x, y), options);
         var second = Trainer.CreateNetwork(spec, 42);
-        Trainer.Train(second, x, y, options);
+        Trainer.Train(second, new TrainingSet(x, y), options);
         var other = Trainer.CreateNetwork(spec, 43);
-        Trainer.Train(other, x, y, options with { Seed = 43 });
+        Trainer.Train(other, new TrainingSet(x, y), options with { Seed = 43 });
 
         Assert.Equal(Weights(first), Weights(second));
         Assert.NotEqual(Weights(first), Weights(other));
@@ -43,8 +43,8 @@ public class TrainerTests
         var targets = head == HeadKind.Classification ? [.. y.Select(v => v > 0 ? 1f : 0f)] : y;
         var spec = new NetworkSpec { Inputs = 4, Hidden = [32], HiddenDropout = [0.1], Head = new HeadSpec { Kind = head, Outputs = head == HeadKind.Classification ? 2 : 1 } };
 
-        var untrained = Trainer.Train(Trainer.CreateNetwork(spec, 1), x, targets, new TrainingOptions { Epochs = 1, LearningRate = 1e-6, Seed = 1 });
-        var trained = Trainer.Train(Trainer.CreateNetwork(spec, 1), x, targets, new TrainingOptions { Epochs = 60, BatchSize = 32, LearningRate = 1e-2, Seed = 1 });
+        var untrained = Trainer.Train(Trainer.CreateNetwork(spec, 1), new TrainingSet(x, targets), new TrainingOptions { Epochs = 1, LearningRate = 1e-6, Seed = 1 });
+        var trained = Trainer.Train(Trainer.CreateNetwork(spec, 1), new TrainingSet(x, targets), new TrainingOptions { Epochs = 60, BatchSize = 32, LearningRate = 1e-2, Seed = 1 });
 
         Assert.True(trained.FinalLoss < 0.5 * untrained.FinalLoss, $"loss {untrained.FinalLoss} -> {trained.FinalLoss}");
     }

@@ -23,7 +23,7 @@ public static class DefaultModels
         var targetScaling = Standardizer.Fit(y, 1);
         var spec = new NetworkSpec { Inputs = 1, Hidden = [256], HiddenDropout = [0.1], Head = new HeadSpec { Tau = 50 } };
         var network = Trainer.CreateNetwork(spec, seed: 2016);
-        var summary = Trainer.Train(network, inputScaling.Transform(x), targetScaling.Transform(y), new TrainingOptions { Epochs = 200, BatchSize = 32, LearningRate = 3e-3, Seed = 2016 });
+        var summary = Trainer.Train(network, new TrainingSet(inputScaling.Transform(x), targetScaling.Transform(y)), new TrainingOptions { Epochs = 200, BatchSize = 32, LearningRate = 3e-3, Seed = 2016 });
         var description = new ModelDescription
         {
             Network = spec,

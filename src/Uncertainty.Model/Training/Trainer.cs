@@ -1,32 +1,63 @@
+using System.Diagnostics;
 using TorchSharp;
+using Uncertainty.Model.Data;
 using Uncertainty.Model.Inference;
 using Uncertainty.Model.Native;
 using Uncertainty.Model.Networks;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Uncertainty.Model.Training;
 
-public sealed record TrainingOptions
+/// <summary>
+/// Training data in network units: standardised inputs [rows, inputs] and targets ([rows, outputs] for
+/// regression, class indices for classification), an optional validation part, and the input scaling
+/// (image augmentation works on raw pixels).
+/// </summary>
+public sealed record TrainingSet(float[] Inputs, float[] Targets)
 {
-    public int Epochs { get; init; } = 40;
+    public float[]? ValidationInputs { get; init; }
 
-    public int BatchSize { get; init; } = 128;
+    public float[]? ValidationTargets { get; init; }
 
-    public double LearningRate { get; init; } = 1e-3;
+    public Standardizer? InputScaling { get; init; }
 
-    /// <summary>L2 penalty passed to Adam (coupled weight decay).</summary>
-    public double WeightDecay { get; init; }
-
-    /// <summary>Seeds the initial weights, the shuffling and the dropout masks: same seed and data, same weights.</summary>
-    public ulong Seed { get; init; }
+    /// <summary>Regression target scaling, so validation RMSE is reported in target units.</summary>
+    public Standardizer? TargetScaling { get; init; }
 }
 
+public sealed record EpochRecord(int Epoch, double TrainLoss, double? ValidationLoss, double? ValidationMetric, double LearningRate);
+
+/// <summary>Reported after every epoch. The metric is validation RMSE (target units) for regression, accuracy for classification.</summary>
+public sealed record TrainingProgress(
+    int Epoch,
+    int Epochs,
+    double TrainLoss,
+    double? ValidationLoss,
+    double? ValidationMetric,
+    string MetricName,
+    double LearningRate,
+    TimeSpan Elapsed,
+    TimeSpan EstimatedRemaining);
+
 /// <summary>What training did, stored in the model package.</summary>
-public sealed record TrainingSummary(int Epochs, int Rows, double FinalLoss, ulong Seed, double Seconds);
+public sealed record TrainingSummary(
+    int Epochs,
+    int BestEpoch,
+    int Rows,
+    double FinalLoss,
+    double? BestValidationLoss,
+    double WeightDecay,
+    ulong Seed,
+    double Seconds,
+    bool StoppedEarly,
+    IReadOnlyList<EpochRecord> History);
 
 /// <summary>
-/// A basic mini-batch trainer: Adam on MSE (fixed-noise regression), Gaussian NLL (heteroscedastic)
-/// or cross-entropy (classification). Deterministic by seed: it never touches TorchSharp's global RNG.
+/// Mini-batch training with the regularisation toolbox: SGD/Adam/AdamW, learning-rate schedules,
+/// coupled or decoupled weight decay (or Gal's prior-derived decay), max-norm, early stopping, label
+/// smoothing, mixup, input noise and image augmentation. Deterministic by seed: batches, augmentation and
+/// dropout masks come from the seed, never from TorchSharp's global RNG.
 /// </summary>
 public static class Trainer
 {
@@ -37,86 +68,340 @@ public static class Trainer
         var network = new DropoutMlp(spec);
         using var generator = new Generator(seed);
         using var noGrad = no_grad();
-        foreach (var (name, parameter) in network.named_parameters())
+        var parameters = network.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        foreach (var (name, weight) in parameters.Where(p => IsLinearWeight(p.Key, p.Value)))
         {
             // Linear layers: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias; norms keep their (1, 0) init.
-            if (!name.EndsWith("weight", StringComparison.Ordinal) || parameter.dim() != 2)
-            {
-                continue;
-            }
-
-            var bound = 1 / Math.Sqrt(parameter.shape[1]);
-            var biasName = name[..^"weight".Length] + "bias";
-            parameter.copy_(rand(parameter.shape, generator: generator).mul_(2 * bound).sub_(bound));
-            var bias = network.named_parameters().First(p => p.name == biasName).parameter;
+            var bound = 1 / Math.Sqrt(weight.shape[1]);
+            weight.copy_(rand(weight.shape, generator: generator).mul_(2 * bound).sub_(bound));
+            var bias = parameters[name[..^"weight".Length] + "bias"];
             bias.copy_(rand(bias.shape, generator: generator).mul_(2 * bound).sub_(bound));
         }
 
         return network;
     }
 
-    /// <summary>
-    /// Trains <paramref name="network"/> in place on standardised inputs [rows, inputs] and targets:
-    /// [rows, outputs] for regression, class indices for classification.
-    /// </summary>
-    public static TrainingSummary Train(DropoutMlp network, float[] inputs, float[] targets, TrainingOptions options, Device? device = null, CancellationToken cancellationToken = default)
+    public static TrainingSummary Train(
+        DropoutMlp network,
+        TrainingSet data,
+        TrainingOptions options,
+        Device? device = null,
+        IProgress<TrainingProgress>? progress = null,
+        CancellationToken cancellationToken = default)
     {
         TorchBackend.EnsureInitialized();
-        var spec = network.Spec;
-        int rows = inputs.Length / spec.Inputs;
-        device ??= CPU;
-        var started = System.Diagnostics.Stopwatch.StartNew();
-        var random = new Random(unchecked((int)DropoutMasks.SplitMix64(options.Seed)));
-        using var masks = new DropoutMasks(device);
-        network.to(device);
-        network.train();
-        using var optimizer = optim.Adam(network.parameters(), options.LearningRate, weight_decay: options.WeightDecay);
-        using var x = tensor(inputs, [rows, spec.Inputs], device: device);
-        using var y = spec.Head.Kind == HeadKind.Classification
-            ? tensor(targets.Select(t => (long)t).ToArray(), device: device)
-            : tensor(targets, [rows, spec.Head.Outputs], device: device);
-
-        double lastLoss = double.NaN;
-        long step = 0;
-        var order = Enumerable.Range(0, rows).ToArray();
-        for (int epoch = 0; epoch < options.Epochs; epoch++)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            random.Shuffle(order);
-            double epochLoss = 0;
-            for (int start = 0; start < rows; start += options.BatchSize)
-            {
-                using var scope = NewDisposeScope();
-                var batch = order.AsSpan(start, Math.Min(options.BatchSize, rows - start)).ToArray().Select(i => (long)i).ToArray();
-                var index = tensor(batch, device: device);
-                optimizer.zero_grad();
-                var output = network.RunStages(x.index_select(0, index), 0, network.StageCount, MaskPlan.ForTraining(options.Seed, step++, batch.Length, network.DropoutLayers, device), masks);
-                var loss = Loss(spec, output, y.index_select(0, index));
-                loss.backward();
-                optimizer.step();
-                epochLoss += loss.item<float>() * batch.Length;
-            }
-
-            lastLoss = epochLoss / rows;
-        }
-
-        network.eval();
-        return new TrainingSummary(options.Epochs, rows, lastLoss, options.Seed, started.Elapsed.TotalSeconds);
+        options.Validate();
+        var run = new Run(network, data, options, device ?? CPU);
+        return run.Execute(progress, cancellationToken);
     }
 
-    private static Tensor Loss(NetworkSpec spec, Tensor output, Tensor target)
+    /// <summary>The effective weight decay lambda (gradient convention) for this network and data.</summary>
+    public static double WeightDecayFor(NetworkSpec spec, int rows, TrainingOptions options) =>
+        options.PriorLengthScale is { } lengthScale
+            ? Regularization.WeightDecayFromPrior(lengthScale, spec.HiddenDropoutAt(0), rows, spec.Head.Tau)
+            : options.WeightDecay;
+
+    internal static bool IsLinearWeight(string name, Tensor parameter) => name.EndsWith("weight", StringComparison.Ordinal) && parameter.dim() == 2;
+
+    /// <summary>The learning rate of epoch <paramref name="epoch"/> (0-based).</summary>
+    public static double LearningRateAt(TrainingOptions options, int epoch) => options.Schedule switch
     {
-        switch (spec.Head.Kind)
+        LearningRateSchedule.Step => options.LearningRate * Math.Pow(options.StepGamma, epoch / options.StepEpochs),
+        LearningRateSchedule.Cosine => options.MinLearningRate + ((options.LearningRate - options.MinLearningRate) * (1 + Math.Cos(Math.PI * epoch / options.Epochs)) / 2),
+        _ => options.LearningRate,
+    };
+
+    /// <summary>One training run's state, so the loop reads as the steps it takes.</summary>
+    private sealed class Run
+    {
+        private readonly DropoutMlp network;
+        private readonly TrainingSet data;
+        private readonly TrainingOptions options;
+        private readonly Device device;
+        private readonly NetworkSpec spec;
+        private readonly int rows;
+        private readonly int targetWidth;
+        private readonly double weightDecay;
+        private readonly bool decoupled;
+        private readonly Random random;
+        private readonly List<Parameter> decayed;
+
+        public Run(DropoutMlp network, TrainingSet data, TrainingOptions options, Device device)
         {
-            case HeadKind.Classification:
-                return nn.functional.cross_entropy(output, target);
-            case HeadKind.HeteroscedasticRegression:
-                var outputs = spec.Head.Outputs;
-                var mean = output.narrow(1, 0, outputs);
-                var logVariance = output.narrow(1, outputs, outputs);
-                return (logVariance + (target - mean).pow(2) * (-logVariance).exp()).mean() * 0.5;
-            default:
-                return nn.functional.mse_loss(output, target);
+            this.network = network;
+            this.data = data;
+            this.options = options;
+            this.device = device;
+            spec = network.Spec;
+            rows = data.Inputs.Length / spec.Inputs;
+            if (rows == 0 || data.Inputs.Length != rows * spec.Inputs)
+            {
+                throw new ArgumentException($"Expected rows x {spec.Inputs} inputs, got {data.Inputs.Length} values.", nameof(data));
+            }
+
+            if (options.Image is { } image && (data.InputScaling is null || image.Height * image.Width != spec.Inputs))
+            {
+                throw new ArgumentException($"Image augmentation needs the input scaling and {spec.Inputs} = height x width pixels.", nameof(options));
+            }
+
+            targetWidth = spec.Head.Outputs;
+            weightDecay = WeightDecayFor(spec, rows, options);
+            decoupled = options.Optimizer == OptimizerKind.AdamW || options.DecoupledWeightDecay;
+            random = new Random(unchecked((int)DropoutMasks.SplitMix64(options.Seed ^ 0x5EED)));
+            decayed = [.. network.named_parameters().Where(p => IsLinearWeight(p.name, p.parameter)).Select(p => p.parameter)];
+        }
+
+        private bool IsClassifier => spec.Head.Kind == HeadKind.Classification;
+
+        public TrainingSummary Execute(IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
+        {
+            var clock = Stopwatch.StartNew();
+            network.to(device);
+            using var masks = new DropoutMasks(device);
+            using var optimizer = CreateOptimizer();
+            var history = new List<EpochRecord>();
+            Dictionary<string, Tensor>? best = null;
+            double? bestLoss = null;
+            int bestEpoch = 0, sinceBest = 0;
+            long step = 0;
+            var order = Enumerable.Range(0, rows).ToArray();
+            bool stoppedEarly = false;
+
+            for (int epoch = 0; epoch < options.Epochs; epoch++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                double learningRate = LearningRateAt(options, epoch);
+                foreach (var group in optimizer.ParamGroups)
+                {
+                    group.LearningRate = learningRate;
+                }
+
+                network.train();
+                random.Shuffle(order);
+                double lossSum = 0;
+                for (int start = 0; start < rows; start += options.BatchSize)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    var batch = order.AsSpan(start, Math.Min(options.BatchSize, rows - start));
+                    lossSum += Step(optimizer, masks, batch, learningRate, step++) * batch.Length;
+                }
+
+                var (validationLoss, metric) = Validate();
+                history.Add(new EpochRecord(epoch + 1, lossSum / rows, validationLoss, metric, learningRate));
+                if (validationLoss is { } loss && (bestLoss is null || loss < bestLoss))
+                {
+                    bestLoss = loss;
+                    bestEpoch = epoch + 1;
+                    sinceBest = 0;
+                    if (options.Patience is not null)
+                    {
+                        best = Snapshot(best);
+                    }
+                }
+                else
+                {
+                    sinceBest++;
+                }
+
+                var elapsed = clock.Elapsed;
+                progress?.Report(new TrainingProgress(
+                    epoch + 1, options.Epochs, lossSum / rows, validationLoss, metric, IsClassifier ? "accuracy" : "rmse",
+                    learningRate, elapsed, elapsed / (epoch + 1) * (options.Epochs - epoch - 1)));
+
+                if (options.Patience is { } patience && sinceBest >= patience)
+                {
+                    stoppedEarly = true;
+                    break;
+                }
+            }
+
+            if (best is not null)
+            {
+                Restore(best);
+            }
+
+            network.eval();
+            return new TrainingSummary(
+                history.Count,
+                bestLoss is null ? history.Count : bestEpoch,
+                rows,
+                history[^1].TrainLoss,
+                bestLoss,
+                weightDecay,
+                options.Seed,
+                clock.Elapsed.TotalSeconds,
+                stoppedEarly,
+                history);
+        }
+
+        private optim.Optimizer CreateOptimizer() => options.Optimizer == OptimizerKind.Sgd
+            ? optim.SGD(network.parameters(), options.LearningRate, momentum: options.Momentum, nesterov: options.Nesterov)
+            : optim.Adam(network.parameters(), options.LearningRate);
+
+        /// <summary>One optimisation step on <paramref name="batch"/>; returns the batch loss.</summary>
+        private double Step(optim.Optimizer optimizer, DropoutMasks masks, ReadOnlySpan<int> batch, double learningRate, long step)
+        {
+            var (inputs, targets) = Batch(batch);
+            using var scope = NewDisposeScope();
+            optimizer.zero_grad();
+            var x = tensor(inputs, [batch.Length, spec.Inputs], device: device);
+            var y = tensor(targets, [batch.Length, targetWidth], device: device);
+            var plan = MaskPlan.ForTraining(options.Seed, step, batch.Length, network.DropoutLayers, device);
+            var loss = Loss(network.RunStages(x, 0, network.StageCount, plan, masks), y);
+            loss.backward();
+            using (no_grad())
+            {
+                foreach (var weight in decayed.Where(_ => weightDecay > 0))
+                {
+                    if (decoupled)
+                    {
+                        weight.mul_(1 - (learningRate * weightDecay));
+                    }
+                    else
+                    {
+                        weight.grad!.add_(weight, alpha: weightDecay);
+                    }
+                }
+            }
+
+            optimizer.step();
+            if (options.MaxNorm is { } maxNorm)
+            {
+                using var noGrad = no_grad();
+                foreach (var weight in decayed)
+                {
+                    // Each row of a Linear weight is one unit's incoming weight vector.
+                    weight.copy_(weight.renorm(2, 0, (float)maxNorm));
+                }
+            }
+
+            return loss.item<float>();
+        }
+
+        /// <summary>The batch's inputs and targets after augmentation, label smoothing and mixup, on the host.</summary>
+        private (float[] Inputs, float[] Targets) Batch(ReadOnlySpan<int> batch)
+        {
+            int width = spec.Inputs;
+            var inputs = new float[batch.Length * width];
+            for (int i = 0; i < batch.Length; i++)
+            {
+                data.Inputs.AsSpan(batch[i] * width, width).CopyTo(inputs.AsSpan(i * width));
+            }
+
+            if (options.Image is { } image)
+            {
+                var scaling = data.InputScaling!;
+                for (int i = 0; i < batch.Length; i++)
+                {
+                    var row = inputs.AsSpan(i * width, width);
+                    for (int j = 0; j < width; j++)
+                    {
+                        row[j] = (float)scaling.Inverse(row[j], j);
+                    }
+
+                    ImageAugmenter.Apply(row, image, random);
+                    scaling.Transform(row).CopyTo(row);
+                }
+            }
+
+            if (options.InputNoise > 0)
+            {
+                Regularization.AddGaussianNoise(inputs, options.InputNoise, random);
+            }
+
+            var targets = Targets(data.Targets, batch, options.LabelSmoothing);
+            if (options.MixupAlpha > 0)
+            {
+                Regularization.Mixup(inputs, width, targets, targetWidth, options.MixupAlpha, random);
+            }
+
+            return (inputs, targets);
+        }
+
+        /// <summary>Targets of the given rows: soft labels for classification, values for regression.</summary>
+        private float[] Targets(float[] source, ReadOnlySpan<int> batch, double smoothing)
+        {
+            if (IsClassifier)
+            {
+                var labels = new int[batch.Length];
+                for (int i = 0; i < batch.Length; i++)
+                {
+                    labels[i] = (int)source[batch[i]];
+                }
+
+                return Regularization.SmoothedTargets(labels, targetWidth, smoothing);
+            }
+
+            var targets = new float[batch.Length * targetWidth];
+            for (int i = 0; i < batch.Length; i++)
+            {
+                source.AsSpan(batch[i] * targetWidth, targetWidth).CopyTo(targets.AsSpan(i * targetWidth));
+            }
+
+            return targets;
+        }
+
+        private Tensor Loss(Tensor output, Tensor target)
+        {
+            switch (spec.Head.Kind)
+            {
+                case HeadKind.Classification:
+                    return -(target * nn.functional.log_softmax(output, 1)).sum(1).mean();
+                case HeadKind.HeteroscedasticRegression:
+                    var mean = output.narrow(1, 0, targetWidth);
+                    var logVariance = output.narrow(1, targetWidth, targetWidth);
+                    return (logVariance + ((target - mean).pow(2) * (-logVariance).exp())).mean() * 0.5;
+                default:
+                    return nn.functional.mse_loss(output, target);
+            }
+        }
+
+        /// <summary>Deterministic (weight-scaled) loss and metric on the validation rows, if any.</summary>
+        private (double? Loss, double? Metric) Validate()
+        {
+            if (data.ValidationInputs is not { Length: > 0 } inputs || data.ValidationTargets is not { } targets)
+            {
+                return (null, null);
+            }
+
+            network.eval();
+            using var scope = NewDisposeScope();
+            using var inference = inference_mode();
+            int count = targets.Length / (IsClassifier ? 1 : targetWidth);
+            var all = Enumerable.Range(0, count).ToArray();
+            var y = tensor(Targets(targets, all, smoothing: 0), [count, targetWidth], device: device);
+            var output = network.call(tensor(inputs, [count, spec.Inputs], device: device));
+            double loss = Loss(output, y).item<float>();
+            double metric = IsClassifier
+                ? output.argmax(1).eq(y.argmax(1)).to(ScalarType.Float64).mean().item<double>()
+                : Math.Sqrt((output.narrow(1, 0, targetWidth) - y).pow(2).mean().item<float>()) * (data.TargetScaling?.Std[0] ?? 1);
+            network.train();
+            return (loss, metric);
+        }
+
+        private Dictionary<string, Tensor> Snapshot(Dictionary<string, Tensor>? previous)
+        {
+            foreach (var tensor in previous?.Values ?? Enumerable.Empty<Tensor>())
+            {
+                tensor.Dispose();
+            }
+
+            return network.state_dict().ToDictionary(kv => kv.Key, kv =>
+            {
+                var copy = kv.Value.detach().clone();
+                copy.DetachFromDisposeScope();
+                return copy;
+            });
+        }
+
+        private void Restore(Dictionary<string, Tensor> best)
+        {
+            using var noGrad = no_grad();
+            foreach (var (name, value) in network.state_dict())
+            {
+                value.copy_(best[name]);
+                best[name].Dispose();
+            }
         }
     }
 }

@@ -1,0 +1,30 @@
+namespace Uncertainty.Model.Data;
+
+/// <summary>A dataset shipped inside the model layer (provenance and licences: data/README.md).</summary>
+/// <param name="ImageShape">Height and width for 8x8-style image data (row-major pixels); null for tabular data.</param>
+public sealed record BundledDataset(string Name, string Target, TaskKind Task, string Description, (int Height, int Width)? ImageShape = null);
+
+public static class BundledDatasets
+{
+    public static readonly IReadOnlyList<BundledDataset> All =
+    [
+        new("boston", "medv", TaskKind.Regression, "Boston housing: median home value (k$) from 13 features; 506 rows."),
+        new("concrete", "compressive_strength", TaskKind.Regression, "Concrete compressive strength (MPa) from 8 mix components and age; 1030 rows."),
+        new("breast_cancer", "diagnosis", TaskKind.Classification, "Wisconsin diagnostic breast cancer: malignant or benign from 30 cell-nucleus features; 569 rows."),
+        new("digits", "digit", TaskKind.Classification, "Handwritten digits 0-9 as 8x8 images of 0-16 intensities; 1797 rows.", (8, 8)),
+    ];
+
+    public static BundledDataset Find(string name) =>
+        All.FirstOrDefault(d => string.Equals(d.Name, name, StringComparison.OrdinalIgnoreCase))
+        ?? throw new ArgumentException($"Unknown bundled dataset '{name}'; available: {string.Join(", ", All.Select(d => d.Name))}.", nameof(name));
+
+    /// <summary>Loads a bundled dataset with its default target and task.</summary>
+    public static Dataset Load(string name)
+    {
+        var bundled = Find(name);
+        using var stream = typeof(BundledDatasets).Assembly.GetManifestResourceStream($"Uncertainty.Data.{bundled.Name}.csv")
+            ?? throw new InvalidOperationException($"The bundled dataset '{bundled.Name}' is missing from this build.");
+        using var reader = new StreamReader(stream);
+        return CsvLoader.Load(reader, $"{bundled.Name}.csv", new CsvOptions { Target = bundled.Target, Task = bundled.Task });
+    }
+}

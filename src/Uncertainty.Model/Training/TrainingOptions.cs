@@ -1,0 +1,151 @@
+using System.Text.Json.Serialization;
+
+namespace Uncertainty.Model.Training;
+
+[JsonConverter(typeof(JsonStringEnumConverter<OptimizerKind>))]
+public enum OptimizerKind
+{
+    /// <summary>SGD with (optionally Nesterov) momentum.</summary>
+    Sgd,
+    Adam,
+
+    /// <summary>Adam with decoupled weight decay (Loshchilov and Hutter).</summary>
+    AdamW,
+}
+
+[JsonConverter(typeof(JsonStringEnumConverter<LearningRateSchedule>))]
+public enum LearningRateSchedule
+{
+    Constant,
+
+    /// <summary>Multiply by <see cref="TrainingOptions.StepGamma"/> every <see cref="TrainingOptions.StepEpochs"/> epochs.</summary>
+    Step,
+
+    /// <summary>Cosine annealing from the learning rate to <see cref="TrainingOptions.MinLearningRate"/> over the epochs.</summary>
+    Cosine,
+}
+
+/// <summary>Label-preserving augmentation of small images (e.g. 8x8 digits), applied to raw pixels.</summary>
+public sealed record ImageAugmentation
+{
+    public required int Height { get; init; }
+
+    public required int Width { get; init; }
+
+    /// <summary>Random translation of up to this many pixels in each direction (vacated pixels become 0).</summary>
+    public int MaxShift { get; init; } = 1;
+
+    /// <summary>Mirror left-right with probability 1/2; only where that preserves the label (not for digits).</summary>
+    public bool HorizontalFlip { get; init; }
+
+    /// <summary>Cutout (DeVries and Taylor): with this probability zero a square of <see cref="CutoutSize"/> pixels at a random centre.</summary>
+    public double CutoutProbability { get; init; }
+
+    public int CutoutSize { get; init; } = 3;
+
+    /// <summary>Random erasing (Zhong et al.): with this probability zero a rectangle of 2-33 % of the area, aspect 0.3-3.3.</summary>
+    public double ErasingProbability { get; init; }
+}
+
+/// <summary>Everything that shapes training besides the data and the network; defaults follow common practice.</summary>
+public sealed record TrainingOptions
+{
+    public int Epochs { get; init; } = 40;
+
+    public int BatchSize { get; init; } = 128;
+
+    /// <summary>Seeds the initial weights, the shuffling, the validation split, augmentation and dropout masks: same seed and data, same weights.</summary>
+    public ulong Seed { get; init; }
+
+    public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
+
+    public double LearningRate { get; init; } = 1e-3;
+
+    /// <summary>SGD momentum.</summary>
+    public double Momentum { get; init; } = 0.9;
+
+    public bool Nesterov { get; init; }
+
+    public LearningRateSchedule Schedule { get; init; } = LearningRateSchedule.Constant;
+
+    public int StepEpochs { get; init; } = 30;
+
+    public double StepGamma { get; init; } = 0.1;
+
+    public double MinLearningRate { get; init; }
+
+    /// <summary>
+    /// Weight decay lambda on Linear weights (not biases or normalisation parameters), as a gradient term
+    /// lambda * w: coupled (an L2 penalty lambda/2 |w|^2 in the loss) for SGD and Adam, decoupled
+    /// (w -= lr * lambda * w, outside the adaptive step) for AdamW or when <see cref="DecoupledWeightDecay"/> is set.
+    /// </summary>
+    public double WeightDecay { get; init; }
+
+    public bool DecoupledWeightDecay { get; init; }
+
+    /// <summary>
+    /// Derive the weight decay from a prior length-scale l (Gal and Ghahramani 2016):
+    /// lambda = l^2 (1 - p) / (2 N tau) per unit of |w|^2 in the loss, with p the hidden dropout rate,
+    /// N the training rows and tau the head's noise precision. Overrides <see cref="WeightDecay"/>.
+    /// </summary>
+    public double? PriorLengthScale { get; init; }
+
+    /// <summary>Max-norm constraint: after each step every unit's incoming weight vector is rescaled to norm at most this (Srivastava et al. used 3-4).</summary>
+    public double? MaxNorm { get; init; }
+
+    /// <summary>Share of the training rows held out for validation (progress metrics and early stopping); 0 for none.</summary>
+    public double ValidationFraction { get; init; }
+
+    /// <summary>Stop after this many epochs without a better validation loss and restore the best epoch's weights; null to run all epochs.</summary>
+    public int? Patience { get; init; }
+
+    /// <summary>Label smoothing a: targets (1 - a) y + a / K (classification).</summary>
+    public double LabelSmoothing { get; init; }
+
+    /// <summary>Mixup alpha: each batch is mixed with a shuffled copy of itself, lambda ~ Beta(alpha, alpha); 0 for none.</summary>
+    public double MixupAlpha { get; init; }
+
+    /// <summary>Standard deviation of Gaussian noise added to the standardised inputs (tabular augmentation); 0 for none.</summary>
+    public double InputNoise { get; init; }
+
+    public ImageAugmentation? Image { get; init; }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first option out of range.</summary>
+    public TrainingOptions Validate()
+    {
+        Require(Epochs >= 1, nameof(Epochs), "must be at least 1");
+        Require(BatchSize >= 1, nameof(BatchSize), "must be at least 1");
+        Require(LearningRate > 0 && double.IsFinite(LearningRate), nameof(LearningRate), "must be positive");
+        Require(Momentum >= 0 && Momentum < 1, nameof(Momentum), "must be in [0, 1)");
+        Require(StepEpochs >= 1, nameof(StepEpochs), "must be at least 1");
+        Require(StepGamma > 0 && StepGamma <= 1, nameof(StepGamma), "must be in (0, 1]");
+        Require(MinLearningRate >= 0 && MinLearningRate <= LearningRate, nameof(MinLearningRate), "must be in [0, learningRate]");
+        Require(WeightDecay >= 0 && double.IsFinite(WeightDecay), nameof(WeightDecay), "must be non-negative");
+        Require(PriorLengthScale is null or > 0, nameof(PriorLengthScale), "must be positive");
+        Require(MaxNorm is null or > 0, nameof(MaxNorm), "must be positive");
+        Require(ValidationFraction >= 0 && ValidationFraction < 1, nameof(ValidationFraction), "must be in [0, 1)");
+        Require(Patience is null or >= 1, nameof(Patience), "must be at least 1");
+        Require(Patience is null || ValidationFraction > 0, nameof(Patience), "needs a validationFraction above 0");
+        Require(LabelSmoothing >= 0 && LabelSmoothing < 1, nameof(LabelSmoothing), "must be in [0, 1)");
+        Require(MixupAlpha >= 0 && double.IsFinite(MixupAlpha), nameof(MixupAlpha), "must be non-negative");
+        Require(InputNoise >= 0 && double.IsFinite(InputNoise), nameof(InputNoise), "must be non-negative");
+        if (Image is { } image)
+        {
+            Require(image.Height >= 1 && image.Width >= 1, "image", "needs a positive height and width");
+            Require(image.MaxShift >= 0, "image.maxShift", "must be non-negative");
+            Require(image.CutoutProbability is >= 0 and <= 1, "image.cutoutProbability", "must be in [0, 1]");
+            Require(image.ErasingProbability is >= 0 and <= 1, "image.erasingProbability", "must be in [0, 1]");
+            Require(image.CutoutSize >= 1, "image.cutoutSize", "must be at least 1");
+        }
+
+        return this;
+    }
+
+    private static void Require(bool condition, string field, string problem)
+    {
+        if (!condition)
+        {
+            throw new ArgumentException($"Training option '{System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(field)}' {problem}.", field);
+        }
+    }
+}

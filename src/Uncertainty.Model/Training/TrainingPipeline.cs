@@ -1,0 +1,76 @@
+using Uncertainty.Model.Data;
+using Uncertainty.Model.Networks;
+using Uncertainty.Model.Packaging;
+using static TorchSharp.torch;
+
+namespace Uncertainty.Model.Training;
+
+/// <summary>From a dataset to a model package: scaling fitted on the training rows, a seeded validation hold-out, training.</summary>
+public static class TrainingPipeline
+{
+    public static ModelPackage Fit(
+        Dataset train,
+        NetworkSpec spec,
+        TrainingOptions options,
+        Device? device = null,
+        IProgress<TrainingProgress>? progress = null,
+        string? description = null,
+        CancellationToken cancellationToken = default)
+    {
+        options.Validate();
+        spec = Fitted(spec, train);
+        var (fit, validation) = options.ValidationFraction > 0
+            ? HoldOut(train, options.ValidationFraction, unchecked((int)options.Seed))
+            : (train, null);
+
+        var inputScaling = Standardizer.Fit(fit.Features, fit.Columns);
+        var targetScaling = train.Task == TaskKind.Regression ? Standardizer.Fit(fit.Targets, 1) : null;
+        var set = new TrainingSet(inputScaling.Transform(fit.Features), Scale(fit.Targets, targetScaling))
+        {
+            ValidationInputs = validation is null ? null : inputScaling.Transform(validation.Features),
+            ValidationTargets = validation is null ? null : Scale(validation.Targets, targetScaling),
+            InputScaling = inputScaling,
+            TargetScaling = targetScaling,
+        };
+
+        var network = Trainer.CreateNetwork(spec, options.Seed);
+        var summary = Trainer.Train(network, set, options, device, progress, cancellationToken);
+        return new ModelPackage(
+            new ModelDescription
+            {
+                Network = spec,
+                InputScaling = inputScaling,
+                TargetScaling = targetScaling,
+                FeatureNames = train.FeatureNames,
+                OutputNames = train.ClassLabels ?? [train.TargetName],
+                Training = summary,
+                Description = description,
+            },
+            network);
+    }
+
+    /// <summary>The spec with the data's input width and output count; the head kind must suit the task.</summary>
+    public static NetworkSpec Fitted(NetworkSpec spec, Dataset data)
+    {
+        bool classifier = spec.Head.Kind == HeadKind.Classification;
+        if (classifier != (data.Task == TaskKind.Classification))
+        {
+            throw new ArgumentException($"A {spec.Head.Kind} head cannot be trained on {data.Name}'s {data.Task} target '{data.TargetName}'.", nameof(spec));
+        }
+
+        return (spec with
+        {
+            Inputs = data.Columns,
+            Head = spec.Head with { Outputs = data.ClassLabels?.Count ?? 1 },
+        }).Validate();
+    }
+
+    /// <summary>A seeded random hold-out of <paramref name="fraction"/> of the rows.</summary>
+    public static (Dataset Fit, Dataset Validation) HoldOut(Dataset data, double fraction, int seed)
+    {
+        var split = Splits.Random(data.Rows, fraction, seed);
+        return (data.Subset(split.Train), data.Subset(split.Test));
+    }
+
+    private static float[] Scale(float[] targets, Standardizer? scaling) => scaling?.Transform(targets) ?? targets;
+}
