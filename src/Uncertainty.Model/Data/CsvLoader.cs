@@ -91,6 +91,41 @@ public static class CsvLoader
         return new Dataset(name, featureNames, values, header[target], [.. targetCells.Select(c => index[c.Cell.Trim()])], labels);
     }
 
+    /// <summary>
+    /// Reads just the named feature columns, in that order, from a file that may hold other columns too
+    /// (with <see cref="CsvOptions.Whitespace"/>, the first columns by position). Returns row-major values and the row count.
+    /// </summary>
+    public static (float[] Values, int Rows) LoadFeatures(string path, IReadOnlyList<string> featureNames, bool whitespace = false)
+    {
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"Input file '{path}' does not exist.", path);
+        }
+
+        using var reader = new StreamReader(path);
+        var source = Path.GetFileName(path);
+        var (header, rows) = whitespace ? ReadWhitespace(reader) : ReadCsv(reader, source);
+        int[] columns = whitespace
+            ? [.. Enumerable.Range(0, featureNames.Count)]
+            : [.. featureNames.Select(name => header.IndexOf(name) is var c and >= 0 ? c : throw new InvalidDataException($"{source}: no column '{name}'; the model needs {string.Join(", ", featureNames)}."))];
+        var values = new float[rows.Count * columns.Length];
+        for (int r = 0; r < rows.Count; r++)
+        {
+            var (line, cells) = rows[r];
+            if (cells.Length <= columns.Max())
+            {
+                throw new InvalidDataException($"{source}: line {line} has {cells.Length} cells; at least {columns.Max() + 1} are needed.");
+            }
+
+            for (int f = 0; f < columns.Length; f++)
+            {
+                values[(r * columns.Length) + f] = ParseNumber(cells[columns[f]], source, line, header.Count > columns[f] ? header[columns[f]] : $"x{columns[f]}");
+            }
+        }
+
+        return (values, rows.Count);
+    }
+
     private static (List<string> Header, List<(int Line, string[] Cells)> Rows) ReadCsv(TextReader reader, string source)
     {
         var configuration = new CsvConfiguration(CultureInfo.InvariantCulture) { HasHeaderRecord = true, TrimOptions = TrimOptions.Trim, BadDataFound = null };

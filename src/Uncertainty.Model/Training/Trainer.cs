@@ -61,8 +61,8 @@ public sealed record TrainingSummary(
 /// </summary>
 public static class Trainer
 {
-    /// <summary>Builds a network with weights drawn from <paramref name="seed"/> (PyTorch's default Linear init).</summary>
-    public static DropoutMlp CreateNetwork(NetworkSpec spec, ulong seed)
+    /// <summary>Builds a network with weights drawn from <paramref name="seed"/>; normalisation layers keep their (1, 0) start.</summary>
+    public static DropoutMlp CreateNetwork(NetworkSpec spec, ulong seed, WeightInitialization initialization = WeightInitialization.Default)
     {
         TorchBackend.EnsureInitialized();
         var network = new DropoutMlp(spec);
@@ -71,11 +71,18 @@ public static class Trainer
         var parameters = network.named_parameters().ToDictionary(p => p.name, p => p.parameter);
         foreach (var (name, weight) in parameters.Where(p => IsLinearWeight(p.Key, p.Value)))
         {
-            // Linear layers: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias; norms keep their (1, 0) init.
-            var bound = 1 / Math.Sqrt(weight.shape[1]);
-            weight.copy_(rand(weight.shape, generator: generator).mul_(2 * bound).sub_(bound));
             var bias = parameters[name[..^"weight".Length] + "bias"];
-            bias.copy_(rand(bias.shape, generator: generator).mul_(2 * bound).sub_(bound));
+            long fanOut = weight.shape[0], fanIn = weight.shape[1];
+            var bound = initialization == WeightInitialization.Glorot ? Math.Sqrt(6.0 / (fanIn + fanOut)) : 1 / Math.Sqrt(fanIn);
+            weight.copy_(rand(weight.shape, generator: generator).mul_(2 * bound).sub_(bound));
+            if (initialization == WeightInitialization.Glorot)
+            {
+                bias.zero_();
+            }
+            else
+            {
+                bias.copy_(rand(bias.shape, generator: generator).mul_(2 * bound).sub_(bound));
+            }
         }
 
         return network;

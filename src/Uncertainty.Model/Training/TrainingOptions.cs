@@ -25,6 +25,17 @@ public enum LearningRateSchedule
     Cosine,
 }
 
+/// <summary>How Linear layers start.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<WeightInitialization>))]
+public enum WeightInitialization
+{
+    /// <summary>PyTorch's default: weights and biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)).</summary>
+    Default,
+
+    /// <summary>Keras's default: weights U(+-sqrt(6 / (fan_in + fan_out))) (Glorot and Bengio), biases 0.</summary>
+    Glorot,
+}
+
 /// <summary>Label-preserving augmentation of small images (e.g. 8x8 digits), applied to raw pixels.</summary>
 public sealed record ImageAugmentation
 {
@@ -56,6 +67,8 @@ public sealed record TrainingOptions
 
     /// <summary>Seeds the initial weights, the shuffling, the validation split, augmentation and dropout masks: same seed and data, same weights.</summary>
     public ulong Seed { get; init; }
+
+    public WeightInitialization Initialization { get; init; } = WeightInitialization.Default;
 
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
 

@@ -33,7 +33,7 @@ public static class TrainingPipeline
             TargetScaling = targetScaling,
         };
 
-        var network = Trainer.CreateNetwork(spec, options.Seed);
+        var network = Trainer.CreateNetwork(spec, options.Seed, options.Initialization);
         var summary = Trainer.Train(network, set, options, device, progress, cancellationToken);
         return new ModelPackage(
             new ModelDescription

@@ -1,0 +1,137 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.Extensions.Logging.Abstractions;
+using Uncertainty.Model.Data;
+using Uncertainty.Model.Native;
+
+namespace Uncertainty.Cli;
+
+/// <summary>The options every command that reads data shares, and the helpers they all use.</summary>
+internal sealed class DataOptions
+{
+    public Option<string?> Data { get; } = new("--data") { Description = "CSV file (header on line 1) or, with --whitespace, whitespace-separated values without a header." };
+
+    public Option<string?> Dataset { get; } = new("--dataset") { Description = $"A bundled dataset instead of --data: {string.Join(", ", BundledDatasets.All.Select(d => d.Name))}." };
+
+    public Option<string?> Target { get; } = new("--target") { Description = "Target column: header name or 0-based index (negative counts from the end). Default: the bundled dataset's target, else the last column." };
+
+    public Option<string?> Features { get; } = new("--features") { Description = "Comma-separated feature columns (names or indices). Default: every column but the target." };
+
+    public Option<bool> Whitespace { get; } = new("--whitespace") { Description = "Read whitespace-separated values with no header (UCI style); columns are x0, x1, ..." };
+
+    public Option<string?> Task { get; } = new("--task") { Description = "regression or classification. Default: inferred from the target values." };
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(Data);
+        command.Options.Add(Dataset);
+        command.Options.Add(Target);
+        command.Options.Add(Features);
+        command.Options.Add(Whitespace);
+        command.Options.Add(Task);
+    }
+
+    public Dataset Load(ParseResult parse)
+    {
+        var task = parse.GetValue(Task) is { } text ? Cli.ParseEnum<TaskKind>(text, "--task") : (TaskKind?)null;
+        if (parse.GetValue(Dataset) is { } name)
+        {
+            var bundled = BundledDatasets.Load(name);
+            return parse.GetValue(Target) is null && parse.GetValue(Features) is null ? bundled : Reload(name, parse, task);
+        }
+
+        var path = parse.GetValue(Data) ?? throw new ArgumentException("Give --data FILE or --dataset NAME.");
+        return CsvLoader.Load(path, new CsvOptions
+        {
+            Target = parse.GetValue(Target) ?? "-1",
+            Features = Cli.List(parse.GetValue(Features)),
+            Task = task,
+            Whitespace = parse.GetValue(Whitespace),
+        });
+    }
+
+    /// <summary>A bundled dataset with a caller-chosen target or features.</summary>
+    private Dataset Reload(string name, ParseResult parse, TaskKind? task)
+    {
+        var bundled = BundledDatasets.Find(name);
+        using var stream = typeof(BundledDatasets).Assembly.GetManifestResourceStream($"Uncertainty.Data.{bundled.Name}.csv")!;
+        using var reader = new StreamReader(stream);
+        return CsvLoader.Load(reader, $"{bundled.Name}.csv", new CsvOptions
+        {
+            Target = parse.GetValue(Target) ?? bundled.Target,
+            Features = Cli.List(parse.GetValue(Features)),
+            Task = task ?? bundled.Task,
+        });
+    }
+}
+
+internal static class Cli
+{
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+    };
+
+    public static Option<string?> JsonOption() => new("--json") { Description = "Also write the results as JSON to this file." };
+
+    public static Option<ulong> SeedOption(ulong fallback = 0) => new("--seed") { Description = "Seed for everything random.", DefaultValueFactory = _ => fallback };
+
+    /// <summary>Runs a command body: loads the backend, turns expected failures into one clear line and exit code 1.</summary>
+    public static int Run(Func<int> body)
+    {
+        try
+        {
+            TorchBackend.Initialize(libTorchDirectory: null, NullLogger.Instance);
+            return body();
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException or IOException or FormatException or PlatformNotSupportedException)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 1;
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("cancelled");
+            return 130;
+        }
+    }
+
+    public static void WriteJson(string? path, object value)
+    {
+        if (path is not null)
+        {
+            File.WriteAllText(path, JsonSerializer.Serialize(value, Json));
+            Console.WriteLine($"wrote {path}");
+        }
+    }
+
+    public static IReadOnlyList<string>? List(string? text) =>
+        string.IsNullOrWhiteSpace(text) ? null : [.. text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
+
+    public static double[] Numbers(string text, string option) =>
+        [.. List(text)!.Select(v => double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : throw new ArgumentException($"{option}: '{v}' is not a number."))];
+
+    public static T ParseEnum<T>(string text, string option)
+        where T : struct, Enum =>
+        Enum.TryParse<T>(text.Replace("-", "", StringComparison.Ordinal), ignoreCase: true, out var value) && Enum.IsDefined(value)
+            ? value
+            : throw new ArgumentException($"{option}: '{text}' is not one of {string.Join(", ", Enum.GetNames<T>().Select(n => n.ToLowerInvariant()))}.");
+
+    /// <summary>Ctrl+C cancels cooperatively.</summary>
+    public static CancellationToken CancelOnCtrlC()
+    {
+        var source = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            source.Cancel();
+        };
+        return source.Token;
+    }
+
+    public static string F(double value, int digits = 3) => value.ToString($"F{digits}", CultureInfo.InvariantCulture);
+}

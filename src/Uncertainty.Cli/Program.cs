@@ -1,0 +1,1 @@
+return Uncertainty.Cli.CliApp.Build().Parse(args).Invoke();

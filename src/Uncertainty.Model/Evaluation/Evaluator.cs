@@ -1,0 +1,88 @@
+using Uncertainty.Model.Data;
+using Uncertainty.Model.Inference;
+using Uncertainty.Model.Networks;
+using Uncertainty.Model.Packaging;
+
+namespace Uncertainty.Model.Evaluation;
+
+/// <summary>Regression scores in target units.</summary>
+/// <param name="LogLikelihood">MC: Gal and Ghahramani's log-mean-exp over passes; weight scaling: one Gaussian with the aleatoric variance.</param>
+public sealed record RegressionMetrics(double Rmse, double Mae, double LogLikelihood, double Coverage90, double Coverage95);
+
+public sealed record ClassificationMetrics(double Accuracy, double NegativeLogLikelihood, double Brier, double ExpectedCalibrationError, IReadOnlyList<ReliabilityBin> Reliability);
+
+/// <summary>MC dropout and weight scaling scored side by side on the same rows.</summary>
+public sealed record EvaluationReport(
+    int Rows,
+    int Samples,
+    RegressionMetrics? McDropout = null,
+    RegressionMetrics? WeightScaling = null,
+    ClassificationMetrics? McDropoutClassification = null,
+    ClassificationMetrics? WeightScalingClassification = null);
+
+/// <summary>Scores a model on labelled rows with T MC samples and with the deterministic (weight-scaled) pass.</summary>
+public static class Evaluator
+{
+    /// <summary>Rows per predictor call: bounds the memory of the per-pass samples the log-likelihood needs.</summary>
+    private const int RowsPerCall = 256;
+
+    public static EvaluationReport Evaluate(McPredictor predictor, ModelDescription model, Dataset data, int samples, ulong seed, CancellationToken cancellationToken = default)
+    {
+        if (data.Columns != model.Network.Inputs)
+        {
+            throw new ArgumentException($"{data.Name} has {data.Columns} features; the model takes {model.Network.Inputs}.", nameof(data));
+        }
+
+        var mc = new List<RowPrediction>(data.Rows);
+        var deterministic = new List<RowPrediction>(data.Rows);
+        bool regression = model.Network.Head.Kind != HeadKind.Classification;
+        for (int start = 0; start < data.Rows; start += RowsPerCall)
+        {
+            var rows = Math.Min(RowsPerCall, data.Rows - start);
+            var inputs = model.PrepareInputs(data.Features.AsSpan(start * data.Columns, rows * data.Columns));
+            var prediction = predictor.Predict(new McRequest { Inputs = inputs, Rows = rows, Samples = samples, Seed = seed, ReturnSamples = regression }, cancellationToken);
+            mc.AddRange(model.ToReportedUnits(prediction).Rows);
+            deterministic.AddRange(predictor.PredictDeterministic(inputs, rows).Select(model.ToReportedUnits));
+        }
+
+        if (!regression)
+        {
+            var labels = data.Labels;
+            return new EvaluationReport(data.Rows, samples, McDropoutClassification: Classification(mc, labels), WeightScalingClassification: Classification(deterministic, labels));
+        }
+
+        var actual = data.Targets.Select(t => (double)t).ToArray();
+        var mcRows = mc.Cast<RegressionPrediction>().ToList();
+        var tau = 1 / mcRows[0].AleatoricVariance[0];
+        var mcLogLikelihood = model.Network.Head.Kind == HeadKind.Regression
+            ? Metrics.McLogLikelihood([.. mcRows.Select(r => (IReadOnlyList<double>)[.. r.Samples!.Select(s => (double)s[0])])], actual, tau)
+            : Metrics.GaussianLogLikelihood([.. mcRows.Select(r => r.Mean[0])], [.. mcRows.Select(r => r.PredictiveVariance[0])], actual);
+        return new EvaluationReport(
+            data.Rows,
+            samples,
+            McDropout: Regression(mcRows, actual, mcLogLikelihood),
+            WeightScaling: Regression(
+                [.. deterministic.Cast<RegressionPrediction>()],
+                actual,
+                Metrics.GaussianLogLikelihood([.. deterministic.Cast<RegressionPrediction>().Select(r => r.Mean[0])], [.. deterministic.Cast<RegressionPrediction>().Select(r => r.PredictiveVariance[0])], actual)));
+    }
+
+    private static RegressionMetrics Regression(IReadOnlyList<RegressionPrediction> rows, double[] actual, double logLikelihood)
+    {
+        var mean = rows.Select(r => r.Mean[0]).ToArray();
+        double Coverage(double level)
+        {
+            var intervals = rows.Select(r => r.Interval(level)).ToArray();
+            return Metrics.Coverage([.. intervals.Select(i => i.Lower[0])], [.. intervals.Select(i => i.Upper[0])], actual);
+        }
+
+        return new RegressionMetrics(Metrics.Rmse(mean, actual), Metrics.Mae(mean, actual), logLikelihood, Coverage(0.90), Coverage(0.95));
+    }
+
+    private static ClassificationMetrics Classification(IReadOnlyList<RowPrediction> rows, int[] labels)
+    {
+        var probabilities = rows.Cast<ClassPrediction>().Select(r => r.Probabilities).ToArray();
+        var (ece, bins) = Metrics.Calibration(probabilities, labels);
+        return new ClassificationMetrics(Metrics.Accuracy(probabilities, labels), Metrics.NegativeLogLikelihood(probabilities, labels), Metrics.Brier(probabilities, labels), ece, bins);
+    }
+}

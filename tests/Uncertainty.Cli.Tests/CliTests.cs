@@ -1,0 +1,135 @@
+using System.Text.Json;
+using Uncertainty.Cli;
+
+namespace Uncertainty.Cli.Tests;
+
+/// <summary>The command line end to end, in-process, on bundled data with few epochs. Console output is captured, so these run one at a time.</summary>
+[Collection(nameof(SharedConsole))]
+public sealed class CliTests : IDisposable
+{
+    private readonly string directory = Directory.CreateTempSubdirectory("uncertainty-cli").FullName;
+
+    private string PathTo(string name) => Path.Combine(directory, name);
+
+    private static (int ExitCode, string Output, string Error) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var (originalOut, originalError) = (Console.Out, Console.Error);
+        Console.SetOut(output);
+        Console.SetError(error);
+        try
+        {
+            var code = CliApp.Build().Parse(args).Invoke();
+            return (code, output.ToString(), error.ToString());
+        }
+        finally
+        {
+            Console.SetOut(originalOut);
+            Console.SetError(originalError);
+        }
+    }
+
+    private static JsonElement Json(string path) => JsonDocument.Parse(File.ReadAllText(path)).RootElement;
+
+    [Fact]
+    public void Train_evaluate_and_predict_a_regressor()
+    {
+        var model = PathTo("boston-model");
+
+        var train = Run("train", "--dataset", "boston", "--hidden", "32", "--dropout", "0.1", "--input-dropout", "0.05", "--epochs", "30",
+            "--validation-fraction", "0.2", "--test-fraction", "0.1", "--samples", "200", "--seed", "3", "--out", model, "--json", PathTo("train.json"));
+        var evaluate = Run("evaluate", "--model", model, "--dataset", "boston", "--samples", "100", "--json", PathTo("evaluate.json"));
+        File.WriteAllText(PathTo("rows.csv"), "crim,zn,indus,chas,nox,rm,age,dis,rad,tax,ptratio,b,lstat\n0.00632,18,2.31,0,0.538,6.575,65.2,4.09,1,296,15.3,396.9,4.98\n");
+        var predict = Run("predict", "--model", model, "--input", PathTo("rows.csv"), "--samples", "300", "--json", PathTo("predict.json"));
+
+        Assert.Equal(0, train.ExitCode);
+        Assert.Contains("epoch 30/30", train.Output, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(model, "manifest.json")));
+        var test = Json(PathTo("train.json")).GetProperty("test").GetProperty("mcDropout");
+        Assert.InRange(test.GetProperty("rmse").GetDouble(), 0.5, 15);
+        Assert.Equal(0, evaluate.ExitCode);
+        Assert.Contains("test log-likelihood", evaluate.Output, StringComparison.Ordinal);
+        var metrics = Json(PathTo("evaluate.json"));
+        Assert.Equal(506, metrics.GetProperty("rows").GetInt32());
+        Assert.True(metrics.GetProperty("mcDropout").GetProperty("logLikelihood").GetDouble() < 0);
+        Assert.Equal(0, predict.ExitCode);
+        var row = Json(PathTo("predict.json")).GetProperty("predictions")[0];
+        Assert.InRange(row.GetProperty("mean")[0].GetDouble(), 10, 40); // the first Boston house is worth 24.0 k$
+        Assert.True(row.GetProperty("epistemicVariance")[0].GetDouble() > 0);
+    }
+
+    [Fact]
+    public void Train_a_classifier_with_label_smoothing_and_mixup()
+    {
+        var result = Run("train", "--dataset", "breast_cancer", "--hidden", "32", "--dropout", "0.2", "--epochs", "20", "--label-smoothing", "0.1",
+            "--mixup", "0.2", "--noise", "0.05", "--test-fraction", "0.2", "--samples", "100", "--out", PathTo("bc"), "--json", PathTo("bc.json"));
+
+        Assert.Equal(0, result.ExitCode);
+        var test = Json(PathTo("bc.json")).GetProperty("test").GetProperty("mcDropoutClassification");
+        Assert.InRange(test.GetProperty("accuracy").GetDouble(), 0.85, 1);
+        Assert.Equal(15, test.GetProperty("reliability").GetArrayLength());
+    }
+
+    [Fact]
+    public void Reproduce_runs_the_protocol_on_a_tiny_configuration()
+    {
+        var result = Run("reproduce", "--dataset", "boston", "--split-count", "2", "--epochs", "5", "--samples", "50",
+            "--dropout-grid", "0.01,0.05", "--tau-grid", "0.1", "--json", PathTo("reproduce.json"));
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("MC dropout RMSE", result.Output, StringComparison.Ordinal);
+        var report = Json(PathTo("reproduce.json"));
+        Assert.Equal(2, report.GetProperty("splits").GetArrayLength());
+        Assert.True(double.IsFinite(report.GetProperty("mcLogLikelihood").GetProperty("mean").GetDouble()));
+        Assert.Contains(report.GetProperty("splits")[0].GetProperty("dropout").GetDouble(), new[] { 0.01, 0.05 });
+    }
+
+    [Fact]
+    public void Reproduce_reads_whitespace_data_and_split_files()
+    {
+        var random = new Random(1);
+        File.WriteAllLines(PathTo("data.txt"), Enumerable.Range(0, 40).Select(_ =>
+        {
+            double a = random.NextDouble(), b = random.NextDouble();
+            return FormattableString.Invariant($"{a:F4}   {b:F4}  {(2 * a) - b + (0.1 * random.NextDouble()):F4}");
+        }));
+        var splits = Directory.CreateDirectory(PathTo("splits")).FullName;
+        File.WriteAllLines(Path.Combine(splits, "index_train_0.txt"), Enumerable.Range(0, 36).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        File.WriteAllLines(Path.Combine(splits, "index_test_0.txt"), Enumerable.Range(36, 4).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+
+        var result = Run("reproduce", "--data", PathTo("data.txt"), "--whitespace", "--target", "-1", "--splits", splits,
+            "--epochs", "3", "--samples", "20", "--dropout-grid", "0.05", "--tau-grid", "1");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("1 splits", result.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Errors_are_one_clear_line_and_exit_code_one()
+    {
+        var result = Run("train", "--dataset", "boston", "--target", "price", "--out", PathTo("never"));
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.StartsWith("error: ", result.Error, StringComparison.Ordinal);
+        Assert.Contains("unknown target column 'price'", result.Error, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(PathTo("never")));
+    }
+
+    [Fact]
+    public void Help_lists_the_commands()
+    {
+        var result = Run("--help");
+
+        Assert.Equal(0, result.ExitCode);
+        foreach (var command in new[] { "train", "evaluate", "predict", "reproduce" })
+        {
+            Assert.Contains(command, result.Output, StringComparison.Ordinal);
+        }
+    }
+
+    public void Dispose() => Directory.Delete(directory, recursive: true);
+}
+
+[CollectionDefinition(nameof(SharedConsole), DisableParallelization = true)]
+public sealed class SharedConsole;
