@@ -38,8 +38,7 @@ internal sealed class DataOptions
         var task = parse.GetValue(Task) is { } text ? Cli.ParseEnum<TaskKind>(text, "--task") : (TaskKind?)null;
         if (parse.GetValue(Dataset) is { } name)
         {
-            var bundled = BundledDatasets.Load(name);
-            return parse.GetValue(Target) is null && parse.GetValue(Features) is null ? bundled : Reload(name, parse, task);
+            return BundledDatasets.Load(name, parse.GetValue(Target), Cli.List(parse.GetValue(Features)), task);
         }
 
         var path = parse.GetValue(Data) ?? throw new ArgumentException("Give --data FILE or --dataset NAME.");
@@ -49,20 +48,6 @@ internal sealed class DataOptions
             Features = Cli.List(parse.GetValue(Features)),
             Task = task,
             Whitespace = parse.GetValue(Whitespace),
-        });
-    }
-
-    /// <summary>A bundled dataset with a caller-chosen target or features.</summary>
-    private Dataset Reload(string name, ParseResult parse, TaskKind? task)
-    {
-        var bundled = BundledDatasets.Find(name);
-        using var stream = typeof(BundledDatasets).Assembly.GetManifestResourceStream($"Uncertainty.Data.{bundled.Name}.csv")!;
-        using var reader = new StreamReader(stream);
-        return CsvLoader.Load(reader, $"{bundled.Name}.csv", new CsvOptions
-        {
-            Target = parse.GetValue(Target) ?? bundled.Target,
-            Features = Cli.List(parse.GetValue(Features)),
-            Task = task ?? bundled.Task,
         });
     }
 }

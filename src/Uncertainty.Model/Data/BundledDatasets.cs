@@ -18,13 +18,18 @@ public static class BundledDatasets
         All.FirstOrDefault(d => string.Equals(d.Name, name, StringComparison.OrdinalIgnoreCase))
         ?? throw new ArgumentException($"Unknown bundled dataset '{name}'; available: {string.Join(", ", All.Select(d => d.Name))}.", nameof(name));
 
-    /// <summary>Loads a bundled dataset with its default target and task.</summary>
-    public static Dataset Load(string name)
+    /// <summary>Loads a bundled dataset with its default target and task, or the target and features given.</summary>
+    public static Dataset Load(string name, string? target = null, IReadOnlyList<string>? features = null, TaskKind? task = null)
     {
         var bundled = Find(name);
         using var stream = typeof(BundledDatasets).Assembly.GetManifestResourceStream($"Uncertainty.Data.{bundled.Name}.csv")
             ?? throw new InvalidOperationException($"The bundled dataset '{bundled.Name}' is missing from this build.");
         using var reader = new StreamReader(stream);
-        return CsvLoader.Load(reader, $"{bundled.Name}.csv", new CsvOptions { Target = bundled.Target, Task = bundled.Task });
+        return CsvLoader.Load(reader, $"{bundled.Name}.csv", new CsvOptions
+        {
+            Target = target ?? bundled.Target,
+            Features = features,
+            Task = task ?? (target is null ? bundled.Task : null),
+        });
     }
 }
