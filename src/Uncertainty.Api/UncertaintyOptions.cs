@@ -30,8 +30,24 @@ public sealed class UncertaintyOptions : IValidatableObject
     [Range(1, 1_000_000)]
     public int MaxRowsPerRequest { get; set; } = 1_000;
 
+    /// <summary>Requests waiting for the inference thread; one more is refused at once with 429 and Retry-After.</summary>
     [Range(1, 1_000_000)]
     public int QueueCapacity { get; set; } = 256;
+
+    /// <summary>Merge requests that arrive together into one forward pass (dynamic batching).</summary>
+    public bool DynamicBatching { get; set; } = true;
+
+    /// <summary>How long the inference thread waits for more requests to merge after the first one arrives.</summary>
+    [Range(0, 1000)]
+    public double BatchDelayMilliseconds { get; set; } = 1;
+
+    /// <summary>Row budget of one merged pass: the sum over requests of samples x rows.</summary>
+    [Range(1, int.MaxValue)]
+    public int MaxBatchRows { get; set; } = 65_536;
+
+    /// <summary>A prediction not answered within this time gets 504 and its remaining work is dropped.</summary>
+    [Range(0.01, 3600)]
+    public double RequestTimeoutSeconds { get; set; } = 30;
 
     /// <summary>Memory budget of one MC chunk (activation rows x widest layer); unset for the device's default.</summary>
     [Range(1024, long.MaxValue)]

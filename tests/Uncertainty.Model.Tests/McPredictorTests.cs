@@ -136,6 +136,22 @@ public class McPredictorTests
     }
 
     [Fact]
+    public void A_cancelled_request_is_skipped_and_the_others_in_its_batch_are_unaffected()
+    {
+        using var predictor = TestNetworks.Predictor(TestNetworks.Regressor());
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        var kept = new McRequest { Inputs = TestNetworks.Inputs(2, 8), Rows = 2, Samples = 40, Seed = 3 };
+
+        var results = predictor.Predict([kept, kept with { Seed = 4, Cancellation = cancelled.Token }]);
+
+        Assert.True(results[1].Cancelled);
+        Assert.Equal(0, results[1].SamplesUsed);
+        Assert.False(results[0].Cancelled);
+        TestNetworks.AssertSamePrediction(predictor.Predict(kept), results[0]);
+    }
+
+    [Fact]
     public void Same_seed_gives_the_same_numbers()
     {
         using var predictor = TestNetworks.Predictor(TestNetworks.Regressor());

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Uncertainty.Api.Models;
@@ -17,10 +18,16 @@ public sealed record ServedPrediction(ServedModel Model, McPrediction Prediction
 /// <summary>Thrown when the bounded inference queue is full.</summary>
 public sealed class QueueFullException() : Exception("The inference queue is full.");
 
+/// <summary>Thrown when a prediction did not finish within the configured request timeout.</summary>
+public sealed class PredictionTimeoutException(TimeSpan timeout) : Exception($"The prediction did not finish within {timeout.TotalSeconds:0.###} s.");
+
 /// <summary>
 /// The one thread that owns the models. TorchSharp's dispose scopes and grad mode are per thread, its
 /// default RNG is global and a Module is not safe for concurrent callers, so every forward pass happens
-/// here: requests wait in a bounded queue, and whatever is queued when the worker looks is merged into one pass.
+/// here. Requests wait in a bounded queue; after the first one arrives the worker keeps collecting for
+/// <see cref="UncertaintyOptions.BatchDelayMilliseconds"/> or until <see cref="UncertaintyOptions.MaxBatchRows"/>
+/// (samples x rows) is reached, and runs them as one merged pass (each keeps its own seed, so its result is
+/// what it would have been alone).
 /// </summary>
 public sealed partial class InferenceWorker(
     IOptions<UncertaintyOptions> options,
@@ -34,6 +41,7 @@ public sealed partial class InferenceWorker(
     });
 
     private readonly CancellationTokenSource stopping = new();
+    private readonly ManualResetEventSlim gate = new(initialState: true);
     private Thread? owner;
     private McPredictor? predictor;
     private volatile ServedModel? served;
@@ -55,21 +63,38 @@ public sealed partial class InferenceWorker(
         return Task.CompletedTask;
     }
 
-    public Task<ServedPrediction> PredictAsync(McRequest request, CancellationToken cancellationToken)
+    /// <summary>Queues a prediction; throws <see cref="QueueFullException"/> at once when the queue is full.</summary>
+    public async Task<ServedPrediction> PredictAsync(McRequest request, CancellationToken cancellationToken)
     {
         if (failure is not null)
         {
             throw new InvalidOperationException("The inference worker has stopped; see the service log.", failure);
         }
 
-        var job = new Job(request, new TaskCompletionSource<ServedPrediction>(TaskCreationOptions.RunContinuationsAsynchronously), cancellationToken);
+        var timeout = TimeSpan.FromSeconds(options.Value.RequestTimeoutSeconds);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        // The worker skips the rest of this request's samples once the client goes away or time runs out.
+        var job = new Job(request with { Cancellation = deadline.Token }, new TaskCompletionSource<ServedPrediction>(TaskCreationOptions.RunContinuationsAsynchronously));
         if (!queue.Writer.TryWrite(job))
         {
             throw new QueueFullException();
         }
 
-        return job.Completion.Task.WaitAsync(cancellationToken);
+        try
+        {
+            return await job.Completion.Task.WaitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new PredictionTimeoutException(timeout);
+        }
     }
+
+    /// <summary>Test hook: while paused the worker takes nothing from the queue.</summary>
+    internal void Pause() => gate.Reset();
+
+    internal void Resume() => gate.Set();
 
     private void Serve()
     {
@@ -79,16 +104,8 @@ public sealed partial class InferenceWorker(
             var reader = queue.Reader;
             while (reader.WaitToReadAsync(stopping.Token).AsTask().GetAwaiter().GetResult())
             {
-                var batch = new List<Job>();
-                while (reader.TryRead(out var job))
-                {
-                    if (!job.Cancellation.IsCancellationRequested)
-                    {
-                        batch.Add(job);
-                    }
-                }
-
-                Run(batch);
+                gate.Wait(stopping.Token);
+                Run(Collect(reader));
             }
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -110,6 +127,53 @@ public sealed partial class InferenceWorker(
         }
     }
 
+    /// <summary>The next merged batch: queued requests until the delay after the first has passed or the row budget is full.</summary>
+    private List<Job> Collect(ChannelReader<Job> reader)
+    {
+        var settings = options.Value;
+        var batch = new List<Job>();
+        long rows = 0;
+        long deadline = Stopwatch.GetTimestamp() + (long)(settings.BatchDelayMilliseconds / 1000 * Stopwatch.Frequency);
+        while (true)
+        {
+            while (rows < settings.MaxBatchRows && reader.TryRead(out var job))
+            {
+                if (job.Request.Cancellation.IsCancellationRequested)
+                {
+                    job.Completion.TrySetCanceled(job.Request.Cancellation);
+                    continue;
+                }
+
+                batch.Add(job);
+                rows += (long)job.Request.Samples * job.Request.Rows;
+                if (!settings.DynamicBatching)
+                {
+                    return batch;
+                }
+            }
+
+            var remaining = deadline - Stopwatch.GetTimestamp();
+            if (rows >= settings.MaxBatchRows || remaining <= 0)
+            {
+                return batch;
+            }
+
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(stopping.Token);
+            wait.CancelAfter(TimeSpan.FromTicks(remaining * TimeSpan.TicksPerSecond / Stopwatch.Frequency));
+            try
+            {
+                if (!reader.WaitToReadAsync(wait.Token).AsTask().GetAwaiter().GetResult())
+                {
+                    return batch;
+                }
+            }
+            catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
+            {
+                return batch;
+            }
+        }
+    }
+
     private void Run(List<Job> batch)
     {
         if (batch.Count == 0)
@@ -123,7 +187,14 @@ public sealed partial class InferenceWorker(
             var results = predictor!.Predict([.. batch.Select(j => j.Request)], stopping.Token);
             for (int i = 0; i < batch.Count; i++)
             {
-                batch[i].Completion.TrySetResult(new ServedPrediction(model, model.Description.ToReportedUnits(results[i])));
+                if (results[i].Cancelled)
+                {
+                    batch[i].Completion.TrySetCanceled(batch[i].Request.Cancellation);
+                }
+                else
+                {
+                    batch[i].Completion.TrySetResult(new ServedPrediction(model, model.Description.ToReportedUnits(results[i])));
+                }
             }
         }
         catch (Exception e) when (e is not OperationCanceledException)
@@ -168,10 +239,11 @@ public sealed partial class InferenceWorker(
     public void Dispose()
     {
         stopping.Dispose();
+        gate.Dispose();
         predictor?.Dispose();
     }
 
-    private sealed record Job(McRequest Request, TaskCompletionSource<ServedPrediction> Completion, CancellationToken Cancellation);
+    private sealed record Job(McRequest Request, TaskCompletionSource<ServedPrediction> Completion);
 
     private static partial class Log
     {

@@ -24,6 +24,7 @@ public static class PredictionsApi
         PredictRequest request,
         InferenceWorker worker,
         IOptions<UncertaintyOptions> options,
+        HttpContext httpContext,
         CancellationToken cancellationToken)
     {
         if (worker.DefaultModel is not { } model)
@@ -58,7 +59,12 @@ public static class PredictionsApi
         }
         catch (QueueFullException e)
         {
-            return TypedResults.Problem(e.Message, statusCode: StatusCodes.Status503ServiceUnavailable, title: "Busy");
+            httpContext.Response.Headers.RetryAfter = "1";
+            return TypedResults.Problem(e.Message, statusCode: StatusCodes.Status429TooManyRequests, title: "Too many requests");
+        }
+        catch (PredictionTimeoutException e)
+        {
+            return TypedResults.Problem(e.Message, statusCode: StatusCodes.Status504GatewayTimeout, title: "Prediction timed out");
         }
 
         var level = request.IntervalLevel ?? DefaultIntervalLevel;

@@ -70,7 +70,7 @@ public sealed class McPredictor : IDisposable
             }
         }
 
-        return [.. states.Select(s => new McPrediction(s.Accumulator.Count, s.Accumulator.Summaries(), s.Accumulator.MaxStandardError(outputScale)))];
+        return [.. states.Select(s => new McPrediction(s.Accumulator.Count, s.Accumulator.Summaries(), s.Accumulator.MaxStandardError(outputScale), s.Cancelled))];
     }
 
     /// <summary>One deterministic pass (weight scaling), summarised like a single sample.</summary>
@@ -151,6 +151,12 @@ public sealed class McPredictor : IDisposable
         long budget = ChunkRows;
         foreach (var state in states.Where(s => !s.Done))
         {
+            if (state.Request.Cancellation.IsCancellationRequested)
+            {
+                state.Done = state.Cancelled = true;
+                continue;
+            }
+
             int available = state.Limit(options.AdaptiveCheckEvery) - state.Planned;
             long fit = budget / state.Request.Rows;
             if (fit == 0 && blocks.Count > 0)
@@ -207,6 +213,8 @@ public sealed class McPredictor : IDisposable
         public int Planned { get; set; }
 
         public bool Done { get; set; }
+
+        public bool Cancelled { get; set; }
 
         /// <summary>How far this request may be planned before its results must be looked at: T, or the next adaptive checkpoint after <see cref="Planned"/>.</summary>
         public int Limit(int checkEvery) => Request.Tolerance is null

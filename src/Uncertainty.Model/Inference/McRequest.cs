@@ -22,6 +22,9 @@ public sealed record McRequest
 
     /// <summary>Keep every pass's output per row.</summary>
     public bool ReturnSamples { get; init; }
+
+    /// <summary>Once cancelled (e.g. the client went away), this request's remaining samples are skipped between chunks.</summary>
+    public CancellationToken Cancellation { get; init; }
 }
 
 /// <summary>How the predictor folds, chunks and shortcuts its work; none of it changes the numbers.</summary>

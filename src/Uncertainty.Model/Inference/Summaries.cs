@@ -49,4 +49,5 @@ public sealed record ClassPrediction(
 
 /// <summary>The result of one request: a summary per row and the number of samples actually drawn.</summary>
 /// <param name="MaxStandardError">Largest Monte Carlo standard error of a mean output or probability over rows.</param>
-public sealed record McPrediction(int SamplesUsed, IReadOnlyList<RowPrediction> Rows, double MaxStandardError);
+/// <param name="Cancelled">The request's <see cref="McRequest.Cancellation"/> fired before all its samples were drawn.</param>
+public sealed record McPrediction(int SamplesUsed, IReadOnlyList<RowPrediction> Rows, double MaxStandardError, bool Cancelled = false);

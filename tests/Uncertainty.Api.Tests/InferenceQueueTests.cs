@@ -1,0 +1,90 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Uncertainty.Api.Inference;
+using Uncertainty.Api.Predictions;
+
+namespace Uncertainty.Api.Tests;
+
+/// <summary>The inference queue and the dynamic batcher: merging, back-pressure and timeouts, each with its own service.</summary>
+public sealed class InferenceQueueTests
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    private static object Body(int i, int samples = 64) => new { inputs = new[] { new[] { (i / 32.0) - 1 } }, samples, seed = (ulong)i };
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Sixty_four_concurrent_predictions_each_equal_the_same_request_sent_alone(bool dynamicBatching)
+    {
+        using var factory = new UncertaintyApiFactory();
+        factory.Settings["Uncertainty:DynamicBatching"] = dynamicBatching.ToString();
+        factory.Settings["Uncertainty:BatchDelayMilliseconds"] = "5";
+        var client = await factory.ReadyClientAsync();
+        var alone = new List<PredictResponse>();
+        for (int i = 0; i < 64; i++)
+        {
+            alone.Add((await (await client.PostAsJsonAsync("/predict", Body(i))).Content.ReadFromJsonAsync<PredictResponse>(Json))!);
+        }
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 64).Select(i => client.PostAsJsonAsync("/predict", Body(i))));
+        var together = await Task.WhenAll(responses.Select(r => r.Content.ReadFromJsonAsync<PredictResponse>(Json)));
+
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        for (int i = 0; i < 64; i++)
+        {
+            // Merged passes may use other GEMM kernels than single ones: equal within float32 rounding.
+            Assert.Equal(alone[i].Predictions[0].Mean[0], together[i]!.Predictions[0].Mean[0], 5);
+            Assert.Equal(alone[i].Predictions[0].EpistemicVariance[0], together[i]!.Predictions[0].EpistemicVariance[0], 6);
+        }
+    }
+
+    [Fact]
+    public async Task A_full_queue_refuses_exactly_the_overflow_at_once_with_429_and_Retry_After()
+    {
+        using var factory = new UncertaintyApiFactory();
+        factory.Settings["Uncertainty:QueueCapacity"] = "4";
+        var client = await factory.ReadyClientAsync();
+        var worker = factory.Services.GetRequiredService<InferenceWorker>();
+        worker.Pause();
+
+        var pending = Enumerable.Range(0, 10).Select(i => client.PostAsJsonAsync("/predict", Body(i))).ToList();
+        var refused = new List<HttpResponseMessage>();
+        while (refused.Count < 6 && pending.Any(t => !t.IsCompleted))
+        {
+            var done = await Task.WhenAny(pending.Where(t => !t.IsCompleted)).WaitAsync(TimeSpan.FromSeconds(10));
+            refused.Add(await done);
+        }
+
+        worker.Resume();
+        var all = await Task.WhenAll(pending);
+
+        Assert.Equal(6, all.Count(r => r.StatusCode == HttpStatusCode.TooManyRequests));
+        Assert.Equal(4, all.Count(r => r.StatusCode == HttpStatusCode.OK));
+        Assert.All(refused, r => Assert.Equal(HttpStatusCode.TooManyRequests, r.StatusCode)); // refused while the worker was paused
+        var tooMany = all.First(r => r.StatusCode == HttpStatusCode.TooManyRequests);
+        Assert.Equal("1", tooMany.Headers.GetValues("Retry-After").Single());
+        Assert.Equal("application/problem+json", tooMany.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task A_request_that_outlives_its_timeout_gets_504_and_the_service_keeps_serving()
+    {
+        using var factory = new UncertaintyApiFactory();
+        factory.Settings["Uncertainty:RequestTimeoutSeconds"] = "0.2";
+        var client = await factory.ReadyClientAsync();
+        var worker = factory.Services.GetRequiredService<InferenceWorker>();
+        worker.Pause();
+
+        var timedOut = await client.PostAsJsonAsync("/predict", Body(1));
+        worker.Resume();
+        var next = await client.PostAsJsonAsync("/predict", Body(2));
+
+        Assert.Equal(HttpStatusCode.GatewayTimeout, timedOut.StatusCode);
+        var problem = await timedOut.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Contains("did not finish within 0.2 s", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, next.StatusCode);
+    }
+}
