@@ -49,6 +49,7 @@ public static class UncertaintyApi
 
         app.MapHealthApi();
         app.MapPredictionsApi();
+        app.MapModelsApi();
         return app;
     }
 }

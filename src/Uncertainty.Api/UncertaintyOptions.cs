@@ -22,7 +22,7 @@ public sealed class UncertaintyOptions : IValidatableObject
     /// <summary>The model POST /predict uses.</summary>
     [Required]
     [RegularExpression("^[a-z0-9][a-z0-9_-]{0,63}$", ErrorMessage = "DefaultModel must match ^[a-z0-9][a-z0-9_-]{0,63}$.")]
-    public string DefaultModel { get; set; } = "toy";
+    public string DefaultModel { get; set; } = "boston";
 
     [Range(1, 1_000_000)]
     public int MaxSamples { get; set; } = 10_000;

@@ -17,8 +17,9 @@ public sealed class HostingTests
         var ready = await client.GetFromJsonAsync<JsonElement>("/health/ready");
 
         Assert.Equal(HttpStatusCode.OK, live.StatusCode);
-        Assert.Equal("toy", ready.GetProperty("model").GetString());
-        Assert.True(File.Exists(Path.Combine(factory.ModelStore, "toy", "1", "manifest.json")), "the built-in model is saved to the store");
+        Assert.Equal("boston", ready.GetProperty("model").GetString());
+        Assert.True(File.Exists(Path.Combine(factory.ModelStore, "boston", "1", "manifest.json")), "the built-in Boston model is saved to the store");
+        Assert.True(File.Exists(Path.Combine(factory.ModelStore, "toy", "1", "manifest.json")), "the built-in toy model is saved to the store");
     }
 
     [Fact]

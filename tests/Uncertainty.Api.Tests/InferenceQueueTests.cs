@@ -26,10 +26,10 @@ public sealed class InferenceQueueTests
         var alone = new List<PredictResponse>();
         for (int i = 0; i < 64; i++)
         {
-            alone.Add((await (await client.PostAsJsonAsync("/predict", Body(i))).Content.ReadFromJsonAsync<PredictResponse>(Json))!);
+            alone.Add((await (await client.PostAsJsonAsync("/models/toy/predict", Body(i))).Content.ReadFromJsonAsync<PredictResponse>(Json))!);
         }
 
-        var responses = await Task.WhenAll(Enumerable.Range(0, 64).Select(i => client.PostAsJsonAsync("/predict", Body(i))));
+        var responses = await Task.WhenAll(Enumerable.Range(0, 64).Select(i => client.PostAsJsonAsync("/models/toy/predict", Body(i))));
         var together = await Task.WhenAll(responses.Select(r => r.Content.ReadFromJsonAsync<PredictResponse>(Json)));
 
         Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
@@ -50,20 +50,33 @@ public sealed class InferenceQueueTests
         var worker = factory.Services.GetRequiredService<InferenceWorker>();
         worker.Pause();
 
-        var pending = Enumerable.Range(0, 10).Select(i => client.PostAsJsonAsync("/predict", Body(i))).ToList();
-        var refused = new List<HttpResponseMessage>();
-        while (refused.Count < 6 && pending.Any(t => !t.IsCompleted))
+        // Requests go in one at a time; each is either queued (the queue grows) or refused at once.
+        var pending = new List<Task<HttpResponseMessage>>();
+        var refusedWhilePaused = 0;
+        for (int i = 0; i < 10; i++)
         {
-            var done = await Task.WhenAny(pending.Where(t => !t.IsCompleted)).WaitAsync(TimeSpan.FromSeconds(10));
-            refused.Add(await done);
+            int queuedBefore = worker.QueueLength;
+            var request = client.PostAsJsonAsync("/models/toy/predict", Body(i));
+            pending.Add(request);
+            var waited = System.Diagnostics.Stopwatch.StartNew();
+            while (!request.IsCompleted && worker.QueueLength == queuedBefore && waited.Elapsed < TimeSpan.FromSeconds(20))
+            {
+                await Task.Delay(5);
+            }
+
+            if (request.IsCompleted)
+            {
+                Assert.Equal(HttpStatusCode.TooManyRequests, (await request).StatusCode);
+                refusedWhilePaused++;
+            }
         }
 
         worker.Resume();
         var all = await Task.WhenAll(pending);
 
+        Assert.Equal(6, refusedWhilePaused);
         Assert.Equal(6, all.Count(r => r.StatusCode == HttpStatusCode.TooManyRequests));
         Assert.Equal(4, all.Count(r => r.StatusCode == HttpStatusCode.OK));
-        Assert.All(refused, r => Assert.Equal(HttpStatusCode.TooManyRequests, r.StatusCode)); // refused while the worker was paused
         var tooMany = all.First(r => r.StatusCode == HttpStatusCode.TooManyRequests);
         Assert.Equal("1", tooMany.Headers.GetValues("Retry-After").Single());
         Assert.Equal("application/problem+json", tooMany.Content.Headers.ContentType?.MediaType);
@@ -78,9 +91,9 @@ public sealed class InferenceQueueTests
         var worker = factory.Services.GetRequiredService<InferenceWorker>();
         worker.Pause();
 
-        var timedOut = await client.PostAsJsonAsync("/predict", Body(1));
+        var timedOut = await client.PostAsJsonAsync("/models/toy/predict", Body(1));
         worker.Resume();
-        var next = await client.PostAsJsonAsync("/predict", Body(2));
+        var next = await client.PostAsJsonAsync("/models/toy/predict", Body(2));
 
         Assert.Equal(HttpStatusCode.GatewayTimeout, timedOut.StatusCode);
         var problem = await timedOut.Content.ReadFromJsonAsync<JsonElement>();

@@ -10,16 +10,19 @@ public sealed class PredictionTests(UncertaintyApiFactory factory) : IClassFixtu
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
+    /// <summary>The built-in 1-D toy regressor (sin(3x) on [-1, 1]) makes the expected numbers easy to state.</summary>
+    private const string Toy = "/models/toy/predict";
+
     private async Task<HttpResponseMessage> PostAsync(string json)
     {
         var client = await factory.ReadyClientAsync();
-        return await client.PostAsync("/predict", new StringContent(json, Encoding.UTF8, "application/json"));
+        return await client.PostAsync(Toy, new StringContent(json, Encoding.UTF8, "application/json"));
     }
 
     private async Task<PredictResponse> PredictAsync(object body)
     {
         var client = await factory.ReadyClientAsync();
-        var response = await client.PostAsJsonAsync("/predict", body);
+        var response = await client.PostAsJsonAsync(Toy, body);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         return (await response.Content.ReadFromJsonAsync<PredictResponse>(Json))!;
     }
@@ -32,7 +35,7 @@ public sealed class PredictionTests(UncertaintyApiFactory factory) : IClassFixtu
     }
 
     [Fact]
-    public async Task Default_model_serves_mean_and_variances_with_an_interval()
+    public async Task Toy_model_serves_mean_and_variances_with_an_interval()
     {
         var response = await PredictAsync(new { inputs = new[] { new[] { 0.0 }, new[] { 3.0 } }, samples = 500, seed = 42 });
 

@@ -16,7 +16,14 @@ for _ in $(seq 1 180); do
   sleep 1
 done
 
-response=$(curl -fsS -X POST "http://127.0.0.1:$port/predict" -H 'content-type: application/json' \
+# The default model: Boston housing, one row of boston.csv (medv 24.0).
+boston=$(curl -fsS -X POST "http://127.0.0.1:$port/predict" -H 'content-type: application/json' \
+  -d '{"inputs": [[0.00632, 18.0, 2.31, 0, 0.538, 6.575, 65.2, 4.09, 1, 296, 15.3, 396.9, 4.98]], "samples": 200, "seed": 42}')
+echo "smoke: $boston"
+echo "$boston" | grep -q '"model":"boston"' || { echo "smoke: /predict did not answer with the Boston model" >&2; exit 1; }
+
+# The 1-D toy model: uncertainty grows away from its training range [-1, 1].
+response=$(curl -fsS -X POST "http://127.0.0.1:$port/models/toy/predict" -H 'content-type: application/json' \
   -d '{"inputs": [[0.0], [3.0]], "samples": 200, "seed": 42}')
 echo "smoke: $response"
 # Both rows carry a mean and an epistemic variance, and the variance is larger far from the training data.

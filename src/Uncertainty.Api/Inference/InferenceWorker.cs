@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 
 namespace Uncertainty.Api.Inference;
 
-/// <summary>A loaded model as the worker serves it.</summary>
+/// <summary>A loaded model version as the worker serves it.</summary>
 public sealed record ServedModel(string Name, int Version, ModelDescription Description);
 
 /// <summary>A prediction in reported units, with the model version that made it.</summary>
@@ -23,11 +23,11 @@ public sealed class PredictionTimeoutException(TimeSpan timeout) : Exception($"T
 
 /// <summary>
 /// The one thread that owns the models. TorchSharp's dispose scopes and grad mode are per thread, its
-/// default RNG is global and a Module is not safe for concurrent callers, so every forward pass happens
-/// here. Requests wait in a bounded queue; after the first one arrives the worker keeps collecting for
-/// <see cref="UncertaintyOptions.BatchDelayMilliseconds"/> or until <see cref="UncertaintyOptions.MaxBatchRows"/>
-/// (samples x rows) is reached, and runs them as one merged pass (each keeps its own seed, so its result is
-/// what it would have been alone).
+/// default RNG is global and a Module is not safe for concurrent callers, so every forward pass and every
+/// model load happens here. Requests wait in a bounded queue; after the first one arrives the worker keeps
+/// collecting for <see cref="UncertaintyOptions.BatchDelayMilliseconds"/> or until
+/// <see cref="UncertaintyOptions.MaxBatchRows"/> (samples x rows) is reached, and runs the requests for each
+/// model version as one merged pass (each keeps its own seed, so its result is what it would have been alone).
 /// </summary>
 public sealed partial class InferenceWorker(
     IOptions<UncertaintyOptions> options,
@@ -42,15 +42,18 @@ public sealed partial class InferenceWorker(
 
     private readonly CancellationTokenSource stopping = new();
     private readonly ManualResetEventSlim gate = new(initialState: true);
+
+    // Touched only by the owner thread.
+    private readonly Dictionary<(string Name, int Version), (ServedModel Model, McPredictor Predictor)> loaded = [];
     private Thread? owner;
-    private McPredictor? predictor;
-    private volatile ServedModel? served;
+    private volatile ServedModel? defaultModel;
     private volatile Exception? failure;
+
     // No initialiser: touching torch's statics before TorchBackend.Initialize would load the natives unpatched.
     private Device? device;
 
     /// <summary>The default model once loaded; null until then (the service is not ready).</summary>
-    public ServedModel? DefaultModel => served;
+    public ServedModel? DefaultModel => defaultModel;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -63,24 +66,19 @@ public sealed partial class InferenceWorker(
         return Task.CompletedTask;
     }
 
-    /// <summary>Queues a prediction; throws <see cref="QueueFullException"/> at once when the queue is full.</summary>
-    public async Task<ServedPrediction> PredictAsync(McRequest request, CancellationToken cancellationToken)
+    /// <summary>
+    /// Queues a prediction with <paramref name="model"/> (its default version unless <paramref name="version"/> is
+    /// given); throws <see cref="QueueFullException"/> at once when the queue is full.
+    /// </summary>
+    public async Task<ServedPrediction> PredictAsync(string model, int? version, McRequest request, CancellationToken cancellationToken)
     {
-        if (failure is not null)
-        {
-            throw new InvalidOperationException("The inference worker has stopped; see the service log.", failure);
-        }
-
+        ThrowIfFailed();
         var timeout = TimeSpan.FromSeconds(options.Value.RequestTimeoutSeconds);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
         // The worker skips the rest of this request's samples once the client goes away or time runs out.
-        var job = new Job(request with { Cancellation = deadline.Token }, new TaskCompletionSource<ServedPrediction>(TaskCreationOptions.RunContinuationsAsynchronously));
-        if (!queue.Writer.TryWrite(job))
-        {
-            throw new QueueFullException();
-        }
-
+        var job = new PredictJob(model, version, request with { Cancellation = deadline.Token });
+        Enqueue(job);
         try
         {
             return await job.Completion.Task.WaitAsync(deadline.Token);
@@ -91,16 +89,77 @@ public sealed partial class InferenceWorker(
         }
     }
 
+    /// <summary>
+    /// Loads <paramref name="version"/> on the owner thread and only then makes it the default: a version that
+    /// fails to load throws <see cref="InvalidDataException"/> and the current default keeps serving.
+    /// </summary>
+    public Task<ServedModel> SetDefaultVersionAsync(string model, int version, CancellationToken cancellationToken) =>
+        RunOnOwnerAsync(() =>
+        {
+            var served = Load(model, version).Model;
+            store.SetDefaultVersion(model, version);
+            if (model == options.Value.DefaultModel)
+            {
+                defaultModel = served;
+            }
+
+            Log.DefaultSwitched(logger, model, version);
+            return served;
+        }, cancellationToken);
+
+    /// <summary>Unloads and deletes a version that is not the default.</summary>
+    public Task DeleteVersionAsync(string model, int version, CancellationToken cancellationToken) =>
+        RunOnOwnerAsync<object?>(() =>
+        {
+            if (loaded.Remove((model, version), out var entry))
+            {
+                entry.Predictor.Dispose();
+            }
+
+            store.DeleteVersion(model, version);
+            return null;
+        }, cancellationToken);
+
     /// <summary>Test hook: while paused the worker takes nothing from the queue.</summary>
     internal void Pause() => gate.Reset();
 
     internal void Resume() => gate.Set();
 
+    /// <summary>Jobs waiting in the queue.</summary>
+    internal int QueueLength => queue.Reader.Count;
+
+    private async Task<T> RunOnOwnerAsync<T>(Func<T> work, CancellationToken cancellationToken)
+    {
+        ThrowIfFailed();
+        var job = new ControlJob(() => work());
+        Enqueue(job);
+        return (T)(await job.Completion.Task.WaitAsync(cancellationToken))!;
+    }
+
+    private void Enqueue(Job job)
+    {
+        if (!queue.Writer.TryWrite(job))
+        {
+            throw new QueueFullException();
+        }
+    }
+
+    private void ThrowIfFailed()
+    {
+        if (failure is not null)
+        {
+            throw new InvalidOperationException("The inference worker has stopped; see the service log.", failure);
+        }
+    }
+
     private void Serve()
     {
         try
         {
-            LoadDefaultModel();
+            ProvideBuiltInModels();
+            var name = options.Value.DefaultModel;
+            var version = store.DefaultVersion(name) ?? throw new InvalidOperationException($"The default model '{name}' has no versions in {store.Root}.");
+            defaultModel = Load(name, version).Model;
             var reader = queue.Reader;
             while (reader.WaitToReadAsync(stopping.Token).AsTask().GetAwaiter().GetResult())
             {
@@ -112,7 +171,7 @@ public sealed partial class InferenceWorker(
         {
             while (queue.Reader.TryRead(out var job))
             {
-                job.Completion.TrySetCanceled(stopping.Token);
+                job.Cancel(stopping.Token);
             }
         }
         catch (Exception e)
@@ -122,12 +181,12 @@ public sealed partial class InferenceWorker(
             queue.Writer.TryComplete();
             while (queue.Reader.TryRead(out var job))
             {
-                job.Completion.TrySetException(e);
+                job.Fail(e);
             }
         }
     }
 
-    /// <summary>The next merged batch: queued requests until the delay after the first has passed or the row budget is full.</summary>
+    /// <summary>The next batch: queued jobs until the delay after the first has passed or the row budget is full.</summary>
     private List<Job> Collect(ChannelReader<Job> reader)
     {
         var settings = options.Value;
@@ -138,14 +197,18 @@ public sealed partial class InferenceWorker(
         {
             while (rows < settings.MaxBatchRows && reader.TryRead(out var job))
             {
-                if (job.Request.Cancellation.IsCancellationRequested)
+                if (job is PredictJob predict)
                 {
-                    job.Completion.TrySetCanceled(job.Request.Cancellation);
-                    continue;
+                    if (predict.Request.Cancellation.IsCancellationRequested)
+                    {
+                        predict.Cancel(predict.Request.Cancellation);
+                        continue;
+                    }
+
+                    rows += (long)predict.Request.Samples * predict.Request.Rows;
                 }
 
                 batch.Add(job);
-                rows += (long)job.Request.Samples * job.Request.Rows;
                 if (!settings.DynamicBatching)
                 {
                     return batch;
@@ -174,59 +237,69 @@ public sealed partial class InferenceWorker(
         }
     }
 
+    /// <summary>Runs control work first, then one merged pass per model version.</summary>
     private void Run(List<Job> batch)
     {
-        if (batch.Count == 0)
+        foreach (var control in batch.OfType<ControlJob>())
         {
-            return;
+            control.Execute();
         }
 
-        var model = served!;
-        try
+        foreach (var group in batch.OfType<PredictJob>().GroupBy(job => (job.Model, Version: job.Version ?? store.DefaultVersion(job.Model))))
         {
-            var results = predictor!.Predict([.. batch.Select(j => j.Request)], stopping.Token);
-            for (int i = 0; i < batch.Count; i++)
+            var jobs = group.ToList();
+            try
             {
-                if (results[i].Cancelled)
+                if (group.Key.Version is not { } version)
                 {
-                    batch[i].Completion.TrySetCanceled(batch[i].Request.Cancellation);
+                    throw new InvalidDataException($"Model '{group.Key.Model}' has no versions.");
                 }
-                else
+
+                var (model, predictor) = Load(group.Key.Model, version);
+                var results = predictor.Predict([.. jobs.Select(j => j.Request)], stopping.Token);
+                for (int i = 0; i < jobs.Count; i++)
                 {
-                    batch[i].Completion.TrySetResult(new ServedPrediction(model, model.Description.ToReportedUnits(results[i])));
+                    if (results[i].Cancelled)
+                    {
+                        jobs[i].Cancel(jobs[i].Request.Cancellation);
+                    }
+                    else
+                    {
+                        jobs[i].Completion.TrySetResult(new ServedPrediction(model, model.Description.ToReportedUnits(results[i])));
+                    }
                 }
             }
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            foreach (var job in batch)
+            catch (Exception e) when (e is not OperationCanceledException)
             {
-                job.Completion.TrySetException(e);
+                jobs.ForEach(job => job.Fail(e));
             }
         }
     }
 
-    /// <summary>Loads the newest version of the default model, creating the built-in one first if the store has none.</summary>
-    private void LoadDefaultModel()
+    /// <summary>A version's predictor, loading (and verifying) the package on first use.</summary>
+    private (ServedModel Model, McPredictor Predictor) Load(string name, int version)
     {
-        var name = options.Value.DefaultModel;
-        var version = store.LatestVersion(name);
-        if (version is null)
+        if (!loaded.TryGetValue((name, version), out var entry))
         {
-            if (name != DefaultModels.Toy)
-            {
-                throw new InvalidOperationException($"The default model '{name}' has no versions in {store.Root}.");
-            }
-
-            using var trained = DefaultModels.TrainToy();
-            version = store.Add(name, trained);
-            Log.CreatedDefault(logger, name, version.Value, store.Root);
+            var package = ModelPackage.Load(store.VersionDirectory(name, version));
+            var predictor = new McPredictor(package.Network, device!, new McOptions { MaxChunkElements = options.Value.MaxChunkElements }, package.Description.OutputScale);
+            entry = (new ServedModel(name, version, package.Description), predictor);
+            loaded[(name, version)] = entry;
+            Log.ModelLoaded(logger, name, version, device!);
         }
 
-        var package = ModelPackage.Load(store.VersionDirectory(name, version.Value));
-        predictor = new McPredictor(package.Network, device!, new McOptions { MaxChunkElements = options.Value.MaxChunkElements }, package.Description.OutputScale);
-        served = new ServedModel(name, version.Value, package.Description);
-        Log.ModelLoaded(logger, name, version.Value, device!);
+        return entry;
+    }
+
+    /// <summary>Trains and stores each built-in model the store lacks (Boston, toy), so a fresh start needs no setup.</summary>
+    private void ProvideBuiltInModels()
+    {
+        foreach (var name in DefaultModels.Names.Where(name => !store.Exists(name)))
+        {
+            using var trained = DefaultModels.Train(name);
+            var version = store.Add(name, trained);
+            Log.CreatedBuiltIn(logger, name, version, store.Root);
+        }
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -240,10 +313,55 @@ public sealed partial class InferenceWorker(
     {
         stopping.Dispose();
         gate.Dispose();
-        predictor?.Dispose();
+        foreach (var (_, predictor) in loaded.Values)
+        {
+            predictor.Dispose();
+        }
     }
 
-    private sealed record Job(McRequest Request, TaskCompletionSource<ServedPrediction> Completion);
+    private abstract class Job
+    {
+        public abstract void Cancel(CancellationToken token);
+
+        public abstract void Fail(Exception exception);
+    }
+
+    private sealed class PredictJob(string model, int? version, McRequest request) : Job
+    {
+        public string Model { get; } = model;
+
+        public int? Version { get; } = version;
+
+        public McRequest Request { get; } = request;
+
+        public TaskCompletionSource<ServedPrediction> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public override void Cancel(CancellationToken token) => Completion.TrySetCanceled(token);
+
+        public override void Fail(Exception exception) => Completion.TrySetException(exception);
+    }
+
+    /// <summary>Work that must run on the owner thread (loading, unloading), queued like a prediction.</summary>
+    private sealed class ControlJob(Func<object?> work) : Job
+    {
+        public TaskCompletionSource<object?> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Execute()
+        {
+            try
+            {
+                Completion.TrySetResult(work());
+            }
+            catch (Exception e)
+            {
+                Completion.TrySetException(e);
+            }
+        }
+
+        public override void Cancel(CancellationToken token) => Completion.TrySetCanceled(token);
+
+        public override void Fail(Exception exception) => Completion.TrySetException(exception);
+    }
 
     private static partial class Log
     {
@@ -251,12 +369,15 @@ public sealed partial class InferenceWorker(
         public static partial void BackendReady(ILogger logger, string source, Device device);
 
         [LoggerMessage(EventId = 2002, Level = LogLevel.Information, Message = "Store had no '{Model}' model: trained the built-in one as version {Version} in {Store}")]
-        public static partial void CreatedDefault(ILogger logger, string model, int version, string store);
+        public static partial void CreatedBuiltIn(ILogger logger, string model, int version, string store);
 
-        [LoggerMessage(EventId = 2003, Level = LogLevel.Information, Message = "Serving model {Model} version {Version} on {Device}")]
+        [LoggerMessage(EventId = 2003, Level = LogLevel.Information, Message = "Loaded model {Model} version {Version} on {Device}")]
         public static partial void ModelLoaded(ILogger logger, string model, int version, Device device);
 
         [LoggerMessage(EventId = 2004, Level = LogLevel.Critical, Message = "The inference worker stopped")]
         public static partial void WorkerFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(EventId = 2005, Level = LogLevel.Information, Message = "Model {Model} now serves version {Version} by default")]
+        public static partial void DefaultSwitched(ILogger logger, string model, int version);
     }
 }

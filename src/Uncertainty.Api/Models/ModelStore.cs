@@ -6,11 +6,15 @@ using Uncertainty.Model.Packaging;
 namespace Uncertainty.Api.Models;
 
 /// <summary>
-/// The model packages on disk: {root}/{name}/{version}/ with integer versions. Names are allowlisted
-/// and every path is resolved under the root, so no request can reach outside it.
+/// The model packages on disk: {root}/{name}/{version}/ with integer versions, and {root}/{name}/default-version.
+/// Names are allowlisted and every path is resolved under the root, so no request can reach outside it.
 /// </summary>
 public sealed partial class ModelStore(IOptions<UncertaintyOptions> options, IHostEnvironment environment)
 {
+    private const string DefaultVersionFile = "default-version";
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Name, int Version), ModelManifest> manifests = new();
+
     public string Root { get; } = Path.GetFullPath(options.Value.ModelStore, environment.ContentRootPath);
 
     [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,63}$")]
@@ -27,6 +31,49 @@ public sealed partial class ModelStore(IOptions<UncertaintyOptions> options, IHo
 
     public int? LatestVersion(string name) => Versions(name) is { Count: > 0 } versions ? versions[^1] : null;
 
+    /// <summary>Models with at least one version, by name.</summary>
+    public IReadOnlyList<string> Names() =>
+        Directory.Exists(Root)
+            ? [.. Directory.GetDirectories(Root).Select(Path.GetFileName).OfType<string>().Where(n => ValidName().IsMatch(n) && Versions(n).Count > 0).Order(StringComparer.Ordinal)]
+            : [];
+
+    public bool Exists(string name, int? version = null) =>
+        ValidName().IsMatch(name) && (version is { } v ? Versions(name).Contains(v) : Versions(name).Count > 0);
+
+    /// <summary>The version set with <see cref="SetDefaultVersion"/>, or the newest when none is set (or it was removed).</summary>
+    public int? DefaultVersion(string name)
+    {
+        var file = Path.Combine(ModelDirectory(name), DefaultVersionFile);
+        if (File.Exists(file) && int.TryParse(File.ReadAllText(file).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var chosen) && Versions(name).Contains(chosen))
+        {
+            return chosen;
+        }
+
+        return LatestVersion(name);
+    }
+
+    /// <summary>Makes <paramref name="version"/> the default, atomically (readers see the old or the new value).</summary>
+    public void SetDefaultVersion(string name, int version)
+    {
+        if (!Versions(name).Contains(version))
+        {
+            throw new ArgumentException($"Model '{name}' has no version {version}.", nameof(version));
+        }
+
+        AtomicFile.WriteAllBytes(Path.Combine(ModelDirectory(name), DefaultVersionFile), System.Text.Encoding.ASCII.GetBytes(version.ToString(CultureInfo.InvariantCulture)));
+    }
+
+    /// <summary>Removes a version: renamed out of sight first (atomic), then deleted.</summary>
+    public void DeleteVersion(string name, int version)
+    {
+        var directory = VersionDirectory(name, version);
+        var doomed = Path.Combine(ModelDirectory(name), $".{version}.{Guid.NewGuid():N}.deleted");
+        Directory.Move(directory, doomed);
+        manifests.TryRemove((name, version), out _);
+        AtomicFile.FlushDirectory(ModelDirectory(name));
+        Directory.Delete(doomed, recursive: true);
+    }
+
     public string VersionDirectory(string name, int version) => Path.Combine(ModelDirectory(name), version.ToString(CultureInfo.InvariantCulture));
 
     /// <summary>Saves <paramref name="package"/> as the next version of <paramref name="name"/>; returns that version.</summary>
@@ -36,6 +83,10 @@ public sealed partial class ModelStore(IOptions<UncertaintyOptions> options, IHo
         package.Save(VersionDirectory(name, version));
         return version;
     }
+
+    /// <summary>A version's manifest (cached: versions are immutable).</summary>
+    public ModelManifest Manifest(string name, int version) =>
+        manifests.GetOrAdd((name, version), key => ModelPackage.ReadManifest(Path.Combine(VersionDirectory(key.Name, key.Version), ModelPackage.ManifestFileName)));
 
     private string ModelDirectory(string name)
     {

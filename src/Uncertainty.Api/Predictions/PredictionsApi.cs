@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Uncertainty.Api.Inference;
+using Uncertainty.Api.Models;
 using Uncertainty.Model.Inference;
 
 namespace Uncertainty.Api.Predictions;
@@ -14,48 +15,70 @@ public static class PredictionsApi
     public static IEndpointRouteBuilder MapPredictionsApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("").WithTags("Predictions");
-        group.MapPost("/predict", Predict)
+        group.MapPost("/predict", PredictDefault)
             .WithName("Predict")
-            .WithSummary("Predict with the default model: MC dropout mean, epistemic/aleatoric/predictive variance and an interval per input row.");
+            .WithSummary("Predict with the default model: MC dropout mean, epistemic/aleatoric/predictive variance and an interval per input row (probabilities, entropy and mutual information for classifiers).");
+        group.MapPost("/models/{name}/predict", PredictModel)
+            .WithName("PredictWithModel")
+            .WithSummary("Predict with a named model's default version.");
+        group.MapPost("/models/{name}/versions/{version:int}/predict", PredictModelVersion)
+            .WithName("PredictWithModelVersion")
+            .WithSummary("Predict with one version of a named model.");
         return app;
     }
 
-    public static async Task<Results<Ok<PredictResponse>, ValidationProblem, ProblemHttpResult>> Predict(
+    public static Task<Results<Ok<PredictResponse>, ValidationProblem, ProblemHttpResult>> PredictDefault(
+        PredictRequest request, InferenceWorker worker, ModelStore store, IOptions<UncertaintyOptions> options, HttpContext httpContext, CancellationToken cancellationToken) =>
+        worker.DefaultModel is null
+            ? Task.FromResult<Results<Ok<PredictResponse>, ValidationProblem, ProblemHttpResult>>(TypedResults.Problem("The default model is still loading; retry shortly.", statusCode: StatusCodes.Status503ServiceUnavailable, title: "Not ready"))
+            : Predict(options.Value.DefaultModel, null, request, worker, store, options.Value, httpContext, cancellationToken);
+
+    public static Task<Results<Ok<PredictResponse>, ValidationProblem, ProblemHttpResult>> PredictModel(
+        string name, PredictRequest request, InferenceWorker worker, ModelStore store, IOptions<UncertaintyOptions> options, HttpContext httpContext, CancellationToken cancellationToken) =>
+        Predict(name, null, request, worker, store, options.Value, httpContext, cancellationToken);
+
+    public static Task<Results<Ok<PredictResponse>, ValidationProblem, ProblemHttpResult>> PredictModelVersion(
+        string name, int version, PredictRequest request, InferenceWorker worker, ModelStore store, IOptions<UncertaintyOptions> options, HttpContext httpContext, CancellationToken cancellationToken) =>
+        Predict(name, version, request, worker, store, options.Value, httpContext, cancellationToken);
+
+    private static async Task<Results<Ok<PredictResponse>, ValidationProblem, ProblemHttpResult>> Predict(
+        string name,
+        int? version,
         PredictRequest request,
         InferenceWorker worker,
-        IOptions<UncertaintyOptions> options,
+        ModelStore store,
+        UncertaintyOptions options,
         HttpContext httpContext,
         CancellationToken cancellationToken)
     {
-        if (worker.DefaultModel is not { } model)
+        if (ModelsApi.Find(store, name, version) is { } notFound)
         {
-            return TypedResults.Problem("The default model is still loading; retry shortly.", statusCode: StatusCodes.Status503ServiceUnavailable, title: "Not ready");
+            return notFound;
         }
 
-        var errors = PredictRequestValidator.Validate(request, model.Description, options.Value);
+        var description = store.Manifest(name, version ?? store.DefaultVersion(name)!.Value).Model;
+        var errors = PredictRequestValidator.Validate(request, description, options);
         if (errors.Count > 0)
         {
             return TypedResults.ValidationProblem(errors);
         }
 
-        var rows = request.Inputs!.Length;
-        var raw = request.Inputs.SelectMany(row => row.Select(v => (float)v)).ToArray();
+        var raw = request.Inputs!.SelectMany(row => row.Select(v => (float)v)).ToArray();
         var seed = request.Seed ?? BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
-        var tolerance = request.Tolerance;
         var mcRequest = new McRequest
         {
-            Inputs = model.Description.PrepareInputs(raw),
-            Rows = rows,
+            Inputs = description.PrepareInputs(raw),
+            Rows = request.Inputs!.Length,
             Samples = request.Samples ?? DefaultSamples,
             Seed = seed,
-            Tolerance = tolerance,
+            Tolerance = request.Tolerance,
             ReturnSamples = request.ReturnSamples,
         };
 
         ServedPrediction result;
         try
         {
-            result = await worker.PredictAsync(mcRequest, cancellationToken);
+            result = await worker.PredictAsync(name, version, mcRequest, cancellationToken);
         }
         catch (QueueFullException e)
         {

@@ -74,6 +74,8 @@ public sealed class DropoutMasks(Device device) : IDisposable
     private Tensor? shift16;
     private Tensor? shift8;
     private Tensor? low32;
+    private Tensor? multiplier1;
+    private Tensor? multiplier2;
 
     public Device Device { get; } = device;
 
@@ -85,8 +87,10 @@ public sealed class DropoutMasks(Device device) : IDisposable
     {
         using var scope = NewDisposeScope();
         var hash = Mix32(plan.Keys.select(0, layer).unsqueeze(1).bitwise_xor(UnitCodes(width)));
-        var threshold = (long)Math.Round(p * (1 << ThresholdBits));
-        var mask = hash.bitwise_right_shift(Constant(ref shift8, 32 - ThresholdBits)).ge(threshold).to(dtype).mul_(keptScale);
+        // Scalars held in using-scopes: TorchSharp's temporary Scalars can be finalised mid-call (see Training.Optimizer).
+        using var threshold = ((long)Math.Round(p * (1 << ThresholdBits))).ToScalar();
+        using var scale = keptScale.ToScalar();
+        var mask = hash.bitwise_right_shift(Constant(ref shift8, 32 - ThresholdBits)).ge(threshold).to(dtype).mul_(scale);
         if (plan.RowToSample is not null)
         {
             mask = mask.index_select(0, plan.RowToSample);
@@ -102,9 +106,9 @@ public sealed class DropoutMasks(Device device) : IDisposable
         var s15 = Constant(ref shift15, 15);
         var mask = Constant(ref low32, Low32);
         x.bitwise_xor_(x.bitwise_right_shift(s16));
-        x.mul_(0x7feb352dL).bitwise_and_(mask);
+        x.mul_(Constant(ref multiplier1, 0x7feb352dL)).bitwise_and_(mask);
         x.bitwise_xor_(x.bitwise_right_shift(s15));
-        x.mul_(0x5bd1e995L).bitwise_and_(mask);
+        x.mul_(Constant(ref multiplier2, 0x5bd1e995L)).bitwise_and_(mask);
         x.bitwise_xor_(x.bitwise_right_shift(s16));
         return x;
     }
@@ -152,6 +156,8 @@ public sealed class DropoutMasks(Device device) : IDisposable
         shift15?.Dispose();
         shift16?.Dispose();
         low32?.Dispose();
+        multiplier1?.Dispose();
+        multiplier2?.Dispose();
     }
 
     /// <summary>The 32-bit key of sample <paramref name="index"/> of a request seeded <paramref name="seed"/>, at dropout layer <paramref name="layer"/>.</summary>

@@ -105,12 +105,19 @@ public sealed class DropoutMlp : Module<Tensor, Tensor>
             {
                 ModuleStage module => layers[module.Index].call(x),
                 DropoutStage dropout when plan is not null => x.mul(masks!.Mask(plan, dropout.Ordinal, dropout.Width, dropout.P, KeptScale(dropout.P), x.dtype)),
-                DropoutStage dropout => Spec.DropoutKind == DropoutKind.Standard ? x.mul(1 - dropout.P) : x,
+                DropoutStage dropout => Spec.DropoutKind == DropoutKind.Standard ? Scaled(x, 1 - dropout.P) : x,
                 _ => throw new InvalidOperationException("unknown stage"),
             };
         }
 
         return x;
+    }
+
+    /// <summary>x times a constant, the Scalar held alive for the call (TorchSharp's temporary Scalars can be finalised mid-call).</summary>
+    private static Tensor Scaled(Tensor x, double factor)
+    {
+        using var scalar = factor.ToScalar();
+        return x.mul(scalar);
     }
 
     /// <summary>Inverted dropout scales kept units by 1/(1-p) while sampling; standard dropout does not.</summary>

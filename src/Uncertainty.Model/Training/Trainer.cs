@@ -74,14 +74,17 @@ public static class Trainer
             var bias = parameters[name[..^"weight".Length] + "bias"];
             long fanOut = weight.shape[0], fanIn = weight.shape[1];
             var bound = initialization == WeightInitialization.Glorot ? Math.Sqrt(6.0 / (fanIn + fanOut)) : 1 / Math.Sqrt(fanIn);
-            weight.copy_(rand(weight.shape, generator: generator).mul_(2 * bound).sub_(bound));
+            // Scalars held in using-scopes: see Optimizer for why temporaries are avoided.
+            using var width = (2 * bound).ToScalar();
+            using var offset = bound.ToScalar();
+            weight.copy_(rand(weight.shape, generator: generator).mul_(width).sub_(offset));
             if (initialization == WeightInitialization.Glorot)
             {
                 bias.zero_();
             }
             else
             {
-                bias.copy_(rand(bias.shape, generator: generator).mul_(2 * bound).sub_(bound));
+                bias.copy_(rand(bias.shape, generator: generator).mul_(width).sub_(offset));
             }
         }
 
@@ -178,10 +181,7 @@ public static class Trainer
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 double learningRate = LearningRateAt(options, epoch);
-                foreach (var group in optimizer.ParamGroups)
-                {
-                    group.LearningRate = learningRate;
-                }
+                optimizer.LearningRate = learningRate;
 
                 network.train();
                 random.Shuffle(order);
@@ -241,16 +241,14 @@ public static class Trainer
                 history);
         }
 
-        private optim.Optimizer CreateOptimizer() => options.Optimizer == OptimizerKind.Sgd
-            ? optim.SGD(network.parameters(), options.LearningRate, momentum: options.Momentum, nesterov: options.Nesterov)
-            : optim.Adam(network.parameters(), options.LearningRate);
+        private Optimizer CreateOptimizer() => Optimizer.Create(options, [.. network.parameters()]);
 
         /// <summary>One optimisation step on <paramref name="batch"/>; returns the batch loss.</summary>
-        private double Step(optim.Optimizer optimizer, DropoutMasks masks, ReadOnlySpan<int> batch, double learningRate, long step)
+        private double Step(Optimizer optimizer, DropoutMasks masks, ReadOnlySpan<int> batch, double learningRate, long step)
         {
             var (inputs, targets) = Batch(batch);
             using var scope = NewDisposeScope();
-            optimizer.zero_grad();
+            optimizer.ZeroGrad();
             var x = tensor(inputs, [batch.Length, spec.Inputs], device: device);
             var y = tensor(targets, [batch.Length, targetWidth], device: device);
             var plan = MaskPlan.ForTraining(options.Seed, step, batch.Length, network.DropoutLayers, device);
@@ -258,20 +256,22 @@ public static class Trainer
             loss.backward();
             using (no_grad())
             {
+                using var shrink = (1 - (learningRate * weightDecay)).ToScalar();
+                using var lambda = weightDecay.ToScalar();
                 foreach (var weight in decayed.Where(_ => weightDecay > 0))
                 {
                     if (decoupled)
                     {
-                        weight.mul_(1 - (learningRate * weightDecay));
+                        weight.mul_(shrink);
                     }
                     else
                     {
-                        weight.grad!.add_(weight, alpha: weightDecay);
+                        weight.grad!.add_(weight, alpha: lambda);
                     }
                 }
             }
 
-            optimizer.step();
+            optimizer.Update();
             if (options.MaxNorm is { } maxNorm)
             {
                 using var noGrad = no_grad();
@@ -357,7 +357,10 @@ public static class Trainer
                 case HeadKind.HeteroscedasticRegression:
                     var mean = output.narrow(1, 0, targetWidth);
                     var logVariance = output.narrow(1, targetWidth, targetWidth);
-                    return (logVariance + ((target - mean).pow(2) * (-logVariance).exp())).mean() * 0.5;
+                    using (var half = 0.5.ToScalar())
+                    {
+                        return (logVariance + ((target - mean).square() * (-logVariance).exp())).mean().mul(half);
+                    }
                 default:
                     return nn.functional.mse_loss(output, target);
             }
@@ -381,7 +384,7 @@ public static class Trainer
             double loss = Loss(output, y).item<float>();
             double metric = IsClassifier
                 ? output.argmax(1).eq(y.argmax(1)).to(ScalarType.Float64).mean().item<double>()
-                : Math.Sqrt((output.narrow(1, 0, targetWidth) - y).pow(2).mean().item<float>()) * (data.TargetScaling?.Std[0] ?? 1);
+                : Math.Sqrt((output.narrow(1, 0, targetWidth) - y).square().mean().item<float>()) * (data.TargetScaling?.Std[0] ?? 1);
             network.train();
             return (loss, metric);
         }
