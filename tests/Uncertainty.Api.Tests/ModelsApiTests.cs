@@ -13,13 +13,6 @@ public sealed class ModelsApiTests(UncertaintyApiFactory factory) : IClassFixtur
     /// <summary>Row 0 of boston.csv (medv 24.0), in its column order.</summary>
     private static readonly double[] BostonRow = [0.00632, 18.00, 2.310, 0, 0.5380, 6.5750, 65.20, 4.0900, 1, 296.0, 15.30, 396.90, 4.98];
 
-    private static async Task<JsonElement> ProblemAsync(HttpResponseMessage response, HttpStatusCode status)
-    {
-        Assert.Equal(status, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        return await response.Content.ReadFromJsonAsync<JsonElement>();
-    }
-
     [Fact]
     public async Task The_default_model_is_the_Boston_regressor_in_boston_csv_column_order()
     {
@@ -60,7 +53,7 @@ public sealed class ModelsApiTests(UncertaintyApiFactory factory) : IClassFixtur
             ? await client.PostAsJsonAsync(path, new { inputs = new[] { new[] { 0.0 } } })
             : await client.GetAsync(path);
 
-        var problem = await ProblemAsync(response, status);
+        var problem = await Problems.ReadAsync(response, status);
         Assert.Contains(detail, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 
@@ -69,7 +62,7 @@ public sealed class ModelsApiTests(UncertaintyApiFactory factory) : IClassFixtur
     {
         var client = await factory.ReadyClientAsync();
 
-        var problem = await ProblemAsync(await client.GetAsync("/models/Not..Allowed"), HttpStatusCode.BadRequest);
+        var problem = await Problems.ReadAsync(await client.GetAsync("/models/Not..Allowed"), HttpStatusCode.BadRequest);
 
         Assert.True(problem.GetProperty("errors").TryGetProperty("name", out _));
     }
@@ -96,10 +89,10 @@ public sealed class ModelsApiTests(UncertaintyApiFactory factory) : IClassFixtur
 
         Assert.Equal(HttpStatusCode.OK, switched.StatusCode);
         Assert.Equal(2, (await afterSwitch.Content.ReadFromJsonAsync<PredictResponse>(Json))!.Version);
-        var problem = await ProblemAsync(refused, HttpStatusCode.UnprocessableEntity);
+        var problem = await Problems.ReadAsync(refused, HttpStatusCode.UnprocessableEntity);
         Assert.Contains("SHA-256", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Equal(2, (await afterRefusal.Content.ReadFromJsonAsync<PredictResponse>(Json))!.Version);
-        await ProblemAsync(deleteDefault, HttpStatusCode.Conflict);
+        await Problems.ReadAsync(deleteDefault, HttpStatusCode.Conflict);
         Assert.Equal(HttpStatusCode.NoContent, deleteOld.StatusCode);
         Assert.Equal(2, details!.DefaultVersion);
         Assert.Equal([2, 3], details.Versions.Select(v => v.Version));

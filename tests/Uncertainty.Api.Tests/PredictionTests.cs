@@ -27,13 +27,6 @@ public sealed class PredictionTests(UncertaintyApiFactory factory) : IClassFixtu
         return (await response.Content.ReadFromJsonAsync<PredictResponse>(Json))!;
     }
 
-    private static async Task<JsonElement> ProblemAsync(HttpResponseMessage response, HttpStatusCode status)
-    {
-        Assert.Equal(status, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        return await response.Content.ReadFromJsonAsync<JsonElement>();
-    }
-
     [Fact]
     public async Task Toy_model_serves_mean_and_variances_with_an_interval()
     {
@@ -79,7 +72,7 @@ public sealed class PredictionTests(UncertaintyApiFactory factory) : IClassFixtu
     [InlineData("{\"inputs\": [[1e400]]}", "inputs[0][0]")]
     public async Task Invalid_requests_get_a_validation_problem_naming_the_field(string json, string field)
     {
-        var problem = await ProblemAsync(await PostAsync(json), HttpStatusCode.BadRequest);
+        var problem = await Problems.ReadAsync(await PostAsync(json), HttpStatusCode.BadRequest);
 
         Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), $"no error for '{field}' in {problem}");
     }
@@ -91,7 +84,7 @@ public sealed class PredictionTests(UncertaintyApiFactory factory) : IClassFixtu
     [InlineData("{\"inputs\": [[1.0]], \"samples\": \"many\"}", "$.samples")]
     public async Task Unreadable_bodies_get_a_bad_request_problem_naming_the_json_path(string json, string path)
     {
-        var problem = await ProblemAsync(await PostAsync(json), HttpStatusCode.BadRequest);
+        var problem = await Problems.ReadAsync(await PostAsync(json), HttpStatusCode.BadRequest);
 
         Assert.Contains(path, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
