@@ -211,6 +211,14 @@ internal static class DeviceCheck
         var meanDiff = a.Zip(b).Max(pair => Math.Abs(pair.First.Mean[0] - pair.Second.Mean[0]));
         var varianceDiff = a.Zip(b).Max(pair => Math.Abs(pair.First.EpistemicVariance[0] - pair.Second.EpistemicVariance[0]) / pair.First.EpistemicVariance[0]);
         Console.WriteLine($"MC mean max |cpu - {device}| = {meanDiff:E2}; epistemic variance max relative difference = {varianceDiff:E2}");
+
+        // Training on the device: the same seeded run on both devices should land close (float rounding only).
+        var data = Uncertainty.Model.Data.BundledDatasets.Load("boston");
+        var options = new TrainingOptions { Epochs = 50, Seed = 5, MaxNorm = 3, WeightDecay = 1e-4 };
+        var boston = new NetworkSpec { Inputs = 13, Hidden = [50], InputDropout = 0.05, HiddenDropout = [0.05] };
+        var cpuRun = TrainingPipeline.Fit(data, boston, options, CPU);
+        var deviceRun = TrainingPipeline.Fit(data, boston, options, device);
+        Console.WriteLine($"training 50 epochs on Boston: final loss cpu {cpuRun.Description.Training!.FinalLoss:F5}, {device} {deviceRun.Description.Training!.FinalLoss:F5}");
     }
 }
 

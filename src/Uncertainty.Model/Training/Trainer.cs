@@ -158,6 +158,8 @@ public static class Trainer
             weightDecay = WeightDecayFor(spec, rows, options);
             decoupled = options.Optimizer == OptimizerKind.AdamW || options.DecoupledWeightDecay;
             random = new Random(unchecked((int)DropoutMasks.SplitMix64(options.Seed ^ 0x5EED)));
+            // Move first: Module.to(device) replaces the parameter objects, so references taken earlier go stale.
+            network.to(device);
             decayed = [.. network.named_parameters().Where(p => IsLinearWeight(p.name, p.parameter)).Select(p => p.parameter)];
         }
 
@@ -166,7 +168,6 @@ public static class Trainer
         public TrainingSummary Execute(IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
         {
             var clock = Stopwatch.StartNew();
-            network.to(device);
             using var masks = new DropoutMasks(device);
             using var optimizer = CreateOptimizer();
             var history = new List<EpochRecord>();
