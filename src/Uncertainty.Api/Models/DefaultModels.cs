@@ -1,4 +1,5 @@
 using Uncertainty.Model.Data;
+using Uncertainty.Model.Evaluation;
 using Uncertainty.Model.Networks;
 using Uncertainty.Model.Packaging;
 using Uncertainty.Model.Training;
@@ -25,27 +26,14 @@ public static class DefaultModels
     /// medv (k$). Gal and Ghahramani's UCI setup (one hidden layer of 50 ReLU units, dropout 0.05 on input and
     /// hidden layer, tau = 0.15, 400 epochs), trained on all 506 rows in about a second.
     /// </summary>
-    public static ModelPackage TrainBoston()
-    {
-        const double tau = 0.15, dropout = 0.05;
-        var data = BundledDatasets.Load(Boston);
-        var targetStd = Standardizer.Fit(data.Targets, 1).Std[0];
-        var spec = new NetworkSpec
-        {
-            Inputs = data.Columns,
-            Hidden = [50],
-            InputDropout = dropout,
-            HiddenDropout = [dropout],
-            Head = new HeadSpec { Tau = tau * targetStd * targetStd },
-        };
-        var options = new TrainingOptions
-        {
-            Epochs = 400,
-            Seed = 2016,
-            WeightDecay = Regularization.WeightDecayFromPrior(1e-2, dropout, data.Rows, tau),
-        };
-        return TrainingPipeline.Fit(data, spec, options, description: "Boston housing: median home value (medv, k$) from the 13 features of boston.csv, in its column order.");
-    }
+    public static ModelPackage TrainBoston() =>
+        Reproduction.Fit(
+            BundledDatasets.Load(Boston),
+            p: 0.05,
+            tau: 0.15,
+            new ReproductionOptions(),
+            seed: 2016,
+            description: "Boston housing: median home value (medv, k$) from the 13 features of boston.csv, in its column order.");
 
     /// <summary>
     /// A 1-D regressor of y = sin(3x) + noise trained on x in [-1, 1] (one hidden layer of 256 ReLU units,

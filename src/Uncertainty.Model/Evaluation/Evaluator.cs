@@ -53,19 +53,21 @@ public static class Evaluator
 
         var actual = data.Targets.Select(t => (double)t).ToArray();
         var mcRows = mc.Cast<RegressionPrediction>().ToList();
+        var deterministicRows = deterministic.Cast<RegressionPrediction>().ToList();
         var tau = 1 / mcRows[0].AleatoricVariance[0];
         var mcLogLikelihood = model.Network.Head.Kind == HeadKind.Regression
             ? Metrics.McLogLikelihood([.. mcRows.Select(r => (IReadOnlyList<double>)[.. r.Samples!.Select(s => (double)s[0])])], actual, tau)
-            : Metrics.GaussianLogLikelihood([.. mcRows.Select(r => r.Mean[0])], [.. mcRows.Select(r => r.PredictiveVariance[0])], actual);
+            : GaussianLogLikelihood(mcRows, actual);
         return new EvaluationReport(
             data.Rows,
             samples,
             McDropout: Regression(mcRows, actual, mcLogLikelihood),
-            WeightScaling: Regression(
-                [.. deterministic.Cast<RegressionPrediction>()],
-                actual,
-                Metrics.GaussianLogLikelihood([.. deterministic.Cast<RegressionPrediction>().Select(r => r.Mean[0])], [.. deterministic.Cast<RegressionPrediction>().Select(r => r.PredictiveVariance[0])], actual)));
+            WeightScaling: Regression(deterministicRows, actual, GaussianLogLikelihood(deterministicRows, actual)));
     }
+
+    /// <summary>Log-likelihood of one Gaussian per row with the row's mean and predictive variance.</summary>
+    private static double GaussianLogLikelihood(IReadOnlyList<RegressionPrediction> rows, double[] actual) =>
+        Metrics.GaussianLogLikelihood([.. rows.Select(r => r.Mean[0])], [.. rows.Select(r => r.PredictiveVariance[0])], actual);
 
     private static RegressionMetrics Regression(IReadOnlyList<RegressionPrediction> rows, double[] actual, double logLikelihood)
     {

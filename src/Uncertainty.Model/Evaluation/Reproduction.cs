@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Uncertainty.Model.Data;
 using Uncertainty.Model.Inference;
 using Uncertainty.Model.Networks;
+using Uncertainty.Model.Packaging;
 using Uncertainty.Model.Training;
 using static TorchSharp.torch;
 
@@ -86,7 +87,7 @@ public static class Reproduction
         }
 
         var clock = Stopwatch.StartNew();
-        // Splits run one after another: TorchSharp is not safe for concurrent use (concurrent training crashed in native code).
+        // Splits run one after another: model work stays on one thread per process (see Training/Optimizers.cs).
         var results = new SplitResult[splits.Count];
         for (int k = 0; k < splits.Count; k++)
         {
@@ -134,6 +135,17 @@ public static class Reproduction
     /// <summary>Trains the protocol's network for (p, tau) on <paramref name="train"/> and scores it on <paramref name="test"/>.</summary>
     public static EvaluationReport FitAndScore(Dataset train, Dataset test, double p, double tau, ReproductionOptions options, ulong seed, CancellationToken cancellationToken = default)
     {
+        var package = Fit(train, p, tau, options, seed, cancellationToken: cancellationToken); // the predictor owns its network
+        using var predictor = new McPredictor(package.Network, CPU, outputScale: package.Description.OutputScale);
+        return Evaluator.Evaluate(predictor, package.Description, test, options.Samples, seed, cancellationToken);
+    }
+
+    /// <summary>
+    /// The protocol's network for (p, tau), trained on <paramref name="train"/>: one hidden ReLU layer, dropout p on
+    /// the input and hidden layer, Adam, the prior-derived weight decay, tau a precision in target units.
+    /// </summary>
+    public static ModelPackage Fit(Dataset train, double p, double tau, ReproductionOptions options, ulong seed, string? description = null, CancellationToken cancellationToken = default)
+    {
         var targetStd = Standardizer.Fit(train.Targets, 1).Std[0];
         var spec = new NetworkSpec
         {
@@ -155,8 +167,6 @@ public static class Reproduction
             Seed = seed,
             Initialization = options.Initialization,
         };
-        var package = TrainingPipeline.Fit(train, spec, training, cancellationToken: cancellationToken); // the predictor owns its network
-        using var predictor = new McPredictor(package.Network, CPU, outputScale: package.Description.OutputScale);
-        return Evaluator.Evaluate(predictor, package.Description, test, options.Samples, seed, cancellationToken);
+        return TrainingPipeline.Fit(train, spec, training, description: description, cancellationToken: cancellationToken);
     }
 }

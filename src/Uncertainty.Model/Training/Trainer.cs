@@ -255,21 +255,9 @@ public static class Trainer
             var plan = MaskPlan.ForTraining(options.Seed, step, batch.Length, network.DropoutLayers, device);
             var loss = Loss(network.RunStages(x, 0, network.StageCount, plan, masks), y);
             loss.backward();
-            using (no_grad())
+            if (weightDecay > 0)
             {
-                using var shrink = (1 - (learningRate * weightDecay)).ToScalar();
-                using var lambda = weightDecay.ToScalar();
-                foreach (var weight in decayed.Where(_ => weightDecay > 0))
-                {
-                    if (decoupled)
-                    {
-                        weight.mul_(shrink);
-                    }
-                    else
-                    {
-                        weight.grad!.add_(weight, alpha: lambda);
-                    }
-                }
+                Decay(learningRate);
             }
 
             optimizer.Update();
@@ -284,6 +272,24 @@ public static class Trainer
             }
 
             return loss.item<float>();
+        }
+
+        /// <summary>Weight decay on the Linear weights: into the gradient (coupled) or straight onto the weights (decoupled).</summary>
+        private void Decay(double learningRate)
+        {
+            using var noGrad = no_grad();
+            using var factor = (decoupled ? 1 - (learningRate * weightDecay) : weightDecay).ToScalar();
+            foreach (var weight in decayed)
+            {
+                if (decoupled)
+                {
+                    weight.mul_(factor);
+                }
+                else
+                {
+                    weight.grad!.add_(weight, alpha: factor);
+                }
+            }
         }
 
         /// <summary>The batch's inputs and targets after augmentation, label smoothing and mixup, on the host.</summary>
