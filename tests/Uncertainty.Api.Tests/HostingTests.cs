@@ -1,6 +1,9 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace Uncertainty.Api.Tests;
@@ -40,29 +43,56 @@ public sealed class HostingTests
     [InlineData("Uncertainty:MaxSamples", "0", "MaxSamples")]
     [InlineData("Uncertainty:DefaultModel", "../etc", "DefaultModel")]
     [InlineData("Uncertainty:LibTorchDirectory", "/no/such/libtorch", "LibTorchDirectory")]
-    public void Invalid_settings_stop_start_up_with_the_setting_named(string key, string value, string named)
+    public async Task Invalid_settings_stop_start_up_with_the_setting_named(string key, string value, string named)
     {
-        using var factory = new UncertaintyApiFactory();
-        factory.Settings[key] = value;
-
-        var error = Assert.Throws<OptionsValidationException>(() => factory.CreateClient());
+        var error = await StartUpFailureAsync<OptionsValidationException>(key, value);
 
         Assert.Contains(named, error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void Cuda_on_a_machine_without_it_stops_start_up_with_the_reason()
+    public async Task Cuda_on_a_machine_without_it_stops_start_up_with_the_reason()
     {
         if (Uncertainty.Model.Native.TorchBackend.EnsureInitialized().CudaAvailable)
         {
             return; // Only meaningful on CPU-only machines such as CI.
         }
 
-        using var factory = new UncertaintyApiFactory();
-        factory.Settings["Uncertainty:Device"] = "cuda";
-
-        var error = Assert.Throws<InvalidOperationException>(() => factory.CreateClient());
+        var error = await StartUpFailureAsync<InvalidOperationException>("Uncertainty:Device", "cuda");
 
         Assert.Contains("CUDA is not available", error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Starts the app in this thread with one bad setting. WebApplicationFactory runs Program on another
+    /// thread and can surface a failed start as ObjectDisposedException, so start-up failures are tested here.
+    /// </summary>
+    private static async Task<TException> StartUpFailureAsync<TException>(string key, string value)
+        where TException : Exception
+    {
+        var store = Path.Combine(Path.GetTempPath(), $"uncertainty-start-{Guid.NewGuid():N}");
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
+        builder.WebHost.UseTestServer();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Uncertainty:ModelStore"] = store,
+            ["Uncertainty:Device"] = "cpu",
+            ["Serilog:MinimumLevel:Default"] = "Warning",
+            [key] = value,
+        });
+        builder.AddUncertaintyApi();
+        await using var app = builder.Build();
+        app.MapUncertaintyApi();
+        try
+        {
+            return await Assert.ThrowsAsync<TException>(() => app.StartAsync());
+        }
+        finally
+        {
+            if (Directory.Exists(store))
+            {
+                Directory.Delete(store, recursive: true);
+            }
+        }
     }
 }
