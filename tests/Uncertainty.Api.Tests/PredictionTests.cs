@@ -70,6 +70,12 @@ public sealed class PredictionTests(UncertaintyApiFactory factory) : IClassFixtu
     [InlineData("{\"inputs\": [[1.0]], \"tolerance\": -1}", "tolerance")]
     [InlineData("{\"inputs\": [[1e300]]}", "inputs[0][0]")]
     [InlineData("{\"inputs\": [[1e400]]}", "inputs[0][0]")]
+    [InlineData("{\"inputs\": [[\"NaN\"]]}", "inputs[0][0]")]
+    [InlineData("{\"inputs\": [[\"Infinity\"]]}", "inputs[0][0]")]
+    [InlineData("{\"inputs\": [{\"z\": 1.0}]}", "inputs[0].z")]
+    [InlineData("{\"inputs\": [{}]}", "inputs[0]")]
+    [InlineData("{\"inputs\": [{\"x\": \"1\"}]}", "inputs[0].x")]
+    [InlineData("{\"inputs\": [7]}", "inputs[0]")]
     public async Task Invalid_requests_get_a_validation_problem_naming_the_field(string json, string field)
     {
         var problem = await Problems.ReadAsync(await PostAsync(json), HttpStatusCode.BadRequest);
@@ -78,8 +84,6 @@ public sealed class PredictionTests(UncertaintyApiFactory factory) : IClassFixtu
     }
 
     [Theory]
-    [InlineData("{\"inputs\": [[\"NaN\"]]}", "$.inputs[0][0]")]
-    [InlineData("{\"inputs\": [[\"Infinity\"]]}", "$.inputs[0][0]")]
     [InlineData("{\"inputs\": [[1.0]", "$.inputs")]
     [InlineData("{\"inputs\": [[1.0]], \"samples\": \"many\"}", "$.samples")]
     public async Task Unreadable_bodies_get_a_bad_request_problem_naming_the_json_path(string json, string path)
@@ -87,6 +91,23 @@ public sealed class PredictionTests(UncertaintyApiFactory factory) : IClassFixtu
         var problem = await Problems.ReadAsync(await PostAsync(json), HttpStatusCode.BadRequest);
 
         Assert.Contains(path, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Rows_keyed_by_feature_name_equal_rows_in_feature_order()
+    {
+        var client = await factory.ReadyClientAsync();
+        var row = new[] { 0.1, 18.0, 2.31, 0.0, 0.538, 6.575, 65.2, 4.09, 1.0, 296.0, 15.3, 396.9, 4.98 };
+        var names = new[] { "crim", "zn", "indus", "chas", "nox", "rm", "age", "dis", "rad", "tax", "ptratio", "b", "lstat" };
+        var keyed = names.Zip(row).Reverse().ToDictionary(p => p.First, p => p.Second); // order of keys is irrelevant
+
+        var byOrder = await client.PostAsJsonAsync("/predict", new { inputs = new[] { row }, samples = 64, seed = 5 });
+        var byName = await client.PostAsJsonAsync("/predict", new { inputs = new[] { keyed }, samples = 64, seed = 5 });
+
+        var expected = (await byOrder.Content.ReadFromJsonAsync<PredictResponse>(Json))!.Predictions[0];
+        var actual = (await byName.Content.ReadFromJsonAsync<PredictResponse>(Json))!.Predictions[0];
+        Assert.Equal(expected.Mean, actual.Mean);
+        Assert.Equal(expected.EpistemicVariance, actual.EpistemicVariance);
     }
 
     [Fact]

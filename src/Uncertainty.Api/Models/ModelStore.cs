@@ -14,20 +14,43 @@ public sealed partial class ModelStore(IOptions<UncertaintyOptions> options, IHo
     private const string DefaultVersionFile = "default-version";
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Name, int Version), ModelManifest> manifests = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Listing> listings = new();
+    private readonly Lock adding = new();
 
     public string Root { get; } = Path.GetFullPath(options.Value.ModelStore, environment.ContentRootPath);
 
     [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,63}$")]
     public static partial Regex ValidName();
 
-    public IReadOnlyList<int> Versions(string name) =>
-        Directory.Exists(ModelDirectory(name))
-            ? [.. Directory.GetDirectories(ModelDirectory(name))
+    /// <summary>
+    /// The versions with a manifest, oldest first. Listed once per change of the model directory (its
+    /// modification time moves whenever a version or the default-version file is added, renamed or removed,
+    /// by this process or another), so a prediction costs one stat, not a directory scan.
+    /// </summary>
+    public IReadOnlyList<int> Versions(string name) => Read(name).Versions;
+
+    private Listing Read(string name)
+    {
+        var directory = ModelDirectory(name);
+        var stamp = Directory.GetLastWriteTimeUtc(directory); // 1601-01-01 when absent
+        if (listings.TryGetValue(name, out var cached) && cached.Stamp == stamp)
+        {
+            return cached;
+        }
+
+        int[] versions = Directory.Exists(directory)
+            ? [.. Directory.GetDirectories(directory)
                 .Select(Path.GetFileName)
                 .Select(v => int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : -1)
                 .Where(v => v > 0 && File.Exists(Path.Combine(VersionDirectory(name, v), ModelPackage.ManifestFileName)))
                 .Order()]
             : [];
+        var file = Path.Combine(directory, DefaultVersionFile);
+        int? chosen = File.Exists(file) && int.TryParse(File.ReadAllText(file).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var v) && versions.Contains(v) ? v : null;
+        var listing = new Listing(stamp, versions, chosen ?? (versions.Length > 0 ? versions[^1] : null));
+        listings[name] = listing;
+        return listing;
+    }
 
     public int? LatestVersion(string name) => Versions(name) is { Count: > 0 } versions ? versions[^1] : null;
 
@@ -41,16 +64,7 @@ public sealed partial class ModelStore(IOptions<UncertaintyOptions> options, IHo
         ValidName().IsMatch(name) && (version is { } v ? Versions(name).Contains(v) : Versions(name).Count > 0);
 
     /// <summary>The version set with <see cref="SetDefaultVersion"/>, or the newest when none is set (or it was removed).</summary>
-    public int? DefaultVersion(string name)
-    {
-        var file = Path.Combine(ModelDirectory(name), DefaultVersionFile);
-        if (File.Exists(file) && int.TryParse(File.ReadAllText(file).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var chosen) && Versions(name).Contains(chosen))
-        {
-            return chosen;
-        }
-
-        return LatestVersion(name);
-    }
+    public int? DefaultVersion(string name) => Read(name).DefaultVersion;
 
     /// <summary>Makes <paramref name="version"/> the default, atomically (readers see the old or the new value).</summary>
     public void SetDefaultVersion(string name, int version)
@@ -79,9 +93,13 @@ public sealed partial class ModelStore(IOptions<UncertaintyOptions> options, IHo
     /// <summary>Saves <paramref name="package"/> as the next version of <paramref name="name"/>; returns that version.</summary>
     public int Add(string name, ModelPackage package)
     {
-        var version = (LatestVersion(name) ?? 0) + 1;
-        package.Save(VersionDirectory(name, version));
-        return version;
+        // Training jobs and imports finish on different threads; one number per version.
+        lock (adding)
+        {
+            var version = (LatestVersion(name) ?? 0) + 1;
+            package.Save(VersionDirectory(name, version));
+            return version;
+        }
     }
 
     /// <summary>A version's manifest (cached: versions are immutable).</summary>
@@ -100,4 +118,6 @@ public sealed partial class ModelStore(IOptions<UncertaintyOptions> options, IHo
             ? directory
             : throw new ArgumentException($"Model name '{name}' resolves outside the model store.", nameof(name));
     }
+
+    private sealed record Listing(DateTime Stamp, int[] Versions, int? DefaultVersion);
 }

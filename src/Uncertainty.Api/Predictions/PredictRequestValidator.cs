@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Uncertainty.Model.Packaging;
 
 namespace Uncertainty.Api.Predictions;
@@ -7,10 +8,12 @@ public static class PredictRequestValidator
 {
     private const int MaxErrors = 20;
 
-    public static Dictionary<string, string[]> Validate(PredictRequest request, ModelDescription model, UncertaintyOptions limits)
+    /// <summary>The problems with <paramref name="request"/>, and its rows as model-ordered raw values when there are none.</summary>
+    public static (Dictionary<string, string[]> Errors, float[] Values) Validate(PredictRequest request, ModelDescription model, UncertaintyOptions limits)
     {
         var errors = new Dictionary<string, string[]>();
         var features = model.Network.Inputs;
+        var values = Array.Empty<float>();
         if (request.Inputs is null || request.Inputs.Length == 0)
         {
             errors["inputs"] = [$"Provide at least one row of {features} feature values."];
@@ -21,22 +24,11 @@ public static class PredictRequestValidator
         }
         else
         {
+            values = new float[request.Inputs.Length * features];
+            var names = model.FeatureNames ?? [.. Enumerable.Range(0, features).Select(i => $"x{i}")];
             for (int r = 0; r < request.Inputs.Length && errors.Count < MaxErrors; r++)
             {
-                var row = request.Inputs[r];
-                if (row is null || row.Length != features)
-                {
-                    errors[$"inputs[{r}]"] = [$"Expected {features} feature values, got {row?.Length ?? 0}."];
-                    continue;
-                }
-
-                for (int c = 0; c < row.Length && errors.Count < MaxErrors; c++)
-                {
-                    if (!double.IsFinite(row[c]) || Math.Abs(row[c]) > float.MaxValue)
-                    {
-                        errors[$"inputs[{r}][{c}]"] = ["Feature values must be finite numbers within single-precision range."];
-                    }
-                }
+                ReadRow(request.Inputs[r], $"inputs[{r}]", names, values.AsSpan(r * features, features), errors);
             }
         }
 
@@ -55,6 +47,86 @@ public static class PredictRequestValidator
             errors["tolerance"] = [$"tolerance must be a positive number; got {tolerance}."];
         }
 
-        return errors;
+        return (errors, values);
+    }
+
+    /// <summary>One row, as an array in feature order or an object keyed by feature name, into <paramref name="row"/>.</summary>
+    private static void ReadRow(JsonElement element, string path, IReadOnlyList<string> names, Span<float> row, Dictionary<string, string[]> errors)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Array:
+                if (element.GetArrayLength() != names.Count)
+                {
+                    errors[path] = [$"Expected {names.Count} feature values, got {element.GetArrayLength()}."];
+                    return;
+                }
+
+                int c = 0;
+                foreach (var cell in element.EnumerateArray())
+                {
+                    ReadValue(cell, $"{path}[{c}]", out row[c], errors);
+                    c++;
+                }
+
+                return;
+
+            case JsonValueKind.Object:
+                var seen = new bool[names.Count];
+                foreach (var property in element.EnumerateObject())
+                {
+                    var index = IndexOf(names, property.Name);
+                    if (index < 0)
+                    {
+                        errors[$"{path}.{property.Name}"] = [$"Unknown feature '{property.Name}'; the model's features are {string.Join(", ", names)}."];
+                        continue;
+                    }
+
+                    seen[index] = true;
+                    ReadValue(property.Value, $"{path}.{property.Name}", out row[index], errors);
+                }
+
+                var missing = names.Where((_, i) => !seen[i]).ToList();
+                if (missing.Count > 0)
+                {
+                    errors[path] = [$"Missing feature{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing)}."];
+                }
+
+                return;
+
+            default:
+                errors[path] = [$"A row is an array of {names.Count} numbers or an object keyed by feature name, not {element.ValueKind.ToString().ToLowerInvariant()}."];
+                return;
+        }
+    }
+
+    private static void ReadValue(JsonElement cell, string path, out float value, Dictionary<string, string[]> errors)
+    {
+        value = 0;
+        if (cell.ValueKind != JsonValueKind.Number)
+        {
+            errors[path] = [$"Feature values are JSON numbers, not {cell.ValueKind.ToString().ToLowerInvariant()} (NaN and infinity are not accepted)."];
+        }
+        else if (!cell.TryGetDouble(out var number) || !double.IsFinite(number) || Math.Abs(number) > float.MaxValue)
+        {
+            errors[path] = ["Feature values must be finite numbers within single-precision range."];
+        }
+        else
+        {
+            value = (float)number;
+        }
+    }
+
+    private static int IndexOf(IReadOnlyList<string> names, string name)
+    {
+        for (int i = 0; i < names.Count; i++)
+        {
+            if (string.Equals(names[i], name, StringComparison.Ordinal))
+            {
+                return i;
+            }
+        }
+
+        return -1;
     }
 }

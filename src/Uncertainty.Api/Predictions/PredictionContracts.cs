@@ -1,16 +1,17 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace Uncertainty.Api.Predictions;
 
 /// <summary>POST /predict body.</summary>
-/// <param name="Inputs">Rows of raw feature values, in the model's feature order.</param>
+/// <param name="Inputs">Rows of raw feature values: arrays in the model's feature order, or objects keyed by feature name.</param>
 /// <param name="Samples">T, the number of stochastic passes (the cap when <paramref name="Tolerance"/> is set).</param>
 /// <param name="Seed">Seeds the dropout masks: the same seed gives the same numbers; omitted, fresh masks are drawn and the seed used is returned.</param>
 /// <param name="IntervalLevel">Level of the central predictive interval (regression).</param>
 /// <param name="Tolerance">Adaptive T: stop once every mean's Monte Carlo standard error is at most this (output units).</param>
 /// <param name="ReturnSamples">Also return every pass's outputs.</param>
 public sealed record PredictRequest(
-    double[][]? Inputs,
+    JsonElement[]? Inputs,
     int? Samples = null,
     ulong? Seed = null,
     double? IntervalLevel = null,

@@ -57,13 +57,12 @@ public static class PredictionsApi
         }
 
         var description = store.Manifest(name, version ?? store.DefaultVersion(name)!.Value).Model;
-        var errors = PredictRequestValidator.Validate(request, description, options);
+        var (errors, raw) = PredictRequestValidator.Validate(request, description, options);
         if (errors.Count > 0)
         {
             return TypedResults.ValidationProblem(errors);
         }
 
-        var raw = request.Inputs!.SelectMany(row => row.Select(v => (float)v)).ToArray();
         var seed = request.Seed ?? BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
         var mcRequest = new McRequest
         {
