@@ -1,8 +1,12 @@
+using Prometheus;
 using Serilog;
 using Uncertainty.Api.Health;
 using Uncertainty.Api.Inference;
 using Uncertainty.Api.Models;
+using Uncertainty.Api.Observability;
 using Uncertainty.Api.Predictions;
+using Uncertainty.Api.Security;
+using Uncertainty.Api.Training;
 
 namespace Uncertainty.Api;
 
@@ -28,9 +32,17 @@ public static class UncertaintyApi
         builder.Services.AddOpenApi();
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict);
 
+        builder.Services.AddRequestLimits();
+        builder.Services.AddSingleton<ApiKeys>();
+        builder.Services.AddSingleton<ServiceMetrics>();
         builder.Services.AddSingleton<ModelStore>();
+        builder.Services.AddSingleton<TrainingJobStore>();
+
+        // Started in this order, stopped in reverse: training stops (and persists) before inference.
         builder.Services.AddSingleton<InferenceWorker>();
         builder.Services.AddHostedService(services => services.GetRequiredService<InferenceWorker>());
+        builder.Services.AddSingleton<TrainingJobRunner>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<TrainingJobRunner>());
         return builder;
     }
 
@@ -39,6 +51,11 @@ public static class UncertaintyApi
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseSerilogRequestLogging();
+        app.UseRouting();
+        app.UseHttpMetrics();
+        app.UseRateLimiter();
+
+        app.UseBodySizeLimits();
 
         app.MapOpenApi();
         app.UseSwaggerUI(ui =>
@@ -50,6 +67,8 @@ public static class UncertaintyApi
         app.MapHealthApi();
         app.MapPredictionsApi();
         app.MapModelsApi();
+        app.MapTrainingJobsApi();
+        app.MapMetrics("/metrics");
         return app;
     }
 }

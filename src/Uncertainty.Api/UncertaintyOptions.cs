@@ -21,7 +21,7 @@ public sealed class UncertaintyOptions : IValidatableObject
 
     /// <summary>The model POST /predict uses.</summary>
     [Required]
-    [RegularExpression("^[a-z0-9][a-z0-9_-]{0,63}$", ErrorMessage = "DefaultModel must match ^[a-z0-9][a-z0-9_-]{0,63}$.")]
+    [RegularExpression("^[a-z0-9][a-z0-9_-]{0,63}$", ErrorMessage = "DefaultModel must match ^[a-z0-9][a-z0-9_-]{{0,63}}$." /* a format string: {0} is the field name */)]
     public string DefaultModel { get; set; } = "boston";
 
     [Range(1, 1_000_000)]
@@ -53,11 +53,60 @@ public sealed class UncertaintyOptions : IValidatableObject
     [Range(1024, long.MaxValue)]
     public long? MaxChunkElements { get; set; }
 
+    /// <summary>Directory of training jobs; unset for ".jobs" inside the model store.</summary>
+    public string? JobStore { get; set; }
+
+    [Range(1, 64)]
+    public int MaxConcurrentTrainingJobs { get; set; } = 1;
+
+    /// <summary>Training jobs that may wait; one more is refused with 429.</summary>
+    [Range(1, 10_000)]
+    public int MaxQueuedTrainingJobs { get; set; } = 16;
+
+    [Range(1, 1_000_000)]
+    public int MaxTrainingEpochs { get; set; } = 20_000;
+
+    /// <summary>
+    /// Keys accepted in the X-Api-Key header. When any is set, every endpoint that changes state (training,
+    /// import, default version, delete) needs one: 401 without a key, 403 with a wrong one.
+    /// </summary>
+    public List<string> ApiKeys { get; set; } = [];
+
+    /// <summary>Also require a key for predictions and evaluation (reads stay open either way).</summary>
+    public bool RequireApiKeyForInference { get; set; }
+
+    /// <summary>Requests per minute per API key (or per client address without one); 0 turns rate limiting off.</summary>
+    [Range(0, 10_000_000)]
+    public int RateLimitPerMinute { get; set; }
+
+    /// <summary>Largest JSON body; larger ones get 413.</summary>
+    [Range(1024, long.MaxValue)]
+    public long MaxRequestBodyBytes { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>Largest upload (training data, evaluation data, imported weights); larger ones get 413.</summary>
+    [Range(1024, long.MaxValue)]
+    public long MaxUploadBytes { get; set; } = 64 * 1024 * 1024;
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (LibTorchDirectory is { Length: > 0 } directory && !Directory.Exists(directory))
         {
             yield return new ValidationResult($"LibTorchDirectory '{directory}' does not exist.", [nameof(LibTorchDirectory)]);
+        }
+
+        if (ApiKeys.Any(key => key.Length < 16))
+        {
+            yield return new ValidationResult("ApiKeys must each be at least 16 characters (use a random secret, e.g. openssl rand -hex 32).", [nameof(ApiKeys)]);
+        }
+
+        if (RequireApiKeyForInference && ApiKeys.Count == 0)
+        {
+            yield return new ValidationResult("RequireApiKeyForInference needs at least one key in ApiKeys.", [nameof(RequireApiKeyForInference)]);
+        }
+
+        if (MaxUploadBytes < MaxRequestBodyBytes)
+        {
+            yield return new ValidationResult("MaxUploadBytes must be at least MaxRequestBodyBytes.", [nameof(MaxUploadBytes)]);
         }
     }
 }

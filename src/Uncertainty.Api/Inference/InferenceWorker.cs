@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Uncertainty.Api.Models;
+using Uncertainty.Api.Observability;
 using Uncertainty.Model.Inference;
 using Uncertainty.Model.Native;
 using Uncertainty.Model.Packaging;
@@ -32,6 +33,7 @@ public sealed class PredictionTimeoutException(TimeSpan timeout) : Exception($"T
 public sealed partial class InferenceWorker(
     IOptions<UncertaintyOptions> options,
     ModelStore store,
+    ServiceMetrics metrics,
     ILogger<InferenceWorker> logger) : IHostedService, IDisposable
 {
     private readonly Channel<Job> queue = Channel.CreateBounded<Job>(new BoundedChannelOptions(options.Value.QueueCapacity)
@@ -142,6 +144,8 @@ public sealed partial class InferenceWorker(
         {
             throw new QueueFullException();
         }
+
+        metrics.QueueLength(queue.Reader.Count);
     }
 
     private void ThrowIfFailed()
@@ -164,7 +168,9 @@ public sealed partial class InferenceWorker(
             while (reader.WaitToReadAsync(stopping.Token).AsTask().GetAwaiter().GetResult())
             {
                 gate.Wait(stopping.Token);
-                Run(Collect(reader));
+                var batch = Collect(reader);
+                metrics.QueueLength(reader.Count);
+                Run(batch);
             }
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -256,7 +262,9 @@ public sealed partial class InferenceWorker(
                 }
 
                 var (model, predictor) = Load(group.Key.Model, version);
+                var started = Stopwatch.GetTimestamp();
                 var results = predictor.Predict([.. jobs.Select(j => j.Request)], stopping.Token);
+                metrics.MergedPass(jobs.Count, jobs.Sum(j => (long)j.Request.Samples * j.Request.Rows), Stopwatch.GetElapsedTime(started), results.Sum(r => (long)r.SamplesUsed));
                 for (int i = 0; i < jobs.Count; i++)
                 {
                     if (results[i].Cancelled)
@@ -281,7 +289,17 @@ public sealed partial class InferenceWorker(
     {
         if (!loaded.TryGetValue((name, version), out var entry))
         {
-            var package = ModelPackage.Load(store.VersionDirectory(name, version));
+            ModelPackage package;
+            try
+            {
+                package = ModelPackage.Load(store.VersionDirectory(name, version));
+            }
+            catch (Exception e) when (e is InvalidDataException or IOException)
+            {
+                metrics.ModelLoadFailed();
+                throw new InvalidDataException($"Model '{name}' version {version} cannot be loaded: {e.Message}", e);
+            }
+
             var predictor = new McPredictor(package.Network, device!, new McOptions { MaxChunkElements = options.Value.MaxChunkElements }, package.Description.OutputScale);
             entry = (new ServedModel(name, version, package.Description), predictor);
             loaded[(name, version)] = entry;
@@ -302,11 +320,28 @@ public sealed partial class InferenceWorker(
         }
     }
 
+    /// <summary>
+    /// Takes no new work and finishes what is queued; when the host's shutdown grace period
+    /// (<paramref name="cancellationToken"/>) runs out first, the rest is cancelled.
+    /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         queue.Writer.TryComplete();
-        await stopping.CancelAsync();
-        owner?.Join(TimeSpan.FromSeconds(5));
+        if (owner is null)
+        {
+            return;
+        }
+
+        var drained = Task.Factory.StartNew(() => owner.Join(), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        try
+        {
+            await drained.WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            await stopping.CancelAsync();
+            owner.Join(TimeSpan.FromSeconds(5));
+        }
     }
 
     public void Dispose()

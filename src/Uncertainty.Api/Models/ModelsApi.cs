@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Uncertainty.Api.Inference;
+using Uncertainty.Api.Security;
 using Uncertainty.Model.Networks;
 using Uncertainty.Model.Training;
 
@@ -36,9 +37,9 @@ public static class ModelsApi
         var group = app.MapGroup("/models").WithTags("Models");
         group.MapGet("/", List).WithName("ListModels").WithSummary("The models in the store with their versions and default version.");
         group.MapGet("/{name}", Get).WithName("GetModel").WithSummary("A model's inputs (by name), outputs, task, versions with their training summary, and default version.");
-        group.MapPut("/{name}/default-version", SetDefaultVersion).WithName("SetDefaultVersion")
+        group.MapPut("/{name}/default-version", SetDefaultVersion).WithName("SetDefaultVersion").RequireApiKey()
             .WithSummary("Switch the version a model serves by default; the new version is loaded first, so a version that fails to load leaves the current one serving.");
-        group.MapDelete("/{name}/versions/{version:int}", DeleteVersion).WithName("DeleteModelVersion").WithSummary("Delete a version that is not the default.");
+        group.MapDelete("/{name}/versions/{version:int}", DeleteVersion).WithName("DeleteModelVersion").RequireApiKey().WithSummary("Delete a version that is not the default.");
         return app;
     }
 

@@ -3,6 +3,8 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Uncertainty.Api.Inference;
 using Uncertainty.Api.Models;
+using Uncertainty.Api.Observability;
+using Uncertainty.Api.Security;
 using Uncertainty.Model.Inference;
 
 namespace Uncertainty.Api.Predictions;
@@ -14,7 +16,7 @@ public static class PredictionsApi
 
     public static IEndpointRouteBuilder MapPredictionsApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("").WithTags("Predictions");
+        var group = app.MapGroup("").WithTags("Predictions").RequireApiKeyForInference();
         group.MapPost("/predict", PredictDefault)
             .WithName("Predict")
             .WithSummary("Predict with the default model: MC dropout mean, epistemic/aleatoric/predictive variance and an interval per input row (probabilities, entropy and mutual information for classifiers).");
@@ -81,11 +83,13 @@ public static class PredictionsApi
         }
         catch (QueueFullException e)
         {
+            httpContext.RequestServices.GetRequiredService<ServiceMetrics>().Rejected("queue_full");
             httpContext.Response.Headers.RetryAfter = "1";
             return TypedResults.Problem(e.Message, statusCode: StatusCodes.Status429TooManyRequests, title: "Too many requests");
         }
         catch (PredictionTimeoutException e)
         {
+            httpContext.RequestServices.GetRequiredService<ServiceMetrics>().Rejected("timeout");
             return TypedResults.Problem(e.Message, statusCode: StatusCodes.Status504GatewayTimeout, title: "Prediction timed out");
         }
 

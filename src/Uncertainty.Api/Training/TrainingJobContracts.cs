@@ -1,0 +1,138 @@
+using System.Text.Json.Serialization;
+using Uncertainty.Model.Data;
+using Uncertainty.Model.Networks;
+using Uncertainty.Model.Training;
+
+namespace Uncertainty.Api.Training;
+
+[JsonConverter(typeof(JsonStringEnumConverter<JobState>))]
+public enum JobState
+{
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+/// <summary>
+/// POST /training-jobs body. The data is a bundled dataset (<see cref="Dataset"/>) or CSV text with a header
+/// (<see cref="Csv"/>, or a multipart upload: part "data" the file, part "request" this JSON).
+/// </summary>
+/// <param name="Model">The model the trained network becomes a new version of.</param>
+/// <param name="Dataset">A bundled dataset: boston, concrete, breast_cancer or digits.</param>
+/// <param name="Csv">CSV text with a header row, instead of a bundled dataset.</param>
+/// <param name="Target">Target column by name or 0-based index; the dataset's own target when omitted.</param>
+/// <param name="Features">Feature columns; every other column when omitted.</param>
+/// <param name="Task">regression or classification; inferred from the target when omitted.</param>
+/// <param name="Network">The dropout network; its input and output widths come from the data.</param>
+/// <param name="Training">Optimiser, schedule, regularisation and augmentation.</param>
+/// <param name="MakeDefault">Make the new version the model's default once trained (it is loaded first).</param>
+/// <param name="Description">Stored with the model version.</param>
+public sealed record TrainingJobRequest(
+    string? Model,
+    string? Dataset = null,
+    string? Csv = null,
+    string? Target = null,
+    IReadOnlyList<string>? Features = null,
+    TaskKind? Task = null,
+    NetworkRequest? Network = null,
+    TrainingOptions? Training = null,
+    bool MakeDefault = false,
+    string? Description = null);
+
+/// <summary>A dropout MLP as a training request states it; input and output widths come from the data.</summary>
+public sealed record NetworkRequest
+{
+    public IReadOnlyList<int> Hidden { get; init; } = [50];
+
+    public Activation Activation { get; init; } = Activation.Relu;
+
+    public double InputDropout { get; init; }
+
+    /// <summary>One rate for every hidden layer, or one per layer.</summary>
+    public IReadOnlyList<double> HiddenDropout { get; init; } = [0.1];
+
+    public DropoutKind DropoutKind { get; init; } = DropoutKind.Inverted;
+
+    public Normalization Normalization { get; init; } = Normalization.None;
+
+    /// <summary>Learn per-input noise (mean and log-variance heads) instead of a fixed precision; regression only.</summary>
+    public bool Heteroscedastic { get; init; }
+
+    /// <summary>Noise precision of the fixed-noise regression head, in standardised target units.</summary>
+    public double Tau { get; init; } = 1.0;
+
+    public NetworkSpec ToSpec(TaskKind task) => new()
+    {
+        Inputs = 1, // set from the data by TrainingPipeline.Fitted
+        Hidden = Hidden,
+        Activation = Activation,
+        InputDropout = InputDropout,
+        HiddenDropout = HiddenDropout,
+        DropoutKind = DropoutKind,
+        Normalization = Normalization,
+        Head = new HeadSpec
+        {
+            Kind = task == TaskKind.Classification ? HeadKind.Classification : Heteroscedastic ? HeadKind.HeteroscedasticRegression : HeadKind.Regression,
+            Tau = Tau,
+        },
+    };
+}
+
+/// <summary>One epoch of a job's learning curve.</summary>
+public sealed record EpochPoint(int Epoch, double TrainLoss, double? ValidationLoss, double? ValidationMetric);
+
+/// <summary>A training job as GET /training-jobs/{id} reports it (and as it is persisted).</summary>
+public sealed record TrainingJob
+{
+    public required string Id { get; init; }
+
+    public required string Model { get; init; }
+
+    public JobState State { get; init; }
+
+    /// <summary>Where the rows came from: the bundled dataset's name, or "upload".</summary>
+    public required string Data { get; init; }
+
+    public int Rows { get; init; }
+
+    public DateTimeOffset CreatedAt { get; init; }
+
+    public DateTimeOffset? StartedAt { get; init; }
+
+    public DateTimeOffset? FinishedAt { get; init; }
+
+    public int Epoch { get; init; }
+
+    public int Epochs { get; init; }
+
+    public double? TrainLoss { get; init; }
+
+    public double? ValidationLoss { get; init; }
+
+    public double? ValidationMetric { get; init; }
+
+    /// <summary>What <see cref="ValidationMetric"/> is: rmse (target units) or accuracy.</summary>
+    public string? MetricName { get; init; }
+
+    public double? ElapsedSeconds { get; init; }
+
+    /// <summary>Estimated seconds to the last epoch, from the mean epoch time so far.</summary>
+    public double? EtaSeconds { get; init; }
+
+    public IReadOnlyList<EpochPoint> History { get; init; } = [];
+
+    /// <summary>The model version this job registered once it succeeded.</summary>
+    public int? Version { get; init; }
+
+    public bool MadeDefault { get; init; }
+
+    public string? Error { get; init; }
+
+    /// <summary>A cancellation was asked for; the job stops after the current epoch.</summary>
+    public bool CancelRequested { get; init; }
+
+    [JsonIgnore]
+    public bool Finished => State is JobState.Succeeded or JobState.Failed or JobState.Cancelled;
+}

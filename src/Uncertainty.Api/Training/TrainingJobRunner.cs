@@ -1,0 +1,272 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Threading.Channels;
+using Microsoft.Extensions.Options;
+using Uncertainty.Api.Inference;
+using Uncertainty.Api.Models;
+using Uncertainty.Api.Observability;
+using Uncertainty.Model.Native;
+using Uncertainty.Model.Training;
+
+namespace Uncertainty.Api.Training;
+
+/// <summary>Thrown when <see cref="UncertaintyOptions.MaxQueuedTrainingJobs"/> jobs already wait.</summary>
+public sealed class TrainingQueueFullException(int capacity) : Exception($"{capacity} training jobs are already waiting; retry when one has started.");
+
+/// <summary>
+/// Runs training jobs in the background, at most <see cref="UncertaintyOptions.MaxConcurrentTrainingJobs"/>
+/// at a time, each on its own thread. State is persisted at every transition and about once a second
+/// while running. On start, queued jobs are queued again and a job still marked running (the process died
+/// under it) is marked failed with that reason; a graceful stop puts running jobs back in the queue.
+/// A finished job saves a new model version and, when asked, makes it the default.
+/// </summary>
+public sealed partial class TrainingJobRunner(
+    IOptions<UncertaintyOptions> options,
+    TrainingJobStore jobStore,
+    ModelStore models,
+    InferenceWorker inference,
+    ServiceMetrics metrics,
+    ILogger<TrainingJobRunner> logger) : BackgroundService
+{
+    private static readonly TimeSpan PersistInterval = TimeSpan.FromSeconds(1);
+
+    private readonly ConcurrentDictionary<string, Entry> jobs = new();
+    private readonly Channel<string> queue = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleWriter = false });
+    private int queued;
+
+    public IReadOnlyList<TrainingJob> List() => [.. jobs.Values.Select(e => e.Job).OrderByDescending(j => j.Id, StringComparer.Ordinal)];
+
+    public TrainingJob? Find(string id) => jobs.TryGetValue(id, out var entry) ? entry.Job : null;
+
+    /// <summary>Persists and queues a job for <paramref name="request"/>, whose rows (<paramref name="rows"/>) were already checked.</summary>
+    public TrainingJob Submit(TrainingJobRequest request, int rows)
+    {
+        var capacity = options.Value.MaxQueuedTrainingJobs;
+        if (Interlocked.Increment(ref queued) > capacity)
+        {
+            Interlocked.Decrement(ref queued);
+            throw new TrainingQueueFullException(capacity);
+        }
+
+        var job = new TrainingJob
+        {
+            Id = TrainingJobStore.NewId(),
+            Model = request.Model!,
+            Data = request.Csv is null ? request.Dataset! : "upload",
+            Rows = rows,
+            CreatedAt = DateTimeOffset.UtcNow,
+            Epochs = (request.Training ?? new TrainingOptions()).Epochs,
+        };
+        jobStore.Create(job, request);
+        jobs[job.Id] = new Entry(job, request with { Csv = null });
+        queue.Writer.TryWrite(job.Id);
+        metrics.TrainingJobSubmitted();
+        Log.Submitted(logger, job.Id, job.Model, job.Data, rows);
+        return job;
+    }
+
+    /// <summary>Cancels a job: a queued one at once, a running one after its current epoch. Null if unknown.</summary>
+    public TrainingJob? Cancel(string id)
+    {
+        if (!jobs.TryGetValue(id, out var entry))
+        {
+            return null;
+        }
+
+        lock (entry)
+        {
+            if (entry.Job.Finished)
+            {
+                return entry.Job;
+            }
+
+            entry.Cancellation.Cancel();
+            Update(entry, job => job.State == JobState.Queued
+                ? job with { State = JobState.Cancelled, CancelRequested = true, FinishedAt = DateTimeOffset.UtcNow }
+                : job with { CancelRequested = true }, persist: true);
+            return entry.Job;
+        }
+    }
+
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        foreach (var (job, request) in jobStore.LoadAll())
+        {
+            var entry = new Entry(job, request);
+            jobs[job.Id] = entry;
+            if (job.State == JobState.Running)
+            {
+                Update(entry, j => j with
+                {
+                    State = JobState.Failed,
+                    FinishedAt = DateTimeOffset.UtcNow,
+                    Error = $"The service stopped while this job was running (started {j.StartedAt:u}, epoch {j.Epoch} of {j.Epochs}); submit it again.",
+                }, persist: true);
+                Log.MarkedFailed(logger, job.Id);
+            }
+            else if (job.State == JobState.Queued)
+            {
+                Interlocked.Increment(ref queued);
+                queue.Writer.TryWrite(job.Id);
+            }
+        }
+
+        return base.StartAsync(cancellationToken);
+    }
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(Enumerable.Range(0, options.Value.MaxConcurrentTrainingJobs).Select(_ => Task.Run(() => ServeAsync(stoppingToken), CancellationToken.None)));
+
+    private async Task ServeAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await foreach (var id in queue.Reader.ReadAllAsync(stoppingToken))
+            {
+                Interlocked.Decrement(ref queued);
+                var entry = jobs[id];
+                if (entry.Job.State != JobState.Queued)
+                {
+                    continue; // cancelled while it waited
+                }
+
+                // A dedicated thread: training is long, CPU-bound native work.
+                await Task.Factory.StartNew(() => Run(entry, stoppingToken), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private void Run(Entry entry, CancellationToken stoppingToken)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(entry.Cancellation.Token, stoppingToken);
+        lock (entry)
+        {
+            if (entry.Job.State != JobState.Queued)
+            {
+                return;
+            }
+
+            Update(entry, job => job with { State = JobState.Running, StartedAt = DateTimeOffset.UtcNow }, persist: true);
+        }
+
+        metrics.TrainingJobStarted();
+        var request = entry.Request;
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            var data = jobStore.LoadData(entry.Job.Id, request);
+            var task = data.Task;
+            var device = TorchBackend.ResolveDevice(TorchBackend.ParsePreference(options.Value.Device));
+            var progress = new Reporter(this, entry);
+            using var package = TrainingPipeline.Fit(
+                data,
+                (request.Network ?? new NetworkRequest()).ToSpec(task),
+                request.Training ?? new TrainingOptions(),
+                device,
+                progress,
+                request.Description ?? $"Trained by job {entry.Job.Id} on {entry.Job.Data}.",
+                linked.Token);
+            var version = models.Add(request.Model!, package);
+            var madeDefault = false;
+            if (request.MakeDefault)
+            {
+                inference.SetDefaultVersionAsync(request.Model!, version, CancellationToken.None).GetAwaiter().GetResult();
+                madeDefault = true;
+            }
+
+            Finish(entry, job => job with { State = JobState.Succeeded, Version = version, MadeDefault = madeDefault });
+            Log.Succeeded(logger, entry.Job.Id, request.Model!, version, clock.Elapsed.TotalSeconds);
+        }
+        catch (OperationCanceledException) when (entry.Cancellation.IsCancellationRequested)
+        {
+            Finish(entry, job => job with { State = JobState.Cancelled });
+            Log.Cancelled(logger, entry.Job.Id);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // A graceful stop: the job starts again, from the beginning, on the next start.
+            Update(entry, job => job with { State = JobState.Queued, StartedAt = null, Epoch = 0, History = [] }, persist: true);
+            metrics.TrainingJobFinished(JobState.Queued);
+            Log.Requeued(logger, entry.Job.Id);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Finish(entry, job => job with { State = JobState.Failed, Error = e.Message });
+            Log.Failed(logger, entry.Job.Id, e);
+        }
+    }
+
+    private void Finish(Entry entry, Func<TrainingJob, TrainingJob> change)
+    {
+        Update(entry, job => change(job) is var done && done.State == JobState.Succeeded
+            ? done with { FinishedAt = DateTimeOffset.UtcNow, EtaSeconds = 0 }
+            : done with { FinishedAt = DateTimeOffset.UtcNow, EtaSeconds = null }, persist: true);
+        metrics.TrainingJobFinished(entry.Job.State);
+    }
+
+    private void Update(Entry entry, Func<TrainingJob, TrainingJob> change, bool persist)
+    {
+        lock (entry)
+        {
+            entry.Job = change(entry.Job);
+            if (persist || entry.SinceSaved.Elapsed >= PersistInterval)
+            {
+                jobStore.Save(entry.Job);
+                entry.SinceSaved.Restart();
+            }
+        }
+    }
+
+    private sealed class Entry(TrainingJob job, TrainingJobRequest request)
+    {
+        public TrainingJob Job { get; set; } = job;
+
+        public TrainingJobRequest Request { get; } = request;
+
+        public CancellationTokenSource Cancellation { get; } = new();
+
+        public Stopwatch SinceSaved { get; } = Stopwatch.StartNew();
+    }
+
+    /// <summary>Called on the training thread after every epoch.</summary>
+    private sealed class Reporter(TrainingJobRunner runner, Entry entry) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) =>
+            runner.Update(entry, job => job with
+            {
+                Epoch = value.Epoch,
+                Epochs = value.Epochs,
+                TrainLoss = value.TrainLoss,
+                ValidationLoss = value.ValidationLoss,
+                ValidationMetric = value.ValidationMetric,
+                MetricName = value.ValidationMetric is null ? null : value.MetricName,
+                ElapsedSeconds = value.Elapsed.TotalSeconds,
+                EtaSeconds = value.EstimatedRemaining.TotalSeconds,
+                History = [.. job.History, new EpochPoint(value.Epoch, value.TrainLoss, value.ValidationLoss, value.ValidationMetric)],
+            }, persist: false);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Training job {Id} queued: model {Model} on {Data} ({Rows} rows)")]
+        public static partial void Submitted(ILogger logger, string id, string model, string data, int rows);
+
+        [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "Training job {Id} saved {Model} version {Version} in {Seconds:0.0} s")]
+        public static partial void Succeeded(ILogger logger, string id, string model, int version, double seconds);
+
+        [LoggerMessage(EventId = 3003, Level = LogLevel.Information, Message = "Training job {Id} cancelled")]
+        public static partial void Cancelled(ILogger logger, string id);
+
+        [LoggerMessage(EventId = 3004, Level = LogLevel.Error, Message = "Training job {Id} failed")]
+        public static partial void Failed(ILogger logger, string id, Exception exception);
+
+        [LoggerMessage(EventId = 3005, Level = LogLevel.Warning, Message = "Training job {Id} was running when the service last stopped; marked failed")]
+        public static partial void MarkedFailed(ILogger logger, string id);
+
+        [LoggerMessage(EventId = 3006, Level = LogLevel.Information, Message = "Training job {Id} interrupted by shutdown; queued for the next start")]
+        public static partial void Requeued(ILogger logger, string id);
+    }
+}

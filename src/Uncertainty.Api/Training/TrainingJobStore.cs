@@ -1,0 +1,105 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Options;
+using Uncertainty.Api.Models;
+using Uncertainty.Model.Data;
+using Uncertainty.Model.Packaging;
+
+namespace Uncertainty.Api.Training;
+
+/// <summary>
+/// Training jobs on disk: {root}/{id}/job.json (state, rewritten atomically), request.json and, for uploads,
+/// data.csv. The request and data are written before the job file, so a job on disk can always be re-run.
+/// </summary>
+public sealed partial class TrainingJobStore(IOptions<UncertaintyOptions> options, ModelStore models, IHostEnvironment environment)
+{
+    private const string JobFile = "job.json";
+    private const string RequestFile = "request.json";
+    private const string DataFile = "data.csv";
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    /// <summary>The job directory: <see cref="UncertaintyOptions.JobStore"/>, or ".jobs" inside the model store.</summary>
+    public string Root { get; } = options.Value.JobStore is { Length: > 0 } configured
+        ? Path.GetFullPath(configured, environment.ContentRootPath)
+        : Path.Combine(models.Root, ".jobs");
+
+    /// <summary>Job ids are version-7 GUIDs in hex: time-ordered, and safe as directory names.</summary>
+    [GeneratedRegex("^[0-9a-f]{32}$")]
+    public static partial Regex ValidId();
+
+    public static string NewId() => Guid.CreateVersion7().ToString("N");
+
+    public void Create(TrainingJob job, TrainingJobRequest request)
+    {
+        var directory = JobDirectory(job.Id);
+        Directory.CreateDirectory(directory);
+        if (request.Csv is { } csv)
+        {
+            AtomicFile.WriteAllBytes(Path.Combine(directory, DataFile), Encoding.UTF8.GetBytes(csv));
+        }
+
+        AtomicFile.WriteAllBytes(Path.Combine(directory, RequestFile), JsonSerializer.SerializeToUtf8Bytes(request with { Csv = null }, Json));
+        Save(job);
+        AtomicFile.FlushDirectory(Root);
+    }
+
+    public void Save(TrainingJob job) =>
+        AtomicFile.WriteAllBytes(Path.Combine(JobDirectory(job.Id), JobFile), JsonSerializer.SerializeToUtf8Bytes(job, Json));
+
+    /// <summary>Every job with its request; directories without a readable job file (a crash before it was written) are skipped.</summary>
+    public IEnumerable<(TrainingJob Job, TrainingJobRequest Request)> LoadAll()
+    {
+        if (!Directory.Exists(Root))
+        {
+            yield break;
+        }
+
+        foreach (var directory in Directory.GetDirectories(Root).Order(StringComparer.Ordinal))
+        {
+            var jobFile = Path.Combine(directory, JobFile);
+            var requestFile = Path.Combine(directory, RequestFile);
+            if (ValidId().IsMatch(Path.GetFileName(directory)) && File.Exists(jobFile) && File.Exists(requestFile))
+            {
+                var job = JsonSerializer.Deserialize<TrainingJob>(File.ReadAllBytes(jobFile), Json);
+                var request = JsonSerializer.Deserialize<TrainingJobRequest>(File.ReadAllBytes(requestFile), Json);
+                if (job is not null && request is not null)
+                {
+                    yield return (job, request);
+                }
+            }
+        }
+    }
+
+    /// <summary>The job's rows: its uploaded CSV, or the bundled dataset it names.</summary>
+    public Dataset LoadData(string id, TrainingJobRequest request)
+    {
+        var upload = Path.Combine(JobDirectory(id), DataFile);
+        return File.Exists(upload)
+            ? CsvLoader.Load(upload, CsvOptionsFor(request))
+            : Read(request);
+    }
+
+    /// <summary>The rows a request names, read from the request itself (to check it before it is queued).</summary>
+    public static Dataset Read(TrainingJobRequest request)
+    {
+        if (request.Csv is { } csv)
+        {
+            using var reader = new StringReader(csv);
+            return CsvLoader.Load(reader, "upload", CsvOptionsFor(request));
+        }
+
+        return BundledDatasets.Load(request.Dataset!, request.Target, request.Features, request.Task);
+    }
+
+    private static CsvOptions CsvOptionsFor(TrainingJobRequest request) => new()
+    {
+        Target = request.Target ?? "-1",
+        Features = request.Features,
+        Task = request.Task,
+    };
+
+    private string JobDirectory(string id) =>
+        ValidId().IsMatch(id) ? Path.Combine(Root, id) : throw new ArgumentException($"'{id}' is not a job id.", nameof(id));
+}
