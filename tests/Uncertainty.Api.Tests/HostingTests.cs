@@ -43,6 +43,11 @@ public sealed class HostingTests
     [InlineData("Uncertainty:MaxSamples", "0", "MaxSamples")]
     [InlineData("Uncertainty:DefaultModel", "../etc", "DefaultModel")]
     [InlineData("Uncertainty:LibTorchDirectory", "/no/such/libtorch", "LibTorchDirectory")]
+    [InlineData("Uncertainty:ApiKeys:0", "short", "ApiKeys")]
+    [InlineData("Uncertainty:RequireApiKeyForInference", "true", "RequireApiKeyForInference")]
+    [InlineData("Uncertainty:QueueCapacity", "0", "QueueCapacity")]
+    [InlineData("Uncertainty:BatchDelayMilliseconds", "-1", "BatchDelayMilliseconds")]
+    [InlineData("Uncertainty:RateLimitPerMinute", "-5", "RateLimitPerMinute")]
     public async Task Invalid_settings_stop_start_up_with_the_setting_named(string key, string value, string named)
     {
         var error = await StartUpFailureAsync<OptionsValidationException>(key, value);

@@ -54,6 +54,11 @@ public static class TrainingJobsApi
         try
         {
             data = TrainingJobStore.Read(request);
+            if (data.ClassLabels is { Count: < 2 } labels)
+            {
+                return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["target"] = [$"The target '{data.TargetName}' holds {labels.Count} class; a classifier needs at least 2 (a numeric target trains a regressor)."] });
+            }
+
             TrainingPipeline.Fitted((request.Network ?? new NetworkRequest()).ToSpec(data.Task), data);
         }
         catch (Exception e) when (e is ArgumentException or InvalidDataException or FormatException)
