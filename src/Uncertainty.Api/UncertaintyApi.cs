@@ -1,5 +1,6 @@
 using Prometheus;
 using Serilog;
+using Uncertainty.Api.Evaluation;
 using Uncertainty.Api.Health;
 using Uncertainty.Api.Inference;
 using Uncertainty.Api.Models;
@@ -67,6 +68,7 @@ public static class UncertaintyApi
         app.MapHealthApi();
         app.MapPredictionsApi();
         app.MapModelsApi();
+        app.MapEvaluationApi();
         app.MapTrainingJobsApi();
         app.MapMetrics("/metrics");
         return app;

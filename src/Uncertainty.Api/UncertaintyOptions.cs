@@ -53,6 +53,10 @@ public sealed class UncertaintyOptions : IValidatableObject
     [Range(1024, long.MaxValue)]
     public long? MaxChunkElements { get; set; }
 
+    /// <summary>Labelled rows one evaluation may score (it runs on the inference thread).</summary>
+    [Range(1, 10_000_000)]
+    public int MaxEvaluationRows { get; set; } = 20_000;
+
     /// <summary>Directory of training jobs; unset for ".jobs" inside the model store.</summary>
     public string? JobStore { get; set; }
 

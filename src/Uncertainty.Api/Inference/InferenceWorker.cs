@@ -109,6 +109,14 @@ public sealed partial class InferenceWorker(
             return served;
         }, cancellationToken);
 
+    /// <summary>Runs <paramref name="work"/> with a loaded version on the owner thread (evaluation, between merged passes).</summary>
+    public Task<T> WithModelAsync<T>(string model, int version, Func<ServedModel, McPredictor, T> work, CancellationToken cancellationToken) =>
+        RunOnOwnerAsync(() =>
+        {
+            var (served, predictor) = Load(model, version);
+            return work(served, predictor);
+        }, cancellationToken);
+
     /// <summary>Unloads and deletes a version that is not the default.</summary>
     public Task DeleteVersionAsync(string model, int version, CancellationToken cancellationToken) =>
         RunOnOwnerAsync<object?>(() =>

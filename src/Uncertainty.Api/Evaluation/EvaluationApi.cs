@@ -1,0 +1,238 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Uncertainty.Api.Inference;
+using Uncertainty.Api.Models;
+using Uncertainty.Api.Predictions;
+using Uncertainty.Api.Security;
+using Uncertainty.Model.Data;
+using Uncertainty.Model.Evaluation;
+using Uncertainty.Model.Networks;
+using Uncertainty.Model.Packaging;
+
+namespace Uncertainty.Api.Evaluation;
+
+/// <summary>
+/// POST /models/{name}/evaluate body: labelled rows from a bundled dataset, CSV text with a header (or a
+/// multipart upload: part "data" the file, part "request" this JSON), or inline inputs with targets.
+/// CSV and dataset columns are matched to the model's features by name.
+/// </summary>
+/// <param name="Dataset">A bundled dataset with the model's feature columns.</param>
+/// <param name="Csv">CSV text with a header naming the model's features and the target.</param>
+/// <param name="Target">The target column; the model's output name when omitted.</param>
+/// <param name="Inputs">Rows as in /predict (arrays in feature order, or objects keyed by feature name).</param>
+/// <param name="Targets">One target per input row: a number (regression) or a class label (classification).</param>
+/// <param name="Samples">T, the MC passes per row.</param>
+/// <param name="Seed">Seeds the dropout masks (fixed by default, so scores are repeatable).</param>
+/// <param name="Version">The version to score; the default version when omitted.</param>
+public sealed record EvaluateRequest(
+    string? Dataset = null,
+    string? Csv = null,
+    string? Target = null,
+    JsonElement[]? Inputs = null,
+    JsonElement[]? Targets = null,
+    int? Samples = null,
+    ulong? Seed = null,
+    int? Version = null);
+
+/// <summary>The scores of the training issue: MC dropout and weight scaling side by side on the same rows.</summary>
+public sealed record EvaluateResponse(string Model, int Version, string Data, EvaluationReport Report);
+
+public static class EvaluationApi
+{
+    private const int DefaultSamples = 100;
+    private const ulong DefaultSeed = 0;
+
+    public static IEndpointRouteBuilder MapEvaluationApi(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/models/{name}/evaluate", Evaluate)
+            .WithTags("Models")
+            .WithName("EvaluateModel")
+            .WithSummary("Score a model on labelled rows: RMSE, MAE, Gal & Ghahramani's test log-likelihood and interval coverage for regressors; accuracy, NLL, Brier, ECE and reliability bins for classifiers; MC dropout beside weight scaling.")
+            .Accepts<EvaluateRequest>("application/json", "multipart/form-data")
+            .DisableAntiforgery()
+            .AcceptsUploads()
+            .RequireApiKeyForInference();
+        return app;
+    }
+
+    public static async Task<Results<Ok<EvaluateResponse>, ValidationProblem, ProblemHttpResult>> Evaluate(
+        string name, HttpRequest http, ModelStore store, InferenceWorker worker, IOptions<UncertaintyOptions> options, CancellationToken cancellationToken)
+    {
+        EvaluateRequest? request;
+        try
+        {
+            request = await ReadAsync(http, cancellationToken);
+        }
+        catch (JsonException e)
+        {
+            return Invalid("request", $"The request is not valid JSON for an evaluation: {e.Message.Split(" | ")[0]}");
+        }
+
+        if (request is null)
+        {
+            return Invalid("request", "Send a JSON evaluation request, or multipart form data with a 'data' CSV part.");
+        }
+
+        if (ModelsApi.Find(store, name, request.Version) is { } notFound)
+        {
+            return notFound;
+        }
+
+        var version = request.Version ?? store.DefaultVersion(name)!.Value;
+        var model = store.Manifest(name, version).Model;
+        var limits = options.Value;
+        if (request.Samples is { } samples && (samples < 1 || samples > limits.MaxSamples))
+        {
+            return Invalid("samples", $"samples must be between 1 and {limits.MaxSamples}; got {samples}.");
+        }
+
+        var (data, errors) = Rows(request, model, limits);
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        var report = await worker.WithModelAsync(
+            name,
+            version,
+            (_, predictor) => Evaluator.Evaluate(predictor, model, data!, request.Samples ?? DefaultSamples, request.Seed ?? DefaultSeed, cancellationToken),
+            cancellationToken);
+        return TypedResults.Ok(new EvaluateResponse(name, version, data!.Name, report));
+    }
+
+    /// <summary>The labelled rows the request names, with the model's feature order and label order.</summary>
+    private static (Dataset? Data, Dictionary<string, string[]> Errors) Rows(EvaluateRequest request, ModelDescription model, UncertaintyOptions limits)
+    {
+        var errors = new Dictionary<string, string[]>();
+        var sources = new[] { request.Dataset is not null, request.Csv is not null, request.Inputs is not null }.Count(given => given);
+        if (sources != 1)
+        {
+            errors["dataset"] = ["Give exactly one of: a bundled dataset, CSV data, or inputs with targets."];
+            return (null, errors);
+        }
+
+        var features = model.FeatureNames ?? [.. Enumerable.Range(0, model.Network.Inputs).Select(i => $"x{i}")];
+        var classifier = model.Network.Head.Kind == HeadKind.Classification;
+        var outputName = model.OutputNames is { Count: > 0 } outputs ? outputs[0] : null;
+        Dataset data;
+        if (request.Inputs is { } inputs)
+        {
+            if (request.Targets is null || request.Targets.Length != inputs.Length)
+            {
+                errors["targets"] = [$"Give one target per input row ({inputs.Length})."];
+                return (null, errors);
+            }
+
+            var (rowErrors, values) = PredictRequestValidator.Validate(new PredictRequest(inputs), model, limits);
+            if (rowErrors.Count > 0)
+            {
+                return (null, rowErrors);
+            }
+
+            var targets = new float[inputs.Length];
+            for (int i = 0; i < targets.Length; i++)
+            {
+                var target = request.Targets[i];
+                if (classifier && target.ValueKind is JsonValueKind.String or JsonValueKind.Number)
+                {
+                    var label = target.ValueKind == JsonValueKind.String ? target.GetString()! : target.GetRawText();
+                    var index = model.OutputNames?.ToList().IndexOf(label) ?? -1;
+                    if (index < 0)
+                    {
+                        errors[$"targets[{i}]"] = [$"Unknown class '{label}'; the model's classes are {string.Join(", ", model.OutputNames ?? [])}."];
+                    }
+
+                    targets[i] = index;
+                }
+                else if (!classifier && target.ValueKind == JsonValueKind.Number && target.TryGetDouble(out var number) && double.IsFinite(number))
+                {
+                    targets[i] = (float)number;
+                }
+                else
+                {
+                    errors[$"targets[{i}]"] = [classifier ? "A class label (string or number)." : "A finite number."];
+                }
+            }
+
+            data = new Dataset("inputs", features, values, outputName ?? "y", targets, classifier ? model.OutputNames : null);
+        }
+        else
+        {
+            var csvOptions = new CsvOptions
+            {
+                Target = request.Target ?? (classifier ? null : outputName) ?? "-1",
+                Features = features,
+                Task = classifier ? TaskKind.Classification : TaskKind.Regression,
+            };
+            try
+            {
+                if (request.Csv is { } csv)
+                {
+                    using var reader = new StringReader(csv);
+                    data = CsvLoader.Load(reader, "upload", csvOptions);
+                }
+                else
+                {
+                    data = BundledDatasets.Load(request.Dataset!, request.Target ?? (classifier ? null : outputName), features, csvOptions.Task);
+                }
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidDataException or FormatException)
+            {
+                errors[request.Csv is null ? "dataset" : "data"] = [e.Message];
+                return (null, errors);
+            }
+
+            if (classifier && Relabel(data, model.OutputNames ?? [], errors) is { } relabelled)
+            {
+                data = relabelled;
+            }
+        }
+
+        if (data.Rows > limits.MaxEvaluationRows)
+        {
+            errors["dataset"] = [$"At most {limits.MaxEvaluationRows} rows per evaluation; got {data.Rows}."];
+        }
+
+        return (data, errors);
+    }
+
+    /// <summary>The data's labels as indices into the model's classes (the data may hold fewer classes, in another order).</summary>
+    private static Dataset? Relabel(Dataset data, IReadOnlyList<string> classes, Dictionary<string, string[]> errors)
+    {
+        var map = data.ClassLabels!.Select(label => classes.ToList().IndexOf(label)).ToArray();
+        var unknown = data.ClassLabels!.Where((_, i) => map[i] < 0).ToList();
+        if (unknown.Count > 0)
+        {
+            errors["target"] = [$"Class{(unknown.Count > 1 ? "es" : "")} {string.Join(", ", unknown)} unknown to the model; its classes are {string.Join(", ", classes)}."];
+            return null;
+        }
+
+        return data with { Targets = [.. data.Targets.Select(t => (float)map[(int)t])], ClassLabels = classes };
+    }
+
+    private static async Task<EvaluateRequest?> ReadAsync(HttpRequest http, CancellationToken cancellationToken)
+    {
+        var json = http.HttpContext.RequestServices.GetRequiredService<IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
+        if (!http.HasFormContentType)
+        {
+            return await http.ReadFromJsonAsync<EvaluateRequest>(json, cancellationToken);
+        }
+
+        var form = await http.ReadFormAsync(cancellationToken);
+        var request = form.TryGetValue("request", out var text) && !string.IsNullOrWhiteSpace(text)
+            ? JsonSerializer.Deserialize<EvaluateRequest>(text.ToString(), json)
+            : new EvaluateRequest(Target: form["target"].ToString() is { Length: > 0 } target ? target : null);
+        if (request is not null && form.Files.GetFile("data") is { } file)
+        {
+            using var reader = new StreamReader(file.OpenReadStream());
+            request = request with { Csv = await reader.ReadToEndAsync(cancellationToken) };
+        }
+
+        return request;
+    }
+
+    private static ValidationProblem Invalid(string field, string message) =>
+        TypedResults.ValidationProblem(new Dictionary<string, string[]> { [field] = [message] });
+}
