@@ -68,6 +68,7 @@ public static class UncertaintyApi
         app.MapHealthApi();
         app.MapPredictionsApi();
         app.MapModelsApi();
+        app.MapImportApi();
         app.MapEvaluationApi();
         app.MapTrainingJobsApi();
         app.MapMetrics("/metrics");

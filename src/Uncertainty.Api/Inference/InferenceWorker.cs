@@ -138,7 +138,8 @@ public sealed partial class InferenceWorker(
     /// <summary>Jobs waiting in the queue.</summary>
     internal int QueueLength => queue.Reader.Count;
 
-    private async Task<T> RunOnOwnerAsync<T>(Func<T> work, CancellationToken cancellationToken)
+    /// <summary>Runs <paramref name="work"/> on the owner thread, queued like a prediction (torch work outside requests: imports).</summary>
+    public async Task<T> RunOnOwnerAsync<T>(Func<T> work, CancellationToken cancellationToken)
     {
         ThrowIfFailed();
         var job = new ControlJob(() => work());

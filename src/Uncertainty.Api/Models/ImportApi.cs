@@ -1,0 +1,183 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Uncertainty.Api.Inference;
+using Uncertainty.Api.Security;
+using Uncertainty.Model.Data;
+using Uncertainty.Model.Networks;
+using Uncertainty.Model.Packaging;
+
+namespace Uncertainty.Api.Models;
+
+/// <summary>
+/// The "request" part of POST /models/{name}/import: the network the weights belong to and how raw inputs and
+/// outputs are scaled. PyTorch users export with safetensors.torch.save_file(model.state_dict(), path).
+/// </summary>
+/// <param name="Network">The dropout network the weights fit (inputs, hidden widths, dropout rates, head).</param>
+/// <param name="FeatureNames">One name per input; x0, x1, ... when omitted.</param>
+/// <param name="OutputNames">One name per output (class labels for classifiers).</param>
+/// <param name="InputMean">Subtracted from each raw input before the network (omitted: 0).</param>
+/// <param name="InputStd">Divides each centred input (omitted: 1).</param>
+/// <param name="TargetMean">Regression: added back to the network's output (omitted: 0).</param>
+/// <param name="TargetStd">Regression: multiplies the network's output (omitted: 1).</param>
+/// <param name="MakeDefault">Make the imported version the model's default (it is loaded first).</param>
+public sealed record ImportRequest(
+    NetworkSpec? Network,
+    IReadOnlyList<string>? FeatureNames = null,
+    IReadOnlyList<string>? OutputNames = null,
+    double[]? InputMean = null,
+    double[]? InputStd = null,
+    double[]? TargetMean = null,
+    double[]? TargetStd = null,
+    string? Description = null,
+    bool MakeDefault = false);
+
+public sealed record ImportResponse(string Name, int Version, bool MadeDefault);
+
+public static class ImportApi
+{
+    public static IEndpointRouteBuilder MapImportApi(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/models/{name}/import", Import)
+            .WithTags("Models")
+            .WithName("ImportModel")
+            .WithSummary("Import PyTorch-trained weights as safetensors (multipart: part 'weights' the .safetensors file, part 'request' the JSON network spec and scaling) as a new version. Pickle files (.pt, .pth, .pkl) are refused: loading them can run code.")
+            .Accepts<ImportRequest>("multipart/form-data")
+            .DisableAntiforgery()
+            .AcceptsUploads()
+            .RequireApiKey();
+        return app;
+    }
+
+    public static async Task<Results<Created<ImportResponse>, ValidationProblem, ProblemHttpResult>> Import(
+        string name, HttpRequest http, ModelStore store, InferenceWorker worker, CancellationToken cancellationToken)
+    {
+        if (!ModelStore.ValidName().IsMatch(name))
+        {
+            return Invalid("name", $"Model names match {ModelStore.ValidName()}.");
+        }
+
+        if (!http.HasFormContentType)
+        {
+            return Invalid("weights", "Send multipart form data: part 'weights' (a .safetensors file) and part 'request' (JSON).");
+        }
+
+        var form = await http.ReadFormAsync(cancellationToken);
+        if (form.Files.GetFile("weights") is not { } file)
+        {
+            return Invalid("weights", "The 'weights' part (a .safetensors file) is missing.");
+        }
+
+        ImportRequest? request;
+        try
+        {
+            var json = http.HttpContext.RequestServices.GetRequiredService<IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
+            request = form.TryGetValue("request", out var text) ? JsonSerializer.Deserialize<ImportRequest>(text.ToString(), json) : null;
+        }
+        catch (JsonException e)
+        {
+            return Invalid("request", $"The 'request' part is not valid JSON: {e.Message.Split(" | ")[0]}");
+        }
+
+        if (request?.Network is null)
+        {
+            return Invalid("request.network", "The 'request' part must give the network spec the weights belong to.");
+        }
+
+        using var weights = new MemoryStream();
+        await file.CopyToAsync(weights, cancellationToken);
+        try
+        {
+            SafetensorsImport.RejectPickle(weights.GetBuffer().AsSpan(0, (int)Math.Min(16, weights.Length)), file.FileName);
+        }
+        catch (InvalidDataException e)
+        {
+            return TypedResults.Problem(e.Message, statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Pickle files are not accepted");
+        }
+
+        ModelDescription description;
+        try
+        {
+            description = Describe(request);
+        }
+        catch (ArgumentException e)
+        {
+            return Invalid("request", e.Message);
+        }
+
+        weights.Position = 0;
+        int version;
+        try
+        {
+            version = await worker.RunOnOwnerAsync(() =>
+            {
+                using var package = SafetensorsImport.Import(weights, description);
+                return store.Add(name, package);
+            }, cancellationToken);
+        }
+        catch (InvalidDataException e)
+        {
+            return TypedResults.Problem($"Nothing was imported; the current versions keep serving. {e.Message}", statusCode: StatusCodes.Status422UnprocessableEntity, title: "Weights cannot be imported");
+        }
+
+        if (request.MakeDefault)
+        {
+            try
+            {
+                await worker.SetDefaultVersionAsync(name, version, cancellationToken);
+            }
+            catch (InvalidDataException e)
+            {
+                return TypedResults.Problem($"Version {version} was saved but failed to load, so the default is unchanged: {e.Message}", statusCode: StatusCodes.Status422UnprocessableEntity, title: "Model version cannot be loaded");
+            }
+        }
+
+        return TypedResults.Created($"/models/{name}", new ImportResponse(name, version, request.MakeDefault));
+    }
+
+    /// <summary>The package description; throws <see cref="ArgumentException"/> naming the field that does not fit.</summary>
+    private static ModelDescription Describe(ImportRequest request)
+    {
+        var spec = request.Network!.Validate();
+        var outputs = spec.Head.Outputs;
+        Require(request.FeatureNames is null || request.FeatureNames.Count == spec.Inputs, $"featureNames needs {spec.Inputs} names, one per input.");
+        Require(request.OutputNames is null || request.OutputNames.Count == outputs, $"outputNames needs {outputs} names, one per output.");
+        var inputScaling = Scaling(request.InputMean, request.InputStd, spec.Inputs, "input") ?? Standardizer.Identity(spec.Inputs);
+        var targetScaling = Scaling(request.TargetMean, request.TargetStd, outputs, "target");
+        Require(targetScaling is null || spec.Head.Kind != HeadKind.Classification, "targetMean and targetStd apply to regression only.");
+        return new ModelDescription
+        {
+            Network = spec,
+            InputScaling = inputScaling,
+            TargetScaling = targetScaling,
+            FeatureNames = request.FeatureNames,
+            OutputNames = request.OutputNames ?? (spec.Head.Kind == HeadKind.Classification ? [.. Enumerable.Range(0, outputs).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))] : ["y"]),
+            Description = request.Description ?? "Imported from safetensors.",
+        };
+    }
+
+    private static Standardizer? Scaling(double[]? mean, double[]? std, int width, string what)
+    {
+        if (mean is null && std is null)
+        {
+            return null;
+        }
+
+        mean ??= new double[width];
+        std ??= [.. Enumerable.Repeat(1.0, width)];
+        Require(mean.Length == width && std.Length == width, $"{what}Mean and {what}Std need {width} values each.");
+        Require(mean.All(double.IsFinite) && std.All(s => s > 0 && double.IsFinite(s)), $"{what}Mean must be finite and {what}Std positive.");
+        return new Standardizer(mean, std);
+    }
+
+    private static void Require(bool condition, string problem)
+    {
+        if (!condition)
+        {
+            throw new ArgumentException(problem);
+        }
+    }
+
+    private static ValidationProblem Invalid(string field, string message) =>
+        TypedResults.ValidationProblem(new Dictionary<string, string[]> { [field] = [message] });
+}
