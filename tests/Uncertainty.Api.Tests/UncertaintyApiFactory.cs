@@ -9,6 +9,9 @@ public sealed class UncertaintyApiFactory : WebApplicationFactory<Program>
 {
     public string ModelStore { get; } = Path.Combine(Path.GetTempPath(), $"uncertainty-api-{Guid.NewGuid():N}");
 
+    /// <summary>False to keep the model store after disposal (a restart test starts a second service on it).</summary>
+    public bool DeleteStoreOnDispose { get; set; } = true;
+
     /// <summary>Extra settings, applied over the test defaults.</summary>
     public Dictionary<string, string?> Settings { get; } = [];
 
@@ -51,7 +54,7 @@ public sealed class UncertaintyApiFactory : WebApplicationFactory<Program>
     protected override void Dispose(bool disposing)
     {
         base.Dispose(disposing);
-        if (disposing && Directory.Exists(ModelStore))
+        if (disposing && DeleteStoreOnDispose && Directory.Exists(ModelStore))
         {
             Directory.Delete(ModelStore, recursive: true);
         }

@@ -19,6 +19,9 @@ public sealed record ServedPrediction(ServedModel Model, McPrediction Prediction
 /// <summary>Thrown when the bounded inference queue is full.</summary>
 public sealed class QueueFullException() : Exception("The inference queue is full.");
 
+/// <summary>Thrown when the service is shutting down and takes no new work, or its grace period ran out before this work.</summary>
+public sealed class ServiceStoppingException() : Exception("The service is shutting down.");
+
 /// <summary>Thrown when a prediction did not finish within the configured request timeout.</summary>
 public sealed class PredictionTimeoutException(TimeSpan timeout) : Exception($"The prediction did not finish within {timeout.TotalSeconds:0.###} s.");
 
@@ -50,6 +53,7 @@ public sealed partial class InferenceWorker(
     private Thread? owner;
     private volatile ServedModel? defaultModel;
     private volatile Exception? failure;
+    private volatile bool stopRequested;
 
     // No initialiser: touching torch's statics before TorchBackend.Initialize would load the natives unpatched.
     private Device? device;
@@ -84,6 +88,10 @@ public sealed partial class InferenceWorker(
         try
         {
             return await job.Completion.Task.WaitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            throw new ServiceStoppingException();
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -151,7 +159,7 @@ public sealed partial class InferenceWorker(
     {
         if (!queue.Writer.TryWrite(job))
         {
-            throw new QueueFullException();
+            throw stopRequested ? new ServiceStoppingException() : new QueueFullException();
         }
 
         metrics.QueueLength(queue.Reader.Count);
@@ -335,6 +343,7 @@ public sealed partial class InferenceWorker(
     /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        stopRequested = true;
         queue.Writer.TryComplete();
         if (owner is null)
         {

@@ -87,6 +87,11 @@ public static class PredictionsApi
             httpContext.Response.Headers.RetryAfter = "1";
             return TypedResults.Problem(e.Message, statusCode: StatusCodes.Status429TooManyRequests, title: "Too many requests");
         }
+        catch (ServiceStoppingException e)
+        {
+            httpContext.Response.Headers.RetryAfter = "5";
+            return TypedResults.Problem(e.Message, statusCode: StatusCodes.Status503ServiceUnavailable, title: "Shutting down");
+        }
         catch (PredictionTimeoutException e)
         {
             httpContext.RequestServices.GetRequiredService<ServiceMetrics>().Rejected("timeout");
