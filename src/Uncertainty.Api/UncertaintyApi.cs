@@ -16,10 +16,22 @@ public static class UncertaintyApi
 {
     public static WebApplicationBuilder AddUncertaintyApi(this WebApplicationBuilder builder)
     {
-        builder.Services.AddSerilog((services, logger) => logger
-            .ReadFrom.Configuration(builder.Configuration)
-            .ReadFrom.Services(services)
-            .Enrich.FromLogContext());
+        // Console output is ours to shape: one JSON object per line in containers (Uncertainty:LogFormat=json), text otherwise.
+        var jsonLogs = string.Equals(builder.Configuration[$"{UncertaintyOptions.Section}:{nameof(UncertaintyOptions.LogFormat)}"], "json", StringComparison.OrdinalIgnoreCase);
+        builder.Services.AddSerilog((services, logger) =>
+        {
+            logger.ReadFrom.Configuration(builder.Configuration)
+                .ReadFrom.Services(services)
+                .Enrich.FromLogContext();
+            if (jsonLogs)
+            {
+                logger.WriteTo.Console(new Serilog.Formatting.Compact.RenderedCompactJsonFormatter());
+            }
+            else
+            {
+                logger.WriteTo.Console(formatProvider: System.Globalization.CultureInfo.InvariantCulture);
+            }
+        });
 
         builder.Services.AddOptions<UncertaintyOptions>()
             .BindConfiguration(UncertaintyOptions.Section)

@@ -53,6 +53,10 @@ public sealed class UncertaintyOptions : IValidatableObject
     [Range(1024, long.MaxValue)]
     public long? MaxChunkElements { get; set; }
 
+    /// <summary>Console log format: text for people, json (one object per line) for log collectors in containers.</summary>
+    [RegularExpression("^(?i)(text|json)$", ErrorMessage = "LogFormat must be text or json.")]
+    public string LogFormat { get; set; } = "text";
+
     /// <summary>Labelled rows one evaluation may score (it runs on the inference thread).</summary>
     [Range(1, 10_000_000)]
     public int MaxEvaluationRows { get; set; } = 20_000;

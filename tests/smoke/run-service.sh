@@ -5,7 +5,8 @@ cd "$(dirname "$0")/../.."
 port=${PORT:-18080}
 store=$(mktemp -d)
 log=$(mktemp)
-Uncertainty__ModelStore="$store" dotnet run --project src/Uncertainty.Api --urls "http://127.0.0.1:$port" >"$log" 2>&1 &
+# JSON console logs, as in containers: checked below.
+Uncertainty__ModelStore="$store" Uncertainty__LogFormat=json dotnet run --project src/Uncertainty.Api --urls "http://127.0.0.1:$port" >"$log" 2>&1 &
 pid=$!
 cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$store"; }
 trap cleanup EXIT
@@ -33,4 +34,18 @@ awk -v r="$response" 'BEGIN {
   split(parts[2], a, "]"); split(parts[3], b, "]");
   if (n != 3 || !(b[1] > 5 * a[1])) { print "smoke: variance at x=3 is not 5x that at x=0" > "/dev/stderr"; exit 1 }
 }'
-echo "smoke: the README run command serves predictions"
+metrics=$(curl -fsS "http://127.0.0.1:$port/metrics")
+grep -q '^uncertainty_mc_samples_total' <<<"$metrics" || { echo "smoke: /metrics lacks the service's metrics" >&2; exit 1; }
+grep -q '^{"@t":' "$log" || { cat "$log"; echo "smoke: the console log is not JSON lines" >&2; exit 1; }
+
+# SIGTERM: the service drains and exits cleanly well within the default 30 s grace period.
+# dotnet run forwards the signal to the app; its exit code is the app's.
+kill -TERM "$pid"
+started=$SECONDS
+status=0
+wait "$pid" || status=$?
+trap 'rm -rf "$store"' EXIT
+if [ "$status" -ne 0 ] || [ $((SECONDS - started)) -gt 30 ]; then
+  tail -20 "$log"; echo "smoke: exit status $status after $((SECONDS - started)) s on SIGTERM" >&2; exit 1
+fi
+echo "smoke: the README run command serves predictions, logs JSON, exposes metrics and stops cleanly"
