@@ -5,6 +5,7 @@ using Uncertainty.Api.Health;
 using Uncertainty.Api.Inference;
 using Uncertainty.Api.Models;
 using Uncertainty.Api.Observability;
+using Uncertainty.Api.OpenApi;
 using Uncertainty.Api.Predictions;
 using Uncertainty.Api.Security;
 using Uncertainty.Api.Training;
@@ -42,7 +43,7 @@ public static class UncertaintyApi
         builder.Services.AddExceptionHandler<BadRequestExceptionHandler>();
         // Unreadable bodies always reach BadRequestExceptionHandler, in every environment.
         builder.Services.Configure<RouteHandlerOptions>(routes => routes.ThrowOnBadRequest = true);
-        builder.Services.AddOpenApi();
+        builder.Services.AddOpenApi(openApi => openApi.AddUncertaintyExamples());
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict);
 
         builder.Services.AddRequestLimits();

@@ -35,7 +35,17 @@ public sealed class HostingTests
         var document = await client.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
 
         Assert.Equal(HttpStatusCode.OK, ui.StatusCode);
-        Assert.True(document.GetProperty("paths").TryGetProperty("/predict", out _));
+        var paths = document.GetProperty("paths");
+        foreach (var path in new[] { "/predict", "/models/{name}/predict", "/models/{name}/evaluate", "/models/{name}/import", "/training-jobs", "/training-jobs/{id}", "/models", "/health/ready" })
+        {
+            Assert.True(paths.TryGetProperty(path, out _), $"{path} is not documented");
+        }
+
+        var predict = paths.GetProperty("/predict").GetProperty("post");
+        var example = predict.GetProperty("requestBody").GetProperty("content").GetProperty("application/json").GetProperty("examples").GetProperty("rows").GetProperty("value");
+        Assert.Equal(13, example.GetProperty("inputs")[0].GetArrayLength());
+        Assert.True(predict.GetProperty("responses").GetProperty("200").GetProperty("content").GetProperty("application/json").TryGetProperty("example", out _));
+        Assert.Equal("X-Api-Key", document.GetProperty("components").GetProperty("securitySchemes").GetProperty("ApiKey").GetProperty("name").GetString());
     }
 
     [Theory]
