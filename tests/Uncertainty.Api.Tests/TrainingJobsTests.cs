@@ -47,6 +47,9 @@ public sealed class TrainingJobsTests
         var model = await client.GetFromJsonAsync<ModelDetails>("/models/boston-small", Json);
         Assert.Equal(1, model!.DefaultVersion);
         Assert.Equal([16], model.Network.Hidden);
+        var training = model.Versions.Single().Training!;
+        Assert.Equal(6, training.Epochs);
+        Assert.Equal(job.History.Single(p => p.Epoch == training.BestEpoch).ValidationMetric, training.BestValidationMetric);
         Assert.Equal(13, model.Inputs.Count);
         var prediction = await client.PostAsJsonAsync("/models/boston-small/predict", new { inputs = new[] { new double[13] }, samples = 20, seed = 1 });
         Assert.Equal(HttpStatusCode.OK, prediction.StatusCode);

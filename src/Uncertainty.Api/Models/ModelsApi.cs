@@ -12,10 +12,18 @@ public sealed record ModelSummary(string Name, int DefaultVersion, IReadOnlyList
 public sealed record VersionInfo(int Version, DateTimeOffset CreatedAt, string WeightsSha256, TrainingInfo? Training);
 
 /// <summary>What training reported, without the per-epoch history.</summary>
-public sealed record TrainingInfo(int Epochs, int BestEpoch, int Rows, double FinalLoss, double? BestValidationLoss, double Seconds)
+/// <param name="BestValidationMetric">At the best epoch: validation RMSE in target units (regression) or accuracy (classification).</param>
+public sealed record TrainingInfo(int Epochs, int BestEpoch, int Rows, double FinalLoss, double? BestValidationLoss, double? BestValidationMetric, double Seconds)
 {
     public static TrainingInfo? From(TrainingSummary? summary) => summary is null ? null
-        : new TrainingInfo(summary.Epochs, summary.BestEpoch, summary.Rows, summary.FinalLoss, summary.BestValidationLoss, summary.Seconds);
+        : new TrainingInfo(
+            summary.Epochs,
+            summary.BestEpoch,
+            summary.Rows,
+            summary.FinalLoss,
+            summary.BestValidationLoss,
+            summary.History.FirstOrDefault(epoch => epoch.Epoch == summary.BestEpoch)?.ValidationMetric,
+            summary.Seconds);
 }
 
 public sealed record ModelDetails(
