@@ -63,16 +63,16 @@ public static class EvaluationApi
         EvaluateRequest? request;
         try
         {
-            request = await ReadAsync(http, cancellationToken);
+            request = await RequestBodies.ReadJsonOrFormAsync<EvaluateRequest>(http, (r, csv) => r with { Csv = csv }, cancellationToken);
         }
         catch (JsonException e)
         {
-            return Invalid("request", $"The request is not valid JSON for an evaluation: {e.Message.Split(" | ")[0]}");
+            return RequestBodies.Invalid("request", $"The request is not valid JSON for an evaluation: {e.Message.Split(" | ")[0]}");
         }
 
         if (request is null)
         {
-            return Invalid("request", "Send a JSON evaluation request, or multipart form data with a 'data' CSV part.");
+            return RequestBodies.Invalid("request", "Send a JSON evaluation request, or multipart form data with a 'data' CSV part.");
         }
 
         if (ModelsApi.Find(store, name, request.Version) is { } notFound)
@@ -85,7 +85,7 @@ public static class EvaluationApi
         var limits = options.Value;
         if (request.Samples is { } samples && (samples < 1 || samples > limits.MaxSamples))
         {
-            return Invalid("samples", $"samples must be between 1 and {limits.MaxSamples}; got {samples}.");
+            return RequestBodies.Invalid("samples", $"samples must be between 1 and {limits.MaxSamples}; got {samples}.");
         }
 
         var (data, errors) = Rows(request, model, limits);
@@ -211,28 +211,4 @@ public static class EvaluationApi
 
         return data with { Targets = [.. data.Targets.Select(t => (float)map[(int)t])], ClassLabels = classes };
     }
-
-    private static async Task<EvaluateRequest?> ReadAsync(HttpRequest http, CancellationToken cancellationToken)
-    {
-        var json = http.HttpContext.RequestServices.GetRequiredService<IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
-        if (!http.HasFormContentType)
-        {
-            return await http.ReadFromJsonAsync<EvaluateRequest>(json, cancellationToken);
-        }
-
-        var form = await http.ReadFormAsync(cancellationToken);
-        var request = form.TryGetValue("request", out var text) && !string.IsNullOrWhiteSpace(text)
-            ? JsonSerializer.Deserialize<EvaluateRequest>(text.ToString(), json)
-            : new EvaluateRequest(Target: form["target"].ToString() is { Length: > 0 } target ? target : null);
-        if (request is not null && form.Files.GetFile("data") is { } file)
-        {
-            using var reader = new StreamReader(file.OpenReadStream());
-            request = request with { Csv = await reader.ReadToEndAsync(cancellationToken) };
-        }
-
-        return request;
-    }
-
-    private static ValidationProblem Invalid(string field, string message) =>
-        TypedResults.ValidationProblem(new Dictionary<string, string[]> { [field] = [message] });
 }

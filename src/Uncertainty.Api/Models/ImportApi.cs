@@ -54,18 +54,18 @@ public static class ImportApi
     {
         if (!ModelStore.ValidName().IsMatch(name))
         {
-            return Invalid("name", $"Model names match {ModelStore.ValidName()}.");
+            return RequestBodies.Invalid("name", $"Model names match {ModelStore.ValidName()}.");
         }
 
         if (!http.HasFormContentType)
         {
-            return Invalid("weights", "Send multipart form data: part 'weights' (a .safetensors file) and part 'request' (JSON).");
+            return RequestBodies.Invalid("weights", "Send multipart form data: part 'weights' (a .safetensors file) and part 'request' (JSON).");
         }
 
         var form = await http.ReadFormAsync(cancellationToken);
         if (form.Files.GetFile("weights") is not { } file)
         {
-            return Invalid("weights", "The 'weights' part (a .safetensors file) is missing.");
+            return RequestBodies.Invalid("weights", "The 'weights' part (a .safetensors file) is missing.");
         }
 
         ImportRequest? request;
@@ -76,12 +76,12 @@ public static class ImportApi
         }
         catch (JsonException e)
         {
-            return Invalid("request", $"The 'request' part is not valid JSON: {e.Message.Split(" | ")[0]}");
+            return RequestBodies.Invalid("request", $"The 'request' part is not valid JSON: {e.Message.Split(" | ")[0]}");
         }
 
         if (request?.Network is null)
         {
-            return Invalid("request.network", "The 'request' part must give the network spec the weights belong to.");
+            return RequestBodies.Invalid("request.network", "The 'request' part must give the network spec the weights belong to.");
         }
 
         using var weights = new MemoryStream();
@@ -102,7 +102,7 @@ public static class ImportApi
         }
         catch (ArgumentException e)
         {
-            return Invalid("request", e.Message);
+            return RequestBodies.Invalid("request", e.Message);
         }
 
         weights.Position = 0;
@@ -177,7 +177,4 @@ public static class ImportApi
             throw new ArgumentException(problem);
         }
     }
-
-    private static ValidationProblem Invalid(string field, string message) =>
-        TypedResults.ValidationProblem(new Dictionary<string, string[]> { [field] = [message] });
 }

@@ -33,20 +33,20 @@ public static class RequestLimits
                 var retryAfter = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromMinutes(1);
                 var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
                 var http = rejected.HttpContext;
-                http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
                 http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-                await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
-                {
-                    HttpContext = http,
-                    ProblemDetails = new ProblemDetails
-                    {
-                        Status = StatusCodes.Status429TooManyRequests,
-                        Title = "Rate limit exceeded",
-                        Detail = $"At most {PerMinute(http)} requests a minute per client; retry in {seconds} s.",
-                    },
-                });
+                await WriteProblemAsync(http, StatusCodes.Status429TooManyRequests, "Rate limit exceeded", $"At most {PerMinute(http)} requests a minute per client; retry in {seconds} s.");
             };
         });
+
+    private static async Task WriteProblemAsync(HttpContext context, int status, string title, string detail)
+    {
+        context.Response.StatusCode = status;
+        await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = context,
+            ProblemDetails = new ProblemDetails { Status = status, Title = title, Detail = detail },
+        });
+    }
 
     private static int PerMinute(HttpContext context) =>
         context.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<UncertaintyOptions>>().Value.RateLimitPerMinute;
@@ -59,17 +59,7 @@ public static class RequestLimits
             var limit = context.GetEndpoint()?.Metadata.GetMetadata<UploadEndpoint>() is null ? options.MaxRequestBodyBytes : options.MaxUploadBytes;
             if (context.Request.ContentLength > limit)
             {
-                context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
-                await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
-                {
-                    HttpContext = context,
-                    ProblemDetails = new ProblemDetails
-                    {
-                        Status = StatusCodes.Status413PayloadTooLarge,
-                        Title = "Request body too large",
-                        Detail = $"This endpoint takes at most {limit} bytes; the request declares {context.Request.ContentLength}.",
-                    },
-                });
+                await WriteProblemAsync(context, StatusCodes.Status413PayloadTooLarge, "Request body too large", $"This endpoint takes at most {limit} bytes; the request declares {context.Request.ContentLength}.");
                 return;
             }
 

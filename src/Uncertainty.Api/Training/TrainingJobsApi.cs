@@ -32,16 +32,16 @@ public static class TrainingJobsApi
         TrainingJobRequest? request;
         try
         {
-            request = await ReadAsync(http, cancellationToken);
+            request = await RequestBodies.ReadJsonOrFormAsync<TrainingJobRequest>(http, (r, csv) => r with { Csv = csv, Dataset = null }, cancellationToken);
         }
         catch (JsonException e)
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["request"] = [$"The request is not valid JSON for a training job: {e.Message.Split(" | ")[0]}"] });
+            return RequestBodies.Invalid("request", $"The request is not valid JSON for a training job: {e.Message.Split(" | ")[0]}");
         }
 
         if (request is null)
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["request"] = ["Send a JSON training request, or multipart form data with parts 'request' (JSON) and 'data' (CSV)."] });
+            return RequestBodies.Invalid("request", "Send a JSON training request, or multipart form data with parts 'request' (JSON) and 'data' (CSV).");
         }
 
         var errors = Check(request, options.Value);
@@ -56,7 +56,7 @@ public static class TrainingJobsApi
             data = TrainingJobStore.Read(request);
             if (data.ClassLabels is { Count: < 2 } labels)
             {
-                return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["target"] = [$"The target '{data.TargetName}' holds {labels.Count} class; a classifier needs at least 2 (a numeric target trains a regressor)."] });
+                return RequestBodies.Invalid("target", $"The target '{data.TargetName}' holds {labels.Count} class; a classifier needs at least 2 (a numeric target trains a regressor).");
             }
 
             TrainingPipeline.Fitted((request.Network ?? new NetworkRequest()).ToSpec(data.Task), data);
@@ -64,7 +64,7 @@ public static class TrainingJobsApi
         catch (Exception e) when (e is ArgumentException or InvalidDataException or FormatException)
         {
             var field = request.Csv is null ? "dataset" : "data";
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { [e.Message.StartsWith("Network spec", StringComparison.Ordinal) ? "network" : field] = [e.Message] });
+            return RequestBodies.Invalid(e.Message.StartsWith("Network spec", StringComparison.Ordinal) ? "network" : field, e.Message);
         }
 
         try
@@ -97,28 +97,6 @@ public static class TrainingJobsApi
         }
 
         return TypedResults.Accepted($"/training-jobs/{id}", runner.Cancel(id)!);
-    }
-
-    /// <summary>The request from a JSON body or from multipart form data ('request' JSON, 'data' CSV file).</summary>
-    private static async Task<TrainingJobRequest?> ReadAsync(HttpRequest http, CancellationToken cancellationToken)
-    {
-        var json = http.HttpContext.RequestServices.GetRequiredService<IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
-        if (!http.HasFormContentType)
-        {
-            return await http.ReadFromJsonAsync<TrainingJobRequest>(json, cancellationToken);
-        }
-
-        var form = await http.ReadFormAsync(cancellationToken);
-        var request = form.TryGetValue("request", out var text) && !string.IsNullOrWhiteSpace(text)
-            ? JsonSerializer.Deserialize<TrainingJobRequest>(text.ToString(), json)
-            : new TrainingJobRequest(Model: form["model"].ToString() is { Length: > 0 } model ? model : null, Target: form["target"].ToString() is { Length: > 0 } target ? target : null);
-        if (request is not null && form.Files.GetFile("data") is { } file)
-        {
-            using var reader = new StreamReader(file.OpenReadStream());
-            request = request with { Csv = await reader.ReadToEndAsync(cancellationToken), Dataset = null };
-        }
-
-        return request;
     }
 
     private static Dictionary<string, string[]> Check(TrainingJobRequest request, UncertaintyOptions options)
