@@ -61,6 +61,12 @@ public sealed class UncertaintyOptions : IValidatableObject
     [Range(1, 10_000_000)]
     public int MaxEvaluationRows { get; set; } = 20_000;
 
+    /// <summary>
+    /// This replica only reads the model store, which one writer shares with it: it trains no built-in models
+    /// (it waits for the default model to appear), runs no training jobs and refuses store writes with 403.
+    /// </summary>
+    public bool ReadOnlyStore { get; set; }
+
     /// <summary>Directory of training jobs; unset for ".jobs" inside the model store.</summary>
     public string? JobStore { get; set; }
 
@@ -79,6 +85,9 @@ public sealed class UncertaintyOptions : IValidatableObject
     /// import, default version, delete) needs one: 401 without a key, 403 with a wrong one.
     /// </summary>
     public List<string> ApiKeys { get; set; } = [];
+
+    /// <summary>The keys that are set: an empty entry (an unset environment variable in a compose file) is no key.</summary>
+    public IEnumerable<string> ConfiguredApiKeys => ApiKeys.Where(key => !string.IsNullOrEmpty(key));
 
     /// <summary>Also require a key for predictions and evaluation (reads stay open either way).</summary>
     public bool RequireApiKeyForInference { get; set; }
@@ -102,12 +111,12 @@ public sealed class UncertaintyOptions : IValidatableObject
             yield return new ValidationResult($"LibTorchDirectory '{directory}' does not exist.", [nameof(LibTorchDirectory)]);
         }
 
-        if (ApiKeys.Any(key => key.Length < 16))
+        if (ConfiguredApiKeys.Any(key => key.Length < 16))
         {
             yield return new ValidationResult("ApiKeys must each be at least 16 characters (use a random secret, e.g. openssl rand -hex 32).", [nameof(ApiKeys)]);
         }
 
-        if (RequireApiKeyForInference && ApiKeys.Count == 0)
+        if (RequireApiKeyForInference && !ConfiguredApiKeys.Any())
         {
             yield return new ValidationResult("RequireApiKeyForInference needs at least one key in ApiKeys.", [nameof(RequireApiKeyForInference)]);
         }

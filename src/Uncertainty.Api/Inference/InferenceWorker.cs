@@ -67,6 +67,11 @@ public sealed partial class InferenceWorker(
         TorchBackend.Initialize(options.Value.LibTorchDirectory, logger);
         device = TorchBackend.ResolveDevice(TorchBackend.ParsePreference(options.Value.Device));
         Log.BackendReady(logger, TorchBackend.Info!.LibTorchSource, device);
+        if (!options.Value.ConfiguredApiKeys.Any())
+        {
+            Log.NoApiKeys(logger);
+        }
+
         owner = new Thread(Serve) { IsBackground = true, Name = "inference-owner" };
         owner.Start();
         return Task.CompletedTask;
@@ -177,9 +182,18 @@ public sealed partial class InferenceWorker(
     {
         try
         {
-            ProvideBuiltInModels();
             var name = options.Value.DefaultModel;
-            var version = store.DefaultVersion(name) ?? throw new InvalidOperationException($"The default model '{name}' has no versions in {store.Root}.");
+            int version;
+            if (options.Value.ReadOnlyStore)
+            {
+                version = WaitForDefaultModel(name);
+            }
+            else
+            {
+                ProvideBuiltInModels();
+                version = store.DefaultVersion(name) ?? throw new InvalidOperationException($"The default model '{name}' has no versions in {store.Root}.");
+            }
+
             defaultModel = Load(name, version).Model;
             var reader = queue.Reader;
             while (reader.WaitToReadAsync(stopping.Token).AsTask().GetAwaiter().GetResult())
@@ -326,6 +340,22 @@ public sealed partial class InferenceWorker(
         return entry;
     }
 
+    /// <summary>A read-only replica waits (not ready) until the writer has saved the default model.</summary>
+    private int WaitForDefaultModel(string name)
+    {
+        while (true)
+        {
+            if (store.DefaultVersion(name) is { } version)
+            {
+                return version;
+            }
+
+            Log.WaitingForDefault(logger, name, store.Root);
+            stopping.Token.WaitHandle.WaitOne(TimeSpan.FromSeconds(2));
+            stopping.Token.ThrowIfCancellationRequested();
+        }
+    }
+
     /// <summary>Trains and stores each built-in model the store lacks (Boston, toy), so a fresh start needs no setup.</summary>
     private void ProvideBuiltInModels()
     {
@@ -348,6 +378,11 @@ public sealed partial class InferenceWorker(
         if (owner is null)
         {
             return;
+        }
+
+        if (defaultModel is null)
+        {
+            await stopping.CancelAsync(); // still starting: nothing was served, so nothing to drain
         }
 
         var drained = Task.Factory.StartNew(() => owner.Join(), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
@@ -429,6 +464,12 @@ public sealed partial class InferenceWorker(
 
         [LoggerMessage(EventId = 2004, Level = LogLevel.Critical, Message = "The inference worker stopped")]
         public static partial void WorkerFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(EventId = 2007, Level = LogLevel.Information, Message = "Read-only replica: waiting for the writer to save model '{Model}' in {Store}")]
+        public static partial void WaitingForDefault(ILogger logger, string model, string store);
+
+        [LoggerMessage(EventId = 2006, Level = LogLevel.Warning, Message = "No API keys are configured (Uncertainty:ApiKeys): training, import and model changes are open to every client")]
+        public static partial void NoApiKeys(ILogger logger);
 
         [LoggerMessage(EventId = 2005, Level = LogLevel.Information, Message = "Model {Model} now serves version {Version} by default")]
         public static partial void DefaultSwitched(ILogger logger, string model, int version);

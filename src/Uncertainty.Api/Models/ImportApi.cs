@@ -45,7 +45,8 @@ public static class ImportApi
             .Accepts<ImportRequest>("multipart/form-data")
             .DisableAntiforgery()
             .AcceptsUploads()
-            .RequireApiKey();
+            .RequireApiKey()
+            .WritesToStore();
         return app;
     }
 

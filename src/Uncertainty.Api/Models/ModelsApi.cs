@@ -45,9 +45,9 @@ public static class ModelsApi
         var group = app.MapGroup("/models").WithTags("Models");
         group.MapGet("/", List).WithName("ListModels").WithSummary("The models in the store with their versions and default version.");
         group.MapGet("/{name}", Get).WithName("GetModel").WithSummary("A model's inputs (by name), outputs, task, versions with their training summary, and default version.");
-        group.MapPut("/{name}/default-version", SetDefaultVersion).WithName("SetDefaultVersion").RequireApiKey()
+        group.MapPut("/{name}/default-version", SetDefaultVersion).WithName("SetDefaultVersion").RequireApiKey().WritesToStore()
             .WithSummary("Switch the version a model serves by default; the new version is loaded first, so a version that fails to load leaves the current one serving.");
-        group.MapDelete("/{name}/versions/{version:int}", DeleteVersion).WithName("DeleteModelVersion").RequireApiKey().WithSummary("Delete a version that is not the default.");
+        group.MapDelete("/{name}/versions/{version:int}", DeleteVersion).WithName("DeleteModelVersion").RequireApiKey().WritesToStore().WithSummary("Delete a version that is not the default.");
         return app;
     }
 

@@ -12,7 +12,7 @@ public sealed class ApiKeys(IOptions<UncertaintyOptions> options)
 {
     public const string Header = "X-Api-Key";
 
-    private readonly byte[][] digests = [.. options.Value.ApiKeys.Select(key => SHA256.HashData(Encoding.UTF8.GetBytes(key)))];
+    private readonly byte[][] digests = [.. options.Value.ConfiguredApiKeys.Select(key => SHA256.HashData(Encoding.UTF8.GetBytes(key)))];
 
     public bool Configured => digests.Length > 0;
 

@@ -90,6 +90,11 @@ public sealed partial class TrainingJobRunner(
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
+        if (options.Value.ReadOnlyStore)
+        {
+            return Task.CompletedTask; // jobs belong to the writer
+        }
+
         foreach (var (job, request) in jobStore.LoadAll())
         {
             var entry = new Entry(job, request);

@@ -19,10 +19,11 @@ public static class TrainingJobsApi
             .Accepts<TrainingJobRequest>("application/json", "multipart/form-data")
             .DisableAntiforgery()
             .AcceptsUploads()
-            .RequireApiKey();
+            .RequireApiKey()
+            .WritesToStore();
         group.MapGet("/", List).WithName("ListTrainingJobs").WithSummary("Every training job, newest first.");
         group.MapGet("/{id}", Get).WithName("GetTrainingJob").WithSummary("A job's state, epoch, losses, validation metric, learning curve, ETA and, once done, the model version it saved.");
-        group.MapDelete("/{id}", Cancel).WithName("CancelTrainingJob").WithSummary("Cancel a job: a queued one at once, a running one after its current epoch.").RequireApiKey();
+        group.MapDelete("/{id}", Cancel).WithName("CancelTrainingJob").WithSummary("Cancel a job: a queued one at once, a running one after its current epoch.").RequireApiKey().WritesToStore();
         return app;
     }
 
