@@ -42,7 +42,7 @@ ENV Uncertainty__LibTorchDirectory=/opt/libtorch \
     ASPNETCORE_HTTP_PORTS=8080 \
     DOTNET_RUNNING_IN_CONTAINER=true
 # PyTorch images are Ubuntu 22.04 (libstdc++ 3.4.30): the compatibility step runs here, as root, as in the CPU image.
-RUN dotnet Uncertainty.Api.dll --prepare-natives
+RUN DOTNET_EnableDiagnostics=0 dotnet Uncertainty.Api.dll --prepare-natives
 VOLUME /data
 EXPOSE 8080
 USER 1654
@@ -60,7 +60,7 @@ WORKDIR /app
 COPY --from=build /app ./
 # Load the natives once on this image's libstdc++ (Ubuntu 24.04 needs nothing; Debian 12 gets one version
 # reference marked weak in /app): the running container may then have a read-only root.
-RUN dotnet Uncertainty.Api.dll --prepare-natives \
+RUN DOTNET_EnableDiagnostics=0 dotnet Uncertainty.Api.dll --prepare-natives \
  && mkdir -p /data && chown "$APP_UID:$APP_UID" /data
 ENV Uncertainty__ModelStore=/data/models \
     Uncertainty__LogFormat=json \

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Builds the real Dockerfile and runs the image as a user would, with podman and local stand-ins for the
+# official .NET images (no Docker engine or registry here). Checks: non-root uid, read-only root with a
+# volume and a tmpfs, readiness, a prediction's mean and epistemic variance, the HEALTHCHECK command, a model
+# trained through the API surviving a restart on the volume, a clean SIGTERM exit within the grace period,
+# and docker-compose.yml brought up with its example client calling the service over the compose network.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+started=$SECONDS
+image=localhost/uncertainty:ci
+name=uncertainty-ci
+volume=uncertainty-ci-data
+port=${CONTAINER_TEST_PORT:-18181}
+say() { echo "container: $*"; }
+fail() { say "FAILED: $*" >&2; podman logs "$name" 2>&1 | tail -30 >&2 || true; exit 1; }
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); $1"; }
+
+cleanup() {
+  podman rm -f "$name" >/dev/null 2>&1 || true
+  podman volume rm -f "$volume" >/dev/null 2>&1 || true
+  (cd tests/container && UNCERTAINTY_PORT=$((port + 1)) podman-compose -p uncertainty-ci-compose -f ../../docker-compose.yml down -v >/dev/null 2>&1) || true
+}
+trap cleanup EXIT
+
+say "preparing podman and the stand-in base images"
+bash tests/container/stand-in-images.sh all >/dev/null
+
+say "building the image from ./Dockerfile"
+t=$SECONDS
+podman build -q --pull=never --format docker -t "$image" . >/dev/null
+say "built in $((SECONDS - t)) s; size $(podman image inspect "$image" --format '{{.Size}}' | awk '{printf "%.0f MB", $1/1e6}')"
+
+start() {
+  # Without systemd podman cannot schedule HEALTHCHECKs and says so on every start; the check is run by hand below.
+  podman run -d --name "$name" --read-only --tmpfs /tmp -v "$volume:/data" -p "127.0.0.1:$port:8080" "$image" 2> >(grep -v systemd >&2) >/dev/null
+  for _ in $(seq 1 120); do
+    curl -fsS "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1 && return 0
+    [ "$(podman inspect "$name" --format '{{.State.Running}}')" = true ] || fail "the container exited before it was ready"
+    sleep 1
+  done
+  fail "not ready after 120 s"
+}
+
+cleanup
+podman volume create "$volume" >/dev/null
+start
+uid=$(podman exec "$name" id -u)
+[ "$uid" = 1654 ] || fail "runs as uid $uid, not the image's non-root user 1654"
+if podman exec "$name" touch /app/written 2>/dev/null; then fail "the root filesystem is writable"; fi
+podman exec "$name" touch /data/probe /tmp/probe || fail "/data or /tmp is not writable"
+say "ready; uid $uid; root filesystem read-only; /data and /tmp writable"
+
+row='[0.00632, 18.0, 2.31, 0, 0.538, 6.575, 65.2, 4.09, 1, 296, 15.3, 396.9, 4.98]'
+curl -fsS -X POST "http://127.0.0.1:$port/predict" -H 'content-type: application/json' \
+  -d "{\"inputs\": [$row], \"samples\": 200, \"seed\": 42}" \
+  | json 'p=d["predictions"][0]; m=p["mean"][0]; v=p["epistemicVariance"][0]; assert d["model"]=="boston" and 5<m<50 and v>0, d; print(f"container: prediction mean {m:.2f} k$, epistemic variance {v:.3f}")' \
+  || fail "the prediction lacks a plausible mean and epistemic variance"
+
+podman healthcheck run "$name" || fail "the image's HEALTHCHECK command failed"
+say "HEALTHCHECK passes"
+
+job=$(curl -fsS -X POST "http://127.0.0.1:$port/training-jobs" -H 'content-type: application/json' \
+  -d '{"model": "persisted", "dataset": "concrete", "network": {"hidden": [32]}, "training": {"epochs": 5, "seed": 1}}' | json 'print(d["id"])')
+for _ in $(seq 1 120); do
+  state=$(curl -fsS "http://127.0.0.1:$port/training-jobs/$job" | json 'print(d["state"])')
+  [ "$state" = Succeeded ] && break
+  [ "$state" = Failed ] && fail "the training job failed"
+  sleep 1
+done
+[ "$state" = Succeeded ] || fail "the training job did not finish in 120 s"
+say "trained 'persisted' through the API"
+
+podman restart -t 30 "$name" >/dev/null 2> >(grep -v systemd >&2)
+for _ in $(seq 1 120); do curl -fsS "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1 && break; sleep 1; done
+curl -fsS -X POST "http://127.0.0.1:$port/models/persisted/predict" -H 'content-type: application/json' \
+  -d '{"inputs": [[540, 0, 0, 162, 2.5, 1040, 676, 28]], "samples": 50, "seed": 1}' \
+  | json 'assert d["model"]=="persisted" and d["version"]==1, d' || fail "the trained model did not survive a restart"
+curl -fsS "http://127.0.0.1:$port/training-jobs/$job" | json 'assert d["state"]=="Succeeded", d' || fail "the job's state did not survive a restart"
+say "after a restart the trained model and its job are still there (volume $volume)"
+
+t=$SECONDS
+podman stop -t 30 "$name" >/dev/null 2> >(grep -v systemd >&2)
+code=$(podman inspect "$name" --format '{{.State.ExitCode}}')
+[ "$code" = 0 ] || fail "exit code $code on SIGTERM"
+[ $((SECONDS - t)) -lt 30 ] || fail "took $((SECONDS - t)) s to stop (grace period 30 s)"
+say "SIGTERM: clean exit (code 0) in $((SECONDS - t)) s"
+podman rm -f "$name" >/dev/null 2>&1
+
+say "docker-compose.yml: service and example client"
+(
+  cd tests/container
+  export UNCERTAINTY_PORT=$((port + 1))
+  compose=(podman-compose -p uncertainty-ci-compose -f ../../docker-compose.yml)
+  podman tag "$image" localhost/uncertainty:latest
+  "${compose[@]}" up -d api client >/dev/null 2>&1 || fail "compose up failed"
+  client=$(podman ps -a --filter label=com.docker.compose.project=uncertainty-ci-compose --filter label=com.docker.compose.service=client --format '{{.Names}}' | head -1)
+  [ -n "$client" ] || fail "compose started no client container"
+  code=$(timeout 180 podman wait "$client") || fail "the compose client did not finish"
+  podman logs "$client" 2>&1 | tail -1
+  [ "$code" = 0 ] || fail "the compose client exited with $code"
+  curl -fsS "http://127.0.0.1:$UNCERTAINTY_PORT/health/ready" >/dev/null || fail "the compose service is not reachable on its published port"
+  "${compose[@]}" down -v >/dev/null 2>&1
+)
+say "compose: the client called /predict over the compose network"
+say "passed in $((SECONDS - started)) s"
