@@ -49,6 +49,9 @@ public sealed class UncertaintyOptions : IValidatableObject
     [Range(0.01, 3600)]
     public double RequestTimeoutSeconds { get; set; } = 30;
 
+    /// <summary>Arithmetic of the forward passes: Fp32 (default), Tf32 (CUDA tensor cores) or Bf16.</summary>
+    public Uncertainty.Model.Inference.ComputePrecision Precision { get; set; } = Uncertainty.Model.Inference.ComputePrecision.Fp32;
+
     /// <summary>Memory budget of one MC chunk (activation rows x widest layer); unset for the device's default.</summary>
     [Range(1024, long.MaxValue)]
     public long? MaxChunkElements { get; set; }

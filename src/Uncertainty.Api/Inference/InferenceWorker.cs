@@ -331,7 +331,7 @@ public sealed partial class InferenceWorker(
                 throw new InvalidDataException($"Model '{name}' version {version} cannot be loaded: {e.Message}", e);
             }
 
-            var predictor = new McPredictor(package.Network, device!, new McOptions { MaxChunkElements = options.Value.MaxChunkElements }, package.Description.OutputScale);
+            var predictor = new McPredictor(package.Network, device!, new McOptions { MaxChunkElements = options.Value.MaxChunkElements, Precision = options.Value.Precision }, package.Description.OutputScale);
             entry = (new ServedModel(name, version, package.Description), predictor);
             loaded[(name, version)] = entry;
             Log.ModelLoaded(logger, name, version, device!);

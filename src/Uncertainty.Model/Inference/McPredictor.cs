@@ -28,6 +28,15 @@ public sealed class McPredictor : IDisposable
         this.options = options ?? new McOptions();
         Device = device;
         network.to(device);
+        if (this.options.Precision == ComputePrecision.Bf16)
+        {
+            network.to(ScalarType.BFloat16);
+        }
+        else if (this.options.Precision == ComputePrecision.Tf32)
+        {
+            torch.backends.cuda.matmul.allow_tf32 = true; // libtorch has only the process-wide switch
+        }
+
         network.eval();
         maskSource = new DropoutMasks(device);
         this.outputScale = [.. outputScale ?? Enumerable.Repeat(1.0, network.Spec.Head.Outputs)];
@@ -35,6 +44,8 @@ public sealed class McPredictor : IDisposable
     }
 
     public Device Device { get; }
+
+    private ScalarType ComputeType => options.Precision == ComputePrecision.Bf16 ? ScalarType.BFloat16 : ScalarType.Float32;
 
     public NetworkSpec Spec => network.Spec;
 
@@ -55,7 +66,7 @@ public sealed class McPredictor : IDisposable
 
         using var outer = NewDisposeScope();
         using var inference = inference_mode();
-        var inputs = tensor(requests.SelectMany(r => r.Inputs).ToArray(), [states[^1].InputOffset + requests[^1].Rows, network.Spec.Inputs], device: Device);
+        var inputs = tensor(requests.SelectMany(r => r.Inputs).ToArray(), [states[^1].InputOffset + requests[^1].Rows, network.Spec.Inputs], device: Device).to(ComputeType);
         var start = options.UsePrefix ? network.FirstStochasticStage : 0;
         var first = options.UsePrefix ? network.RunStages(inputs, 0, start, plan: null, masks: null) : inputs;
 
@@ -78,7 +89,7 @@ public sealed class McPredictor : IDisposable
     {
         using var scope = NewDisposeScope();
         using var inference = inference_mode();
-        var output = network.call(tensor(inputs, [rows, network.Spec.Inputs], device: Device));
+        var output = network.call(tensor(inputs, [rows, network.Spec.Inputs], device: Device).to(ComputeType));
         var accumulator = new SampleAccumulator(network.Spec.Head, rows, keepSamples: false);
         accumulator.Add(ToHost(output));
         return accumulator.Summaries();

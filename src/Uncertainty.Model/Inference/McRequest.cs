@@ -27,9 +27,26 @@ public sealed record McRequest
     public CancellationToken Cancellation { get; init; }
 }
 
-/// <summary>How the predictor folds, chunks and shortcuts its work; none of it changes the numbers.</summary>
+/// <summary>The arithmetic of the forward pass.</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<ComputePrecision>))]
+public enum ComputePrecision
+{
+    /// <summary>IEEE float32 everywhere: the reference.</summary>
+    Fp32,
+
+    /// <summary>float32 storage, TF32 tensor-core matrix products (CUDA only; ~10-bit mantissa in the products). Process-wide in libtorch.</summary>
+    Tf32,
+
+    /// <summary>Weights and activations in bfloat16 (8-bit mantissa); statistics are still accumulated in double.</summary>
+    Bf16,
+}
+
+/// <summary>How the predictor folds, chunks and shortcuts its work; apart from <see cref="Precision"/>, none of it changes the numbers.</summary>
 public sealed record McOptions
 {
+    /// <summary>Reduced precision trades a little accuracy for speed on GPUs; float32 by default.</summary>
+    public ComputePrecision Precision { get; init; } = ComputePrecision.Fp32;
+
     /// <summary>Memory budget of one chunk: activation rows x widest layer; null for <see cref="DefaultChunkElements"/>.</summary>
     public long? MaxChunkElements { get; init; }
 
