@@ -17,20 +17,63 @@ Console.WriteLine($"# Uncertainty engine benchmark — {DateTime.UtcNow:yyyy-MM-
 Console.WriteLine($"device {device}, {backend.LibTorchSource}, {Environment.ProcessorCount} logical cores, torch threads {torch.get_num_threads()}");
 
 var results = new List<Result>();
+if (arguments.Value("--make-models") is { } store)
+{
+    // Packages for the service load test: the peer's small MLP and the reference MLP, randomly initialised.
+    Models.Write(store);
+    return;
+}
+
 if (arguments.Has("--check-devices"))
 {
     DeviceCheck.Run(device);
 }
 
-var reference = new NetworkSpec { Inputs = 64, Hidden = [1024, 1024], HiddenDropout = [0.1] };
-int[] batchSizes = arguments.Has("--quick") ? [1] : device.type == DeviceType.CUDA ? [1, 32, 256, 1024] : [1, 32, 256];
-foreach (var rows in batchSizes)
+bool gpu = device.type == DeviceType.CUDA;
+bool quick = arguments.Has("--quick");
+var reference = Models.Reference;
+const string referenceName = "MLP 64-1024-1024-1, p=0.1";
+
+// Loop of T passes against one folded pass. On 2 CPU cores the largest cells take minutes per run, so the CPU
+// matrix times the loop only up to B x T = 32,000 rows and B = 1024 only folded.
+(int B, int T)[] cells = quick ? [(1, 100)] : [(1, 100), (32, 100), (256, 100), (1024, 100), (1, 1000), (32, 1000), (256, 1000), (1024, 1000)];
+foreach (var (rows, samples) in cells)
 {
-    results.AddRange(Cases.BatchedVersusLoop(reference, "MLP 64-1024-1024-1, p=0.1", rows, samples: 100, device));
+    bool loop = gpu || (long)rows * samples <= 32_000;
+    if (!gpu && (long)rows * samples > 102_400)
+    {
+        continue;
+    }
+
+    results.AddRange(Cases.BatchedVersusLoop(reference, referenceName, rows, samples, device, loop));
 }
 
-var boston = new NetworkSpec { Inputs = 13, Hidden = [50], InputDropout = 0.05, HiddenDropout = [0.05] };
-results.Add(Cases.Memory(boston, "MLP 13-50-1 (Boston-sized), p=0.05", rows: 1000, samples: 10_000, device));
+if (!quick)
+{
+    foreach (var (rows, samples) in cells)
+    {
+        results.AddRange(Cases.BatchedVersusLoop(Models.Boston, "MLP 13-50-1 (Boston model), p=0.05", rows, samples, device, loop: true));
+    }
+
+    foreach (var (rows, samples) in new[] { (1, 100), (32, 100) })
+    {
+        results.AddRange(Cases.BatchedVersusLoop(Models.Small, "MLP 13-50-50-1 (the peer's small model), p=0.1", rows, samples, device, loop: true));
+    }
+
+    results.AddRange(Cases.Chunks(reference, referenceName, rows: 256, samples: 100, device, gpu ? [4L << 20, 32L << 20, 128L << 20, 512L << 20] : [1L << 20, 4L << 20, 16L << 20, 64L << 20]));
+    foreach (var rows in gpu ? new[] { 1, 1024 } : [1, 32])
+    {
+        results.AddRange(Cases.Precisions(reference, referenceName, rows, samples: 100, device, gpu ? [ComputePrecision.Fp32, ComputePrecision.Tf32, ComputePrecision.Bf16] : [ComputePrecision.Fp32, ComputePrecision.Bf16]));
+    }
+
+    results.AddRange(Cases.Prefix(reference, referenceName + " (no input dropout)", rows: 32, samples: 100, device));
+}
+
+results.Add(Cases.Memory(Models.Boston, "MLP 13-50-1 (Boston model), p=0.05", rows: 1000, samples: 10_000, device));
+if (gpu)
+{
+    results.Add(Cases.Memory(reference, referenceName, rows: 1000, samples: 10_000, device));
+}
 
 var wide = new NetworkSpec { Inputs = 784, Hidden = [1024, 1024], HiddenDropout = [0.1], Head = new HeadSpec { Kind = HeadKind.Classification, Outputs = 10 } };
 results.AddRange(Cases.Prefix(wide, "MLP 784-1024-1024-10, p=0.1 (no input dropout)", rows: 32, samples: 100, device));
@@ -57,22 +100,52 @@ internal static class Cases
     /// Three ways to get T samples for B rows: a hand-written loop of T forward passes with the built-in
     /// dropout, the predictor forced to one sample per pass, and the predictor folding all T into one pass.
     /// </summary>
-    public static IEnumerable<Result> BatchedVersusLoop(NetworkSpec spec, string name, int rows, int samples, Device device)
+    public static IEnumerable<Result> BatchedVersusLoop(NetworkSpec spec, string name, int rows, int samples, Device device, bool loop)
     {
         var network = Trainer.CreateNetwork(spec, seed: 1);
         var inputs = Inputs(rows, spec.Inputs);
         using var folded = new McPredictor(network, device);
         var request = new McRequest { Inputs = inputs, Rows = rows, Samples = samples, Seed = 1 };
         var batched = Timing.Measure(() => folded.Predict(request), device);
+        if (!loop)
+        {
+            yield return new Result(name, rows, samples, "predictor, T folded into one pass", batched.Median, batched.Min, null);
+            yield break;
+        }
 
         var naive = Timing.Measure(() => NaiveLoop(network, inputs, rows, samples, device), device);
-
-        using var oneAtATime = new McPredictor(Trainer.CreateNetwork(spec, seed: 1), device, new McOptions { MaxChunkElements = 1, UsePrefix = false });
-        var loop = Timing.Measure(() => oneAtATime.Predict(request), device);
-
         yield return new Result(name, rows, samples, "loop of T passes (built-in dropout)", naive.Median, naive.Min, null);
-        yield return new Result(name, rows, samples, "predictor, one sample per pass", loop.Median, loop.Min, naive.Median / loop.Median);
         yield return new Result(name, rows, samples, "predictor, T folded into one pass", batched.Median, batched.Min, naive.Median / batched.Median);
+    }
+
+    /// <summary>The folded pass under several chunk budgets (activation elements per chunk).</summary>
+    public static IEnumerable<Result> Chunks(NetworkSpec spec, string name, int rows, int samples, Device device, long[] budgets)
+    {
+        var request = new McRequest { Inputs = Inputs(rows, spec.Inputs), Rows = rows, Samples = samples, Seed = 1 };
+        double? first = null;
+        foreach (var budget in budgets)
+        {
+            using var predictor = new McPredictor(Trainer.CreateNetwork(spec, seed: 1), device, new McOptions { MaxChunkElements = budget });
+            var time = Timing.Measure(() => predictor.Predict(request), device);
+            first ??= time.Median;
+            yield return new Result(name, rows, samples, $"chunk budget {budget >> 20} M elements", time.Median, time.Min, first / time.Median);
+        }
+    }
+
+    /// <summary>The folded pass at each precision; the ratio is the speed-up over float32.</summary>
+    public static IEnumerable<Result> Precisions(NetworkSpec spec, string name, int rows, int samples, Device device, ComputePrecision[] precisions)
+    {
+        var request = new McRequest { Inputs = Inputs(rows, spec.Inputs), Rows = rows, Samples = samples, Seed = 1 };
+        double? fp32 = null;
+        foreach (var precision in precisions)
+        {
+            using var predictor = new McPredictor(Trainer.CreateNetwork(spec, seed: 1), device, new McOptions { Precision = precision });
+            var time = Timing.Measure(() => predictor.Predict(request), device);
+            fp32 ??= time.Median;
+            yield return new Result(name, rows, samples, $"precision {precision.ToString().ToLowerInvariant()}", time.Median, time.Min, fp32 / time.Median);
+        }
+
+        torch.backends.cuda.matmul.allow_tf32 = false; // Tf32 is process-wide: later cases measure float32 again
     }
 
     /// <summary>One large request, timed once, with the growth of peak resident memory it caused.</summary>
@@ -141,6 +214,29 @@ internal static class Cases
     {
         var random = new Random(1);
         return [.. Enumerable.Range(0, rows * features).Select(_ => (float)((random.NextDouble() * 2) - 1))];
+    }
+}
+
+/// <summary>The networks the benchmarks and the service load test share.</summary>
+internal static class Models
+{
+    public static readonly NetworkSpec Reference = new() { Inputs = 64, Hidden = [1024, 1024], HiddenDropout = [0.1] };
+
+    public static readonly NetworkSpec Boston = new() { Inputs = 13, Hidden = [50], InputDropout = 0.05, HiddenDropout = [0.05] };
+
+    /// <summary>The Python peer's small model: 13-50-50-1 with dropout 0.1 after each hidden layer.</summary>
+    public static readonly NetworkSpec Small = new() { Inputs = 13, Hidden = [50, 50], HiddenDropout = [0.1] };
+
+    public static void Write(string store)
+    {
+        foreach (var (name, spec) in new[] { ("small", Small), ("reference", Reference) })
+        {
+            using var package = new Uncertainty.Model.Packaging.ModelPackage(
+                new Uncertainty.Model.Packaging.ModelDescription { Network = spec, InputScaling = Uncertainty.Model.Data.Standardizer.Identity(spec.Inputs), Description = $"Benchmark network {name}, randomly initialised." },
+                Trainer.CreateNetwork(spec, seed: 1));
+            package.Save(Path.Combine(store, name, "1"));
+            Console.WriteLine($"wrote {Path.Combine(store, name, "1")}");
+        }
     }
 }
 

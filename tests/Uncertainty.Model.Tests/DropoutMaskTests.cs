@@ -95,4 +95,23 @@ public class DropoutMaskTests
         double va = a.Sum(v => (v - ma) * (v - ma)), vb = b.Sum(v => (v - mb) * (v - mb));
         return cov / Math.Sqrt(va * vb);
     }
+
+    [Theory]
+    [InlineData(1024, 0.1)]
+    [InlineData(50, 0.5)] // width not a multiple of the SIMD lanes: the scalar tail
+    [InlineData(3, 0.05)]
+    public void The_managed_cpu_masks_equal_the_tensor_masks_gpus_use_bit_for_bit(int width, double p)
+    {
+        TorchBackend.EnsureInitialized();
+        ulong[] seeds = [.. Enumerable.Range(0, 700).Select(i => (ulong)(i % 7) * 1_000_003UL)]; // 700 x width crosses the parallel threshold at 1024
+        long[] indices = [.. Enumerable.Range(0, 700).Select(i => (long)i)];
+        using var masks = new DropoutMasks(CPU);
+        var plan = MaskPlan.Create(seeds, indices, 2, CPU);
+        var threshold = (long)Math.Round(p * (1 << 24));
+
+        using var managed = masks.HostMask(plan.Keys.select(0, 1), width, (uint)threshold, (float)(1 / (1 - p)));
+        using var tensorOps = masks.TensorMask(plan.Keys.select(0, 1), width, threshold, 1 / (1 - p), ScalarType.Float32);
+
+        Assert.Equal(tensorOps.data<float>().ToArray(), managed.data<float>().ToArray());
+    }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -69,7 +70,11 @@ public sealed class DropoutMasks(Device device) : IDisposable
     private const long Low32 = 0xFFFFFFFFL;
     private const int ThresholdBits = 24;
 
+    /// <summary>Masks at least this large (elements) are computed on all cores.</summary>
+    private const long ParallelElements = 1 << 18;
+
     private readonly Dictionary<int, Tensor> unitCodes = [];
+    private readonly Dictionary<int, uint[]> hostUnitCodes = [];
     private Tensor? shift15;
     private Tensor? shift16;
     private Tensor? shift8;
@@ -86,17 +91,110 @@ public sealed class DropoutMasks(Device device) : IDisposable
     public Tensor Mask(MaskPlan plan, int layer, int width, double p, double keptScale, ScalarType dtype)
     {
         using var scope = NewDisposeScope();
-        var hash = Mix32(plan.Keys.select(0, layer).unsqueeze(1).bitwise_xor(UnitCodes(width)));
-        // Scalars held in using-scopes: TorchSharp's temporary Scalars can be finalised mid-call (see Training.Optimizer).
-        using var threshold = ((long)Math.Round(p * (1 << ThresholdBits))).ToScalar();
-        using var scale = keptScale.ToScalar();
-        var mask = hash.bitwise_right_shift(Constant(ref shift8, 32 - ThresholdBits)).ge(threshold).to(dtype).mul_(scale);
+        var thresholdValue = (long)Math.Round(p * (1 << ThresholdBits));
+        Tensor mask;
+        if (Device.type == DeviceType.CPU)
+        {
+            // The same function in managed SIMD: libtorch's int64 multiply has no AVX2 form, so on the CPU the
+            // tensor version cost 17 ms for a merged batch's 3,200 x 1,024 mask, against ~1 ms here.
+            mask = HostMask(plan.Keys.select(0, layer), width, (uint)thresholdValue, (float)keptScale);
+            if (dtype != ScalarType.Float32)
+            {
+                mask = mask.to(dtype);
+            }
+        }
+        else
+        {
+            mask = TensorMask(plan.Keys.select(0, layer), width, thresholdValue, keptScale, dtype);
+        }
+
         if (plan.RowToSample is not null)
         {
             mask = mask.index_select(0, plan.RowToSample);
         }
 
         return mask.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>[samples, width] mask with tensor ops on this object's device (one launch per op on a GPU).</summary>
+    internal Tensor TensorMask(Tensor keys, int width, long threshold, double keptScale, ScalarType dtype)
+    {
+        var hash = Mix32(keys.unsqueeze(1).bitwise_xor(UnitCodes(width)));
+        // Scalars held in using-scopes: TorchSharp's temporary Scalars can be finalised mid-call (see Training.Optimizer).
+        using var thresholdScalar = threshold.ToScalar();
+        using var scale = keptScale.ToScalar();
+        return hash.bitwise_right_shift(Constant(ref shift8, 32 - ThresholdBits)).ge(thresholdScalar).to(dtype).mul_(scale);
+    }
+
+    /// <summary>
+    /// [samples, width] float32 mask on the CPU, computed in managed code: uint32 lanes, eight at a time, with
+    /// exactly the arithmetic of <see cref="Mix32"/> (whose int64 lanes hold 32-bit values), so both paths give
+    /// the same bits. Rows are split across cores for large masks; no torch call runs off this thread.
+    /// </summary>
+    internal unsafe Tensor HostMask(Tensor keys, int width, uint threshold, float keptScale)
+    {
+        int samples = (int)keys.shape[0];
+        var codes = HostUnitCodes(width);
+        var sampleKeys = keys.contiguous().data<long>().ToArray();
+        var mask = empty([samples, width], ScalarType.Float32);
+        nint output;
+        fixed (byte* data = mask.bytes)
+        {
+            output = (nint)data; // native (libtorch) memory: the GC never moves it
+        }
+
+        void Row(int row)
+        {
+            MaskRow((uint)sampleKeys[row], codes, threshold, keptScale, new Span<float>((float*)output + ((long)row * width), width));
+        }
+
+        if ((long)samples * width >= ParallelElements)
+        {
+            Parallel.For(0, samples, Row);
+        }
+        else
+        {
+            for (int row = 0; row < samples; row++)
+            {
+                Row(row);
+            }
+        }
+
+        return mask;
+    }
+
+    /// <summary>One sample's mask row: unit j is kept (value <paramref name="keptScale"/>) when Mix32(key ^ code j) >> 8 >= threshold.</summary>
+    internal static void MaskRow(uint key, ReadOnlySpan<uint> codes, uint threshold, float keptScale, Span<float> row)
+    {
+        int j = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var keyVector = Vector256.Create(key);
+            var thresholdVector = Vector256.Create(threshold);
+            var kept = Vector256.Create(keptScale);
+            for (; j <= codes.Length - Vector256<uint>.Count; j += Vector256<uint>.Count)
+            {
+                var x = keyVector ^ Vector256.Create(codes.Slice(j, Vector256<uint>.Count));
+                x ^= Vector256.ShiftRightLogical(x, 16);
+                x *= 0x7feb352dU;
+                x ^= Vector256.ShiftRightLogical(x, 15);
+                x *= 0x5bd1e995U;
+                x ^= Vector256.ShiftRightLogical(x, 16);
+                var keep = Vector256.GreaterThanOrEqual(Vector256.ShiftRightLogical(x, 32 - ThresholdBits), thresholdVector);
+                (keep.AsSingle() & kept).CopyTo(row.Slice(j, Vector256<float>.Count));
+            }
+        }
+
+        for (; j < codes.Length; j++)
+        {
+            uint x = key ^ codes[j];
+            x ^= x >> 16;
+            x *= 0x7feb352dU;
+            x ^= x >> 15;
+            x *= 0x5bd1e995U;
+            x ^= x >> 16;
+            row[j] = (x >> (32 - ThresholdBits)) >= threshold ? keptScale : 0f;
+        }
     }
 
     /// <summary>lowbias32-style finaliser (two multiply-xorshift rounds) on int64 lanes holding 32-bit values.</summary>
@@ -123,6 +221,18 @@ public sealed class DropoutMasks(Device device) : IDisposable
         }
 
         return cached;
+    }
+
+    /// <summary>The hashed unit indices of <see cref="UnitCodes"/> as host uint32 values, cached per width.</summary>
+    private uint[] HostUnitCodes(int width)
+    {
+        if (!hostUnitCodes.TryGetValue(width, out var codes))
+        {
+            codes = [.. Enumerable.Range(0, width).Select(j => (uint)(SplitMix64(0x243F6A8885A308D3UL + (ulong)j) >> 32))];
+            hostUnitCodes[width] = codes;
+        }
+
+        return codes;
     }
 
     /// <summary>Hashed unit indices [1, width], cached per width on the device.</summary>
