@@ -12,8 +12,11 @@ namespace Uncertainty.Model.Inference;
 /// <param name="keys">[dropout layers, samples] int64 sample keys on the compute device (see <see cref="WriteKeys"/>).</param>
 /// <param name="rowToSample">For each activation row, the sample whose mask it takes; null when row i is sample i.</param>
 /// <param name="expandIndex">For each activation row, the input row it starts from; null when the input rows are the rows.</param>
-public sealed class MaskPlan(Tensor keys, Tensor? rowToSample, Tensor? expandIndex)
+/// <param name="rowsPerSample">When every sample owns this many consecutive rows: masks are broadcast over them instead of gathered.</param>
+public sealed class MaskPlan(Tensor keys, Tensor? rowToSample, Tensor? expandIndex, int rowsPerSample = 1)
 {
+    public int RowsPerSample { get; } = rowsPerSample;
+
     public Tensor Keys { get; } = keys;
 
     public Tensor? RowToSample { get; } = rowToSample;
@@ -85,7 +88,8 @@ public sealed class DropoutMasks(Device device) : IDisposable
     public Device Device { get; } = device;
 
     /// <summary>
-    /// The mask for one dropout layer: [rows, width] of 0 and <paramref name="keptScale"/>, in <paramref name="dtype"/>.
+    /// The mask for one dropout layer: [rows, width] of 0 and <paramref name="keptScale"/>, in <paramref name="dtype"/>
+    /// ([samples, width] when the plan broadcasts, see <see cref="MaskPlan.RowsPerSample"/>).
     /// A unit is dropped when its hash, read as a 24-bit fraction, falls below <paramref name="p"/>.
     /// </summary>
     public Tensor Mask(MaskPlan plan, int layer, int width, double p, double keptScale, ScalarType dtype)

@@ -101,7 +101,10 @@ public sealed class McPredictor : IDisposable
         using var scope = NewDisposeScope();
         int samples = blocks.Sum(b => b.Count);
         int rows = blocks.Sum(b => b.Count * b.State.Request.Rows);
-        bool shareMasks = rows != samples;
+        // Each sample's rows are consecutive. When every sample has the same number of rows its mask is
+        // broadcast over them; otherwise a row-to-sample index gathers the masks.
+        int rowsPerSample = blocks.All(b => b.State.Request.Rows == blocks[0].State.Request.Rows) ? blocks[0].State.Request.Rows : 1;
+        bool shareMasks = rows != samples && rowsPerSample == 1;
         int layers = network.DropoutLayers;
 
         // Everything the device needs for this chunk travels in one host-to-device copy:
@@ -136,7 +139,8 @@ public sealed class McPredictor : IDisposable
         var plan = new MaskPlan(
             onDevice.narrow(0, keysAt, layers * samples).view(layers, samples),
             shareMasks ? onDevice.narrow(0, rows, rows) : null,
-            expandIndex);
+            expandIndex,
+            rowsPerSample);
         var output = network.RunStages(first.index_select(0, expandIndex), start, network.StageCount, plan, maskSource);
         var host = ToHost(output);
 

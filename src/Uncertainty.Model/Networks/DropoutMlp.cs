@@ -104,13 +104,32 @@ public sealed class DropoutMlp : Module<Tensor, Tensor>
             x = stages[i] switch
             {
                 ModuleStage module => layers[module.Index].call(x),
-                DropoutStage dropout when plan is not null => x.mul(masks!.Mask(plan, dropout.Ordinal, dropout.Width, dropout.P, KeptScale(dropout.P), x.dtype)),
+                DropoutStage dropout when plan is not null => ApplyMask(x, masks!.Mask(plan, dropout.Ordinal, dropout.Width, dropout.P, KeptScale(dropout.P), x.dtype), plan.RowsPerSample),
                 DropoutStage dropout => Spec.DropoutKind == DropoutKind.Standard ? Scaled(x, 1 - dropout.P) : x,
                 _ => throw new InvalidOperationException("unknown stage"),
             };
         }
 
         return x;
+    }
+
+    /// <summary>
+    /// x times its mask; with <paramref name="rowsPerSample"/> above one the [samples, width] mask is broadcast over each
+    /// sample's rows rather than gathered to every row.
+    /// </summary>
+    private static Tensor ApplyMask(Tensor x, Tensor mask, int rowsPerSample)
+    {
+        // Only under inference/no-grad, where x is always a fresh activation; a training batch may be a view of the data.
+        bool inPlace = !is_grad_enabled();
+        if (rowsPerSample > 1)
+        {
+            var width = x.shape[^1];
+            var grouped = x.view(-1, rowsPerSample, width);
+            var expanded = mask.unsqueeze(1);
+            return (inPlace ? grouped.mul_(expanded) : grouped.mul(expanded)).view(-1, width);
+        }
+
+        return inPlace ? x.mul_(mask) : x.mul(mask);
     }
 
     /// <summary>x times a constant, the Scalar held alive for the call (TorchSharp's temporary Scalars can be finalised mid-call).</summary>
