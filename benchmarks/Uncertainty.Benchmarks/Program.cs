@@ -16,6 +16,7 @@ var device = TorchBackend.ResolveDevice(TorchBackend.ParsePreference(arguments.G
 Console.WriteLine($"# Uncertainty engine benchmark — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
 Console.WriteLine($"device {device}, {backend.LibTorchSource}, {Environment.ProcessorCount} logical cores, torch threads {torch.get_num_threads()}");
 
+Timing.CaseSeconds = double.Parse(arguments.Get("--case-seconds", "2"), CultureInfo.InvariantCulture);
 var results = new List<Result>();
 if (arguments.Value("--make-models") is { } store)
 {
@@ -242,18 +243,21 @@ internal static class Models
 
 internal static class Timing
 {
-    /// <summary>Median and minimum over repetitions after a warm-up (3 runs and 0.5 s), within about two seconds per case.</summary>
+    /// <summary>Seconds of timed repetitions per case (--case-seconds); the warm-up takes a quarter of it.</summary>
+    public static double CaseSeconds { get; set; } = 2;
+
+    /// <summary>Median and minimum over repetitions (at least 5) after a warm-up (at least 3 runs).</summary>
     public static (double Median, double Min) Measure(Action action, Device device)
     {
         var warmUp = Stopwatch.StartNew();
-        for (int i = 0; i < 3 || warmUp.Elapsed.TotalSeconds < 0.5; i++)
+        for (int i = 0; i < 3 || warmUp.Elapsed.TotalSeconds < CaseSeconds / 4; i++)
         {
             action();
         }
 
         var times = new List<double>();
         var budget = Stopwatch.StartNew();
-        while (times.Count < 5 || (times.Count < 200 && budget.Elapsed.TotalSeconds < 2))
+        while (times.Count < 5 || (times.Count < 200 && budget.Elapsed.TotalSeconds < CaseSeconds))
         {
             var watch = Stopwatch.StartNew();
             action();
