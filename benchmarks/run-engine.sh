@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Engine benchmark on this machine's CPU (or --device cuda on a GPU host); prints a markdown table and
-# writes artifacts/engine-<device>.json. Usage: benchmarks/run-engine.sh [--device cpu|cuda] [--check-devices]
+# Engine benchmark on this machine's CPU (or --device cuda on a GPU host); prints a markdown table and writes
+# benchmarks/results/engine-<device>.json. Usage: benchmarks/run-engine.sh [--device cpu|cuda] [--check-devices] [--quick]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 device=cpu
 for ((i = 1; i <= $#; i++)); do [ "${!i}" = --device ] && j=$((i + 1)) && device=${!j}; done
-mkdir -p artifacts
+mkdir -p benchmarks/results
 dotnet build -c Release benchmarks/Uncertainty.Benchmarks -v quiet -nologo >/dev/null
-dotnet benchmarks/Uncertainty.Benchmarks/bin/Release/net10.0/Uncertainty.Benchmarks.dll --json "artifacts/engine-$device.json" "$@"
+dotnet benchmarks/Uncertainty.Benchmarks/bin/Release/net10.0/Uncertainty.Benchmarks.dll --json "benchmarks/results/engine-$device.json" "$@"

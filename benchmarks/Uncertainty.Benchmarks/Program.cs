@@ -90,7 +90,10 @@ foreach (var r in results)
 
 if (arguments.Value("--json") is { } path)
 {
-    File.WriteAllText(path, JsonSerializer.Serialize(new { machine = Environment.MachineName, device = device.ToString(), date = DateTime.UtcNow, results }, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }));
+    var cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown CPU";
+    var machine = $"{Environment.ProcessorCount} cores, {cpu}";
+    var command = "Uncertainty.Benchmarks " + string.Join(' ', args);
+    File.WriteAllText(path, JsonSerializer.Serialize(new { machine, device = device.ToString(), date = DateTime.UtcNow, command, torchThreads = torch.get_num_threads(), results }, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }));
 }
 
 internal sealed record Result(string Network, int Rows, int Samples, string Variant, double MedianMs, double MinMs, double? Ratio, double? PeakRssGrowthMb = null);
