@@ -65,6 +65,11 @@ public static class UncertaintyApi
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseSerilogRequestLogging();
+
+        // The explorer page (wwwroot): at / and /explorer, with its vendored chart library; no CDN.
+        app.UseDefaultFiles();
+        app.UseStaticFiles();
+        app.MapGet("/explorer", () => Results.Redirect("/")).ExcludeFromDescription();
         app.UseRouting();
         app.UseHttpMetrics();
         app.UseRateLimiter();

@@ -34,7 +34,8 @@ public sealed record ModelDetails(
     IReadOnlyList<string> Inputs,
     IReadOnlyList<string>? Outputs,
     NetworkSpec Network,
-    string? Description);
+    string? Description,
+    IReadOnlyList<float[]>? Examples);
 
 public sealed record SetDefaultVersionRequest(int Version);
 
@@ -140,7 +141,7 @@ public static class ModelsApi
             return new VersionInfo(v, manifest.CreatedAt, manifest.WeightsSha256, TrainingInfo.From(manifest.Model.Training));
         }).ToList();
         var inputs = model.FeatureNames ?? [.. Enumerable.Range(0, model.Network.Inputs).Select(i => $"x{i}")];
-        return new ModelDetails(name, defaultVersion, versions, Task(model.Network), inputs, model.OutputNames, model.Network, model.Description);
+        return new ModelDetails(name, defaultVersion, versions, Task(model.Network), inputs, model.OutputNames, model.Network, model.Description, model.Examples);
     }
 
     private static string Task(NetworkSpec network) => network.Head.Kind switch

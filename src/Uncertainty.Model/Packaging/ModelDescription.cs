@@ -25,6 +25,19 @@ public sealed record ModelDescription
 
     public string? Description { get; init; }
 
+    /// <summary>
+    /// Raw training rows kept for display (features, then the target value or class index): every row of a
+    /// one-input model up to <see cref="MaxExamples"/>, so a plot can show the data; otherwise the first few.
+    /// </summary>
+    public IReadOnlyList<float[]>? Examples { get; init; }
+
+    public const int MaxExamples = 512;
+
+    /// <summary>The rows <see cref="Examples"/> keeps of <paramref name="data"/>.</summary>
+    public static IReadOnlyList<float[]> ExamplesOf(Dataset data) =>
+        [.. Enumerable.Range(0, Math.Min(data.Rows, data.Columns == 1 ? MaxExamples : 5))
+            .Select(r => (float[])[.. data.Features.AsSpan(r * data.Columns, data.Columns), data.Targets[r]])];
+
     /// <summary>Per output, reported units per network unit (the target std for regression, 1 for probabilities).</summary>
     public double[] OutputScale => Network.Head.Kind == HeadKind.Classification || TargetScaling is null
         ? [.. Enumerable.Repeat(1.0, Network.Head.Outputs)]

@@ -45,6 +45,7 @@ public static class TrainingPipeline
                 OutputNames = train.ClassLabels ?? [train.TargetName],
                 Training = summary,
                 Description = description,
+                Examples = ModelDescription.ExamplesOf(train),
             },
             network);
     }
