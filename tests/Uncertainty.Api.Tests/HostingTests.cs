@@ -48,6 +48,25 @@ public sealed class HostingTests
         Assert.Equal("X-Api-Key", document.GetProperty("components").GetProperty("securitySchemes").GetProperty("ApiKey").GetProperty("name").GetString());
     }
 
+    [Fact]
+    public async Task The_explorer_page_and_its_chart_library_are_served_locally()
+    {
+        using var factory = new UncertaintyApiFactory();
+        var client = await factory.ReadyClientAsync();
+
+        var page = await client.GetStringAsync("/");
+        var library = await client.GetAsync("/vendor/chart.umd.min.js");
+        var redirect = await factory.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { AllowAutoRedirect = false }).GetAsync("/explorer");
+        var toy = await client.GetFromJsonAsync<JsonElement>("/models/toy");
+
+        Assert.Contains("Uncertainty explorer", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("https://", page.Replace("https://www.w3.org", "", StringComparison.Ordinal), StringComparison.Ordinal); // no CDN
+        Assert.Equal(HttpStatusCode.OK, library.StatusCode);
+        Assert.True((await library.Content.ReadAsByteArrayAsync()).Length > 100_000);
+        Assert.Equal("/", redirect.Headers.Location?.ToString());
+        Assert.Equal(256, toy.GetProperty("examples").GetArrayLength()); // the toy model's training points, for the plot
+    }
+
     [Theory]
     [InlineData("Uncertainty:Device", "gpu", "Device")]
     [InlineData("Uncertainty:MaxSamples", "0", "MaxSamples")]

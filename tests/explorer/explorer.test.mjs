@@ -49,7 +49,7 @@ try {
   assert.equal(points, 8, 'the loss curve has one point per epoch');
   await page.waitForFunction(() => document.querySelector('#model').value === 'browser-model' && document.querySelector('#tabular').dataset.rendered === 'true');
   const classes = await page.evaluate(() => window.explorer.charts['row-chart'].data.labels);
-  assert.deepEqual([...classes].sort(), ['B', 'M']);
+  assert.deepEqual([...classes].sort(), ['benign', 'malignant']);
   assert.match(await page.textContent('#row-numbers'), /mutual information/);
   step(`trained browser-model from the page (8 epochs); it is selected and shows classes ${classes.join(', ')}`);
   await page.locator('#training').screenshot({ path: `${shots}/training.png` });

@@ -4,7 +4,7 @@ const state = { model: null, charts: {}, job: null };
 window.explorer = state; // read by the browser test
 
 async function api(path, options = {}) {
-  const response = await fetch(path, { headers: { 'content-type': 'application/json', ...(options.headers || {}) }, ...options });
+  const response = await fetch(path, { ...options, headers: { 'content-type': 'application/json', ...(options.headers || {}) } });
   const body = await response.json().catch(() => null);
   if (!response.ok) {
     const fields = body?.errors ? ' ' + Object.entries(body.errors).map(([k, v]) => `${k}: ${v.join(' ')}`).join('; ') : '';
