@@ -123,10 +123,7 @@ public sealed class HostingTests
         }
         finally
         {
-            if (Directory.Exists(store))
-            {
-                Directory.Delete(store, recursive: true);
-            }
+            UncertaintyApiFactory.DeleteTemporaryDirectory(store);
         }
     }
 }

@@ -87,6 +87,6 @@ public sealed class ShutdownTests
             }
         }
 
-        Directory.Delete(store, recursive: true);
+        UncertaintyApiFactory.DeleteTemporaryDirectory(store);
     }
 }

@@ -38,7 +38,7 @@ public sealed class UncertaintyApiFactory : WebApplicationFactory<Program>
     public async Task<HttpClient> ReadyClientAsync()
     {
         var client = CreateClient();
-        for (var attempt = 0; attempt < 600; attempt++)
+        for (var attempt = 0; attempt < 1200; attempt++)
         {
             if ((await client.GetAsync("/health/ready")).IsSuccessStatusCode)
             {
@@ -48,15 +48,31 @@ public sealed class UncertaintyApiFactory : WebApplicationFactory<Program>
             await Task.Delay(100);
         }
 
-        throw new TimeoutException("The service did not become ready in 60 s.");
+        throw new TimeoutException("The service did not become ready in 120 s.");
     }
 
     protected override void Dispose(bool disposing)
     {
         base.Dispose(disposing);
-        if (disposing && DeleteStoreOnDispose && Directory.Exists(ModelStore))
+        if (disposing && DeleteStoreOnDispose)
         {
-            Directory.Delete(ModelStore, recursive: true);
+            DeleteTemporaryDirectory(ModelStore);
+        }
+    }
+
+    /// <summary>Best-effort removal of a test's temporary store: a file still being closed by a stopping host is retried, then left to the OS.</summary>
+    internal static void DeleteTemporaryDirectory(string path)
+    {
+        for (int attempt = 0; attempt < 5 && Directory.Exists(path); attempt++)
+        {
+            try
+            {
+                Directory.Delete(path, recursive: true);
+            }
+            catch (IOException)
+            {
+                Thread.Sleep(200);
+            }
         }
     }
 }
