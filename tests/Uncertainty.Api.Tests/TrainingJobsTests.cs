@@ -153,9 +153,12 @@ public sealed class TrainingJobsTests
         await Problems.ReadAsync(refused, HttpStatusCode.TooManyRequests);
         Assert.NotNull(refused.Headers.RetryAfter);
 
-        // A queued job is cancelled at once.
+        // A queued job is cancelled at once, and its place in the queue is free again.
         var cancelled = await (await client.DeleteAsync(waiting.Headers.Location)).Content.ReadFromJsonAsync<TrainingJob>(Json);
         Assert.Equal(JobState.Cancelled, cancelled!.State);
+        var next = await client.PostAsJsonAsync("/training-jobs", body);
+        Assert.Equal(HttpStatusCode.Accepted, next.StatusCode);
+        await client.DeleteAsync(next.Headers.Location);
         await client.DeleteAsync(running.Headers.Location);
         await WaitForAsync(client, running.Headers.Location!.ToString(), j => j.Finished);
     }

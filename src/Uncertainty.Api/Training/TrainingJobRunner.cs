@@ -81,6 +81,11 @@ public sealed partial class TrainingJobRunner(
             }
 
             entry.Cancellation.Cancel();
+            if (entry.Job.State == JobState.Queued)
+            {
+                Interlocked.Decrement(ref queued); // its place in the queue is free at once
+            }
+
             Update(entry, job => job.State == JobState.Queued
                 ? job with { State = JobState.Cancelled, CancelRequested = true, FinishedAt = DateTimeOffset.UtcNow }
                 : job with { CancelRequested = true }, persist: true);
@@ -128,11 +133,10 @@ public sealed partial class TrainingJobRunner(
         {
             await foreach (var id in queue.Reader.ReadAllAsync(stoppingToken))
             {
-                Interlocked.Decrement(ref queued);
                 var entry = jobs[id];
-                if (entry.Job.State != JobState.Queued)
+                if (!Claim(entry))
                 {
-                    continue; // cancelled while it waited
+                    continue; // cancelled while it waited (its queue place was given back then)
                 }
 
                 // A dedicated thread: training is long, CPU-bound native work.
@@ -147,16 +151,6 @@ public sealed partial class TrainingJobRunner(
     private void Run(Entry entry, CancellationToken stoppingToken)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(entry.Cancellation.Token, stoppingToken);
-        lock (entry)
-        {
-            if (entry.Job.State != JobState.Queued)
-            {
-                return;
-            }
-
-            Update(entry, job => job with { State = JobState.Running, StartedAt = DateTimeOffset.UtcNow }, persist: true);
-        }
-
         metrics.TrainingJobStarted();
         var request = entry.Request;
         var clock = Stopwatch.StartNew();
@@ -201,6 +195,22 @@ public sealed partial class TrainingJobRunner(
         {
             Finish(entry, job => job with { State = JobState.Failed, Error = e.Message });
             Log.Failed(logger, entry.Job.Id, e);
+        }
+    }
+
+    /// <summary>Queued to running, atomically with respect to <see cref="Cancel"/>; false when the job is no longer queued.</summary>
+    private bool Claim(Entry entry)
+    {
+        lock (entry)
+        {
+            if (entry.Job.State != JobState.Queued)
+            {
+                return false;
+            }
+
+            Interlocked.Decrement(ref queued);
+            Update(entry, job => job with { State = JobState.Running, StartedAt = DateTimeOffset.UtcNow }, persist: true);
+            return true;
         }
     }
 
