@@ -299,4 +299,29 @@ public class McPredictorTests
 
         Assert.NotEqual(Regression(a).Mean[0], Regression(b).Mean[0]); // it really ran in bfloat16
     }
+
+    [Theory]
+    [InlineData(HeadKind.Regression)]
+    [InlineData(HeadKind.HeteroscedasticRegression)]
+    public void Statistics_reduced_on_the_device_equal_the_streamed_ones(HeadKind head)
+    {
+        var spec = TestNetworks.Regressor(inputs: 8, p: 0.2, 32) with { Head = new HeadSpec { Kind = head, Outputs = 2 } };
+        var inputs = TestNetworks.Inputs(rows: 16, features: 8);
+        var request = new McRequest { Inputs = inputs, Rows = 16, Samples = 96, Seed = 4 };
+        using var streamed = TestNetworks.Predictor(spec, new McOptions { DeviceStatisticsMinValues = int.MaxValue });
+        // Small chunks: several device-side blocks are merged into the running statistics.
+        using var reduced = TestNetworks.Predictor(spec, new McOptions { DeviceStatisticsMinValues = 1, MaxChunkElements = 32 * 16 * 10 });
+
+        var a = streamed.Predict(request);
+        var b = reduced.Predict(request);
+
+        // Same passes, same numbers; only the order of double additions differs (pairwise merging vs Welford).
+        Assert.Equal(a.SamplesUsed, b.SamplesUsed);
+        for (int row = 0; row < 16; row++)
+        {
+            TestNetworks.AssertClose(Regression(a, row).Mean, Regression(b, row).Mean, relative: 1e-9, absolute: 1e-12);
+            TestNetworks.AssertClose(Regression(a, row).EpistemicVariance, Regression(b, row).EpistemicVariance, relative: 1e-9, absolute: 1e-12);
+            TestNetworks.AssertClose(Regression(a, row).AleatoricVariance, Regression(b, row).AleatoricVariance, relative: 1e-9, absolute: 1e-12);
+        }
+    }
 }

@@ -114,14 +114,19 @@ public sealed class McPredictor : IDisposable
         bool shareMasks = rows != samples && rowsPerSample == 1;
         int layers = network.DropoutLayers;
 
+        // One request alone in the chunk (the large-batch case): its rows are its inputs repeated per sample,
+        // built on the device, and no per-row index travels. Otherwise every row's input index is uploaded.
+        bool single = blocks.Count == 1;
+        int expandRows = single ? 0 : rows;
+
         // Everything the device needs for this chunk travels in one host-to-device copy:
         // [input row of each activation row | sample of each row (when rows share masks) | mask keys per layer].
         // Filled in native memory: a managed array this size (1.6 MB at B = 1024, T = 100) would land on the
         // large-object heap every chunk and bring gen-2 collections into the hot path.
-        var staging = empty(rows + (shareMasks ? rows : 0) + (layers * samples), ScalarType.Int64);
+        var staging = empty(expandRows + (shareMasks ? rows : 0) + (layers * samples), ScalarType.Int64);
         var upload = MemoryMarshal.Cast<byte, long>(staging.bytes);
-        var expand = upload.Slice(0, rows);
-        var rowToSample = upload.Slice(rows, shareMasks ? rows : 0);
+        var expand = upload.Slice(0, expandRows);
+        var rowToSample = upload.Slice(expandRows, shareMasks ? rows : 0);
         var seeds = new ulong[samples];
         var indices = new long[samples];
         int s = 0, row = 0;
@@ -131,6 +136,11 @@ public sealed class McPredictor : IDisposable
             {
                 seeds[s] = block.State.Request.Seed;
                 indices[s] = block.First + t;
+                if (single)
+                {
+                    continue;
+                }
+
                 for (int b = 0; b < block.State.Request.Rows; b++, row++)
                 {
                     expand[row] = block.State.InputOffset + b;
@@ -145,15 +155,23 @@ public sealed class McPredictor : IDisposable
         int keysAt = upload.Length - (layers * samples);
         MaskPlan.WriteKeys(upload[keysAt..], seeds, indices, layers);
         var onDevice = Device.type == DeviceType.CPU ? staging : staging.to(Device);
-        var expandIndex = onDevice.narrow(0, 0, rows);
         var plan = new MaskPlan(
             onDevice.narrow(0, keysAt, layers * samples).view(layers, samples),
-            shareMasks ? onDevice.narrow(0, rows, rows) : null,
-            expandIndex,
+            shareMasks ? onDevice.narrow(0, expandRows, rows) : null,
+            expandIndex: null,
             rowsPerSample);
-        var output = network.RunStages(first.index_select(0, expandIndex), start, network.StageCount, plan, maskSource);
-        var host = HostView(output);
+        var expanded = single
+            ? first.narrow(0, blocks[0].State.InputOffset, blocks[0].State.Request.Rows).repeat(blocks[0].Count, 1)
+            : first.index_select(0, onDevice.narrow(0, 0, rows));
+        var output = network.RunStages(expanded, start, network.StageCount, plan, maskSource);
 
+        if (single && ReducesOnDevice(blocks[0]))
+        {
+            ReduceOnDevice(output, blocks[0]);
+            return;
+        }
+
+        var host = HostView(output);
         int headWidth = network.Spec.HeadWidth;
         int offset = 0;
         foreach (var block in blocks)
@@ -164,6 +182,28 @@ public sealed class McPredictor : IDisposable
                 block.State.Accumulator.Add(host.Slice(offset, passWidth));
             }
         }
+    }
+
+    /// <summary>
+    /// Regression without raw samples, enough values to be worth it: the block's per-row mean, sum of squared
+    /// deviations (and, heteroscedastic, noise sum) are computed on the device in double and merged into the
+    /// running statistics (Chan et al.), instead of copying every sample to the host for Welford updates.
+    /// </summary>
+    private bool ReducesOnDevice(Block block) =>
+        network.Spec.Head.Kind != HeadKind.Classification
+        && !block.State.Request.ReturnSamples
+        && (long)block.Count * block.State.Request.Rows >= options.DeviceStatisticsMinValues;
+
+    private void ReduceOnDevice(Tensor output, Block block)
+    {
+        int width = network.Spec.Head.Outputs;
+        bool heteroscedastic = network.Spec.Head.Kind == HeadKind.HeteroscedasticRegression;
+        var y = output.to(ScalarType.Float64).view(block.Count, block.State.Request.Rows, network.Spec.HeadWidth);
+        var values = y.narrow(2, 0, width);
+        var mean = values.mean([0]);
+        var m2 = values.sub(mean).square().sum([0]);
+        var stats = heteroscedastic ? cat([mean, m2, y.narrow(2, width, width).exp().sum([0])], 1) : cat([mean, m2], 1);
+        block.State.Accumulator.Merge(block.Count, MemoryMarshal.Cast<byte, double>(stats.cpu().contiguous().bytes));
     }
 
     /// <summary>

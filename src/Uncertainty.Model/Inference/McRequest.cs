@@ -53,6 +53,12 @@ public sealed record McOptions
     /// <summary>Run the layers before the first dropout once per input and share the result across samples.</summary>
     public bool UsePrefix { get; init; } = true;
 
+    /// <summary>
+    /// A regression request alone in a chunk with at least this many values (samples x rows) has its statistics
+    /// reduced on the device; smaller ones stream every sample to the host. int.MaxValue turns the device path off.
+    /// </summary>
+    public int DeviceStatisticsMinValues { get; init; } = 4096;
+
     /// <summary>Adaptive T checks the standard error after every this many samples (also the minimum T).</summary>
     public int AdaptiveCheckEvery { get; init; } = 32;
 

@@ -78,6 +78,35 @@ internal sealed class SampleAccumulator
         }
     }
 
+    /// <summary>
+    /// Merges <paramref name="count"/> passes summarised elsewhere: per row, [mean | sum of squared deviations |
+    /// noise sum (heteroscedastic)] for each output, row-major. Chan, Golub and LeVeque's pairwise update, so
+    /// the result equals adding the passes one by one up to rounding.
+    /// </summary>
+    public void Merge(int count, ReadOnlySpan<double> stats)
+    {
+        bool heteroscedastic = head.Kind == HeadKind.HeteroscedasticRegression;
+        int stride = (heteroscedastic ? 3 : 2) * width;
+        double before = Count, total = Count + count;
+        for (int r = 0; r < rows; r++)
+        {
+            for (int o = 0; o < width; o++)
+            {
+                int at = (r * width) + o;
+                double blockMean = stats[(r * stride) + o];
+                double delta = blockMean - mean[at];
+                mean[at] += delta * count / total;
+                m2[at] += stats[(r * stride) + width + o] + (delta * delta * before * count / total);
+                if (heteroscedastic)
+                {
+                    noiseSum[at] += stats[(r * stride) + (2 * width) + o];
+                }
+            }
+        }
+
+        Count += count;
+    }
+
     /// <summary>The largest standard error of a mean output (scaled per output) over all rows.</summary>
     public double MaxStandardError(IReadOnlyList<double> outputScale)
     {
