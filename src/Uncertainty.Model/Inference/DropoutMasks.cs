@@ -11,9 +11,8 @@ namespace Uncertainty.Model.Inference;
 /// </summary>
 /// <param name="keys">[dropout layers, samples] int64 sample keys on the compute device (see <see cref="WriteKeys"/>).</param>
 /// <param name="rowToSample">For each activation row, the sample whose mask it takes; null when row i is sample i.</param>
-/// <param name="expandIndex">For each activation row, the input row it starts from; null when the input rows are the rows.</param>
 /// <param name="rowsPerSample">When every sample owns this many consecutive rows: masks are broadcast over them instead of gathered.</param>
-public sealed class MaskPlan(Tensor keys, Tensor? rowToSample, Tensor? expandIndex, int rowsPerSample = 1)
+public sealed class MaskPlan(Tensor keys, Tensor? rowToSample, int rowsPerSample = 1)
 {
     public int RowsPerSample { get; } = rowsPerSample;
 
@@ -21,16 +20,14 @@ public sealed class MaskPlan(Tensor keys, Tensor? rowToSample, Tensor? expandInd
 
     public Tensor? RowToSample { get; } = rowToSample;
 
-    public Tensor? ExpandIndex { get; } = expandIndex;
-
     public long Samples => Keys.shape[1];
 
     /// <summary>A plan whose keys are computed here and uploaded in one copy.</summary>
-    public static MaskPlan Create(ReadOnlySpan<ulong> seeds, ReadOnlySpan<long> indices, int layers, Device device, Tensor? rowToSample = null, Tensor? expandIndex = null)
+    public static MaskPlan Create(ReadOnlySpan<ulong> seeds, ReadOnlySpan<long> indices, int layers, Device device, Tensor? rowToSample = null)
     {
         var keys = new long[layers * seeds.Length];
         WriteKeys(keys, seeds, indices, layers);
-        return new MaskPlan(tensor(keys, [layers, seeds.Length], device: device), rowToSample, expandIndex);
+        return new MaskPlan(tensor(keys, [layers, seeds.Length], device: device), rowToSample);
     }
 
     /// <summary>A plan for one training step: every row draws its own mask.</summary>

@@ -158,7 +158,6 @@ public sealed class McPredictor : IDisposable
         var plan = new MaskPlan(
             onDevice.narrow(0, keysAt, layers * samples).view(layers, samples),
             shareMasks ? onDevice.narrow(0, expandRows, rows) : null,
-            expandIndex: null,
             rowsPerSample);
         var expanded = single
             ? first.narrow(0, blocks[0].State.InputOffset, blocks[0].State.Request.Rows).repeat(blocks[0].Count, 1)
