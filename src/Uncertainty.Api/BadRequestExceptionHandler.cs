@@ -17,7 +17,7 @@ public sealed class BadRequestExceptionHandler(IProblemDetailsService problemDet
         }
 
         var detail = badRequest.InnerException is System.Text.Json.JsonException json
-            ? $"The request body is not valid: {json.Message.Split(" | ")[0]}" // the message names the JSON path; line/byte positions add nothing
+            ? $"The request body is not valid: {RequestBodies.Describe(json)}"
             : badRequest.Message;
         httpContext.Response.StatusCode = badRequest.StatusCode;
         return await problemDetails.TryWriteAsync(new ProblemDetailsContext

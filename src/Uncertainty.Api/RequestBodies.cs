@@ -13,7 +13,7 @@ internal static class RequestBodies
     /// </summary>
     public static async Task<T?> ReadJsonOrFormAsync<T>(HttpRequest http, Func<T, string, T> withData, CancellationToken cancellationToken)
     {
-        var json = http.HttpContext.RequestServices.GetRequiredService<IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
+        var json = JsonOptions(http);
         if (!http.HasFormContentType)
         {
             return await http.ReadFromJsonAsync<T>(json, cancellationToken);
@@ -30,6 +30,13 @@ internal static class RequestBodies
 
         return request;
     }
+
+    /// <summary>The service's JSON settings (camelCase, strict numbers), for bodies read by hand.</summary>
+    public static JsonSerializerOptions JsonOptions(HttpRequest http) =>
+        http.HttpContext.RequestServices.GetRequiredService<IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
+
+    /// <summary>What a <see cref="JsonException"/> says up to its JSON path; the line and byte positions after it add nothing.</summary>
+    public static string Describe(JsonException exception) => exception.Message.Split(" | ")[0];
 
     /// <summary>A 400 validation problem for one field.</summary>
     public static ValidationProblem Invalid(string field, string message) =>

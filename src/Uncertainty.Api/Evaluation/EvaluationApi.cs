@@ -67,7 +67,7 @@ public static class EvaluationApi
         }
         catch (JsonException e)
         {
-            return RequestBodies.Invalid("request", $"The request is not valid JSON for an evaluation: {e.Message.Split(" | ")[0]}");
+            return RequestBodies.Invalid("request", $"The request is not valid JSON for an evaluation: {RequestBodies.Describe(e)}");
         }
 
         if (request is null)

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.Extensions.Options;
 using Uncertainty.Api.Inference;
 using Uncertainty.Api.Security;
 using Uncertainty.Model.Data;
@@ -72,12 +71,11 @@ public static class ImportApi
         ImportRequest? request;
         try
         {
-            var json = http.HttpContext.RequestServices.GetRequiredService<IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
-            request = form.TryGetValue("request", out var text) ? JsonSerializer.Deserialize<ImportRequest>(text.ToString(), json) : null;
+            request = form.TryGetValue("request", out var text) ? JsonSerializer.Deserialize<ImportRequest>(text.ToString(), RequestBodies.JsonOptions(http)) : null;
         }
         catch (JsonException e)
         {
-            return RequestBodies.Invalid("request", $"The 'request' part is not valid JSON: {e.Message.Split(" | ")[0]}");
+            return RequestBodies.Invalid("request", $"The 'request' part is not valid JSON: {RequestBodies.Describe(e)}");
         }
 
         if (request?.Network is null)

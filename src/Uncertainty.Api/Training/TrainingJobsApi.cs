@@ -37,7 +37,7 @@ public static class TrainingJobsApi
         }
         catch (JsonException e)
         {
-            return RequestBodies.Invalid("request", $"The request is not valid JSON for a training job: {e.Message.Split(" | ")[0]}");
+            return RequestBodies.Invalid("request", $"The request is not valid JSON for a training job: {RequestBodies.Describe(e)}");
         }
 
         if (request is null)
