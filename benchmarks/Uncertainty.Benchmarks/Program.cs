@@ -34,6 +34,7 @@ bool gpu = device.type == DeviceType.CUDA;
 bool quick = arguments.Has("--quick");
 var reference = Models.Reference;
 const string referenceName = "MLP 64-1024-1024-1, p=0.1";
+(string Label, McOptions Options)[] prefixOffOn = [("prefix off", new McOptions { UsePrefix = false }), ("prefix on", new McOptions { UsePrefix = true })];
 
 // Loop of T passes against one folded pass. On 2 CPU cores the largest cells take minutes per run, so the CPU
 // matrix times the loop only up to B x T = 32,000 rows and B = 1024 only folded.
@@ -61,13 +62,15 @@ if (!quick)
         results.AddRange(Cases.BatchedVersusLoop(Models.Small, "MLP 13-50-50-1 (the peer's small model), p=0.1", rows, samples, device, loop: true));
     }
 
-    results.AddRange(Cases.Chunks(reference, referenceName, rows: 256, samples: 100, device, gpu ? [4L << 20, 32L << 20, 128L << 20, 512L << 20] : [1L << 20, 4L << 20, 16L << 20, 64L << 20]));
+    long[] budgets = gpu ? [4L << 20, 32L << 20, 128L << 20, 512L << 20] : [1L << 20, 4L << 20, 16L << 20, 64L << 20];
+    results.AddRange(Cases.Variants(reference, referenceName, rows: 256, samples: 100, device, budgets.Select(b => ($"chunk budget {b >> 20} M elements", new McOptions { MaxChunkElements = b }))));
+    ComputePrecision[] precisions = gpu ? [ComputePrecision.Fp32, ComputePrecision.Tf32, ComputePrecision.Bf16] : [ComputePrecision.Fp32, ComputePrecision.Bf16];
     foreach (var rows in gpu ? new[] { 1, 1024 } : [1, 32])
     {
-        results.AddRange(Cases.Precisions(reference, referenceName, rows, samples: 100, device, gpu ? [ComputePrecision.Fp32, ComputePrecision.Tf32, ComputePrecision.Bf16] : [ComputePrecision.Fp32, ComputePrecision.Bf16]));
+        results.AddRange(Cases.Variants(reference, referenceName, rows, samples: 100, device, precisions.Select(p => ($"precision {p.ToString().ToLowerInvariant()}", new McOptions { Precision = p }))));
     }
 
-    results.AddRange(Cases.Prefix(reference, referenceName + " (no input dropout)", rows: 32, samples: 100, device));
+    results.AddRange(Cases.Variants(reference, referenceName + " (no input dropout)", rows: 32, samples: 100, device, prefixOffOn));
 }
 
 results.Add(Cases.Memory(Models.Boston, "MLP 13-50-1 (Boston model), p=0.05", rows: 1000, samples: 10_000, device));
@@ -77,7 +80,7 @@ if (gpu)
 }
 
 var wide = new NetworkSpec { Inputs = 784, Hidden = [1024, 1024], HiddenDropout = [0.1], Head = new HeadSpec { Kind = HeadKind.Classification, Outputs = 10 } };
-results.AddRange(Cases.Prefix(wide, "MLP 784-1024-1024-10, p=0.1 (no input dropout)", rows: 32, samples: 100, device));
+results.AddRange(Cases.Variants(wide, "MLP 784-1024-1024-10, p=0.1 (no input dropout)", rows: 32, samples: 100, device, prefixOffOn));
 
 Console.WriteLine();
 Console.WriteLine("| network | B | T | variant | median ms | min ms | speed-up, or peak RSS growth |");
@@ -101,8 +104,8 @@ internal sealed record Result(string Network, int Rows, int Samples, string Vari
 internal static class Cases
 {
     /// <summary>
-    /// Three ways to get T samples for B rows: a hand-written loop of T forward passes with the built-in
-    /// dropout, the predictor forced to one sample per pass, and the predictor folding all T into one pass.
+    /// Two ways to get T samples for B rows: a hand-written loop of T forward passes with the built-in dropout,
+    /// and the predictor folding all T into one pass (the loop is skipped where it would take minutes).
     /// </summary>
     public static IEnumerable<Result> BatchedVersusLoop(NetworkSpec spec, string name, int rows, int samples, Device device, bool loop)
     {
@@ -122,31 +125,17 @@ internal static class Cases
         yield return new Result(name, rows, samples, "predictor, T folded into one pass", batched.Median, batched.Min, naive.Median / batched.Median);
     }
 
-    /// <summary>The folded pass under several chunk budgets (activation elements per chunk).</summary>
-    public static IEnumerable<Result> Chunks(NetworkSpec spec, string name, int rows, int samples, Device device, long[] budgets)
+    /// <summary>The folded pass under each set of options; the ratio is the speed-up over the first.</summary>
+    public static IEnumerable<Result> Variants(NetworkSpec spec, string name, int rows, int samples, Device device, IEnumerable<(string Label, McOptions Options)> variants)
     {
         var request = new McRequest { Inputs = Inputs(rows, spec.Inputs), Rows = rows, Samples = samples, Seed = 1 };
         double? first = null;
-        foreach (var budget in budgets)
+        foreach (var (label, options) in variants)
         {
-            using var predictor = new McPredictor(Trainer.CreateNetwork(spec, seed: 1), device, new McOptions { MaxChunkElements = budget });
+            using var predictor = new McPredictor(Trainer.CreateNetwork(spec, seed: 1), device, options);
             var time = Timing.Measure(() => predictor.Predict(request), device);
             first ??= time.Median;
-            yield return new Result(name, rows, samples, $"chunk budget {budget >> 20} M elements", time.Median, time.Min, first / time.Median);
-        }
-    }
-
-    /// <summary>The folded pass at each precision; the ratio is the speed-up over float32.</summary>
-    public static IEnumerable<Result> Precisions(NetworkSpec spec, string name, int rows, int samples, Device device, ComputePrecision[] precisions)
-    {
-        var request = new McRequest { Inputs = Inputs(rows, spec.Inputs), Rows = rows, Samples = samples, Seed = 1 };
-        double? fp32 = null;
-        foreach (var precision in precisions)
-        {
-            using var predictor = new McPredictor(Trainer.CreateNetwork(spec, seed: 1), device, new McOptions { Precision = precision });
-            var time = Timing.Measure(() => predictor.Predict(request), device);
-            fp32 ??= time.Median;
-            yield return new Result(name, rows, samples, $"precision {precision.ToString().ToLowerInvariant()}", time.Median, time.Min, fp32 / time.Median);
+            yield return new Result(name, rows, samples, label, time.Median, time.Min, first / time.Median);
         }
 
         torch.backends.cuda.matmul.allow_tf32 = false; // Tf32 is process-wide: later cases measure float32 again
@@ -165,17 +154,6 @@ internal static class Cases
         var ms = watch.Elapsed.TotalMilliseconds;
         var growth = (ProcessMemory.PeakResidentBytes() - before) / 1e6;
         return new Result(name, rows, samples, "one request, chunked", ms, ms, Ratio: null, PeakRssGrowthMb: growth);
-    }
-
-    public static IEnumerable<Result> Prefix(NetworkSpec spec, string name, int rows, int samples, Device device)
-    {
-        var request = new McRequest { Inputs = Inputs(rows, spec.Inputs), Rows = rows, Samples = samples, Seed = 1 };
-        using var without = new McPredictor(Trainer.CreateNetwork(spec, seed: 1), device, new McOptions { UsePrefix = false });
-        using var with = new McPredictor(Trainer.CreateNetwork(spec, seed: 1), device, new McOptions { UsePrefix = true });
-        var off = Timing.Measure(() => without.Predict(request), device);
-        var on = Timing.Measure(() => with.Predict(request), device);
-        yield return new Result(name, rows, samples, "prefix off", off.Median, off.Min, null);
-        yield return new Result(name, rows, samples, "prefix on", on.Median, on.Min, off.Median / on.Median);
     }
 
     /// <summary>What a hand-written MC loop does: T ordinary forward passes with dropout sampling, mean and variance at the end.</summary>
