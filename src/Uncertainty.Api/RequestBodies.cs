@@ -1,34 +1,78 @@
 using System.Text.Json;
-using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using Uncertainty.Api.Problems;
 
 namespace Uncertainty.Api;
 
-/// <summary>Bodies that come as JSON or as multipart form data (a 'request' JSON part beside a file part), and one-field 400s.</summary>
+/// <summary>
+/// Bodies read by hand: JSON, or multipart form data (a 'request' JSON part beside a file part). Anything
+/// malformed becomes a 400 or 415 naming the problem, never a 500.
+/// </summary>
 internal static class RequestBodies
 {
     /// <summary>
     /// The JSON body, or the multipart 'request' part (empty when absent) with the text of the 'data' file part
-    /// handed to <paramref name="withData"/>. Throws <see cref="JsonException"/> for JSON that does not fit.
+    /// handed to <paramref name="withData"/>.
     /// </summary>
-    public static async Task<T?> ReadJsonOrFormAsync<T>(HttpRequest http, Func<T, string, T> withData, CancellationToken cancellationToken)
+    public static async Task<T> ReadJsonOrFormAsync<T>(HttpRequest http, Func<T, string, T> withData, string what, CancellationToken cancellationToken)
+        where T : class
     {
-        var json = JsonOptions(http);
-        if (!http.HasFormContentType)
+        if (http.HasFormContentType)
         {
-            return await http.ReadFromJsonAsync<T>(json, cancellationToken);
+            var form = await ReadFormAsync(http, cancellationToken);
+            var text = form.TryGetValue("request", out var part) && !string.IsNullOrWhiteSpace(part) ? part.ToString() : "{}";
+            var request = Deserialize<T>(http, text, "request", what);
+            if (form.Files.GetFile("data") is { } file)
+            {
+                using var reader = new StreamReader(file.OpenReadStream());
+                request = withData(request, await reader.ReadToEndAsync(cancellationToken));
+            }
+
+            return request;
         }
 
-        var form = await http.ReadFormAsync(cancellationToken);
-        var text = form.TryGetValue("request", out var part) && !string.IsNullOrWhiteSpace(part) ? part.ToString() : "{}";
-        var request = JsonSerializer.Deserialize<T>(text, json);
-        if (request is not null && form.Files.GetFile("data") is { } file)
+        if (!http.HasJsonContentType())
         {
-            using var reader = new StreamReader(file.OpenReadStream());
-            request = withData(request, await reader.ReadToEndAsync(cancellationToken));
+            throw new UnsupportedMediaTypeException("Unsupported media type", $"Send {what} as application/json, or as multipart/form-data with a 'request' JSON part; got '{http.ContentType ?? "no Content-Type"}'.");
         }
 
-        return request;
+        try
+        {
+            return await http.ReadFromJsonAsync<T>(JsonOptions(http), cancellationToken)
+                ?? throw new RequestValidationException("request", $"The body is empty; send {what}.");
+        }
+        catch (JsonException e)
+        {
+            throw new RequestValidationException("request", $"The body is not valid JSON for {what}: {Describe(e)}");
+        }
+    }
+
+    /// <summary>A multipart form; malformed bodies (no boundary, unterminated, too many parts, ...) are a 400 that says why.</summary>
+    public static async Task<IFormCollection> ReadFormAsync(HttpRequest http, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await http.ReadFormAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is InvalidDataException or InvalidOperationException or IOException && e is not BadHttpRequestException && !cancellationToken.IsCancellationRequested)
+        {
+            throw new RequestValidationException("body", $"The multipart form data cannot be read: {e.Message}");
+        }
+    }
+
+    /// <summary>A JSON text (a multipart part) as <typeparamref name="T"/>; a 400 naming <paramref name="field"/> when it does not fit.</summary>
+    public static T Deserialize<T>(HttpRequest http, string text, string field, string what)
+        where T : class
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<T>(text, JsonOptions(http))
+                ?? throw new RequestValidationException(field, $"The '{field}' part is empty; send {what}.");
+        }
+        catch (JsonException e)
+        {
+            throw new RequestValidationException(field, $"The '{field}' part is not valid JSON for {what}: {Describe(e)}");
+        }
     }
 
     /// <summary>The service's JSON settings (camelCase, strict numbers), for bodies read by hand.</summary>
@@ -37,8 +81,4 @@ internal static class RequestBodies
 
     /// <summary>What a <see cref="JsonException"/> says up to its JSON path; the line and byte positions after it add nothing.</summary>
     public static string Describe(JsonException exception) => exception.Message.Split(" | ")[0];
-
-    /// <summary>A 400 validation problem for one field.</summary>
-    public static ValidationProblem Invalid(string field, string message) =>
-        TypedResults.ValidationProblem(new Dictionary<string, string[]> { [field] = [message] });
 }

@@ -2,11 +2,13 @@ using Prometheus;
 using Serilog;
 using Uncertainty.Api.Evaluation;
 using Uncertainty.Api.Health;
+using Uncertainty.Api.Hosting;
 using Uncertainty.Api.Inference;
 using Uncertainty.Api.Models;
 using Uncertainty.Api.Observability;
 using Uncertainty.Api.OpenApi;
 using Uncertainty.Api.Predictions;
+using Uncertainty.Api.Problems;
 using Uncertainty.Api.Security;
 using Uncertainty.Api.Training;
 
@@ -40,21 +42,28 @@ public static class UncertaintyApi
             .ValidateOnStart();
 
         builder.Services.AddProblemDetails();
-        builder.Services.AddExceptionHandler<BadRequestExceptionHandler>();
-        // Unreadable bodies always reach BadRequestExceptionHandler, in every environment.
+        builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
+        // Unreadable bodies always reach the exception handler (and ProblemMap), in every environment.
         builder.Services.Configure<RouteHandlerOptions>(routes => routes.ThrowOnBadRequest = true);
         builder.Services.AddOpenApi(openApi => openApi.AddUncertaintyExamples());
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict);
 
         builder.Services.AddRequestLimits();
-        builder.Services.AddSingleton<ApiKeys>();
+        builder.Services.AddApiKeyAuthorization(builder.Configuration.GetSection(UncertaintyOptions.Section).Get<UncertaintyOptions>() ?? new UncertaintyOptions());
         builder.Services.AddSingleton<ServiceMetrics>();
+        builder.Services.AddSingleton<ServiceState>();
         builder.Services.AddSingleton<ModelStore>();
         builder.Services.AddSingleton<TrainingJobStore>();
+        builder.Services.AddSingleton<InferenceBackend>();
+        builder.Services.AddSingleton<ModelRegistry>();
+        builder.Services.AddSingleton<PredictionService>();
 
-        // Started in this order, stopped in reverse: training stops (and persists) before inference.
-        builder.Services.AddSingleton<InferenceWorker>();
-        builder.Services.AddHostedService(services => services.GetRequiredService<InferenceWorker>());
+        // Started in this order, stopped in reverse: training stops (and persists) before inference drains.
+        // DrainingSignal's StoppingAsync runs before any of them stops, the HTTP server included.
+        builder.Services.AddHostedService<DrainingSignal>();
+        builder.Services.AddSingleton<InferenceScheduler>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<InferenceScheduler>());
+        builder.Services.AddHostedService<BuiltInModelSeeder>();
         builder.Services.AddSingleton<TrainingJobRunner>();
         builder.Services.AddHostedService(services => services.GetRequiredService<TrainingJobRunner>());
         return builder;
@@ -62,9 +71,11 @@ public static class UncertaintyApi
 
     public static WebApplication MapUncertaintyApi(this WebApplication app)
     {
+        // Outermost, so it logs the status the client got (a 400 for bad JSON is a 400 here, not a 500).
+        app.UseSerilogRequestLogging(logging => logging.GetLevel = RequestLogLevel);
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-        app.UseSerilogRequestLogging();
+        app.Use((context, next) => DrainingSignal.UseDrainingConnections(context, next));
 
         // The explorer page (wwwroot): at / and /explorer, with its vendored chart library; no CDN.
         app.UseDefaultFiles();
@@ -72,6 +83,8 @@ public static class UncertaintyApi
         app.MapGet("/explorer", () => Results.Redirect("/")).ExcludeFromDescription();
         app.UseRouting();
         app.UseHttpMetrics();
+        app.UseAuthentication();
+        app.UseAuthorization();
         app.UseRateLimiter();
 
         app.UseBodySizeLimits();
@@ -92,4 +105,11 @@ public static class UncertaintyApi
         app.MapMetrics("/metrics");
         return app;
     }
+
+    /// <summary>Probes and scrapes at Debug (they come every few seconds); client errors at Warning; server errors at Error.</summary>
+    private static Serilog.Events.LogEventLevel RequestLogLevel(HttpContext context, double elapsed, Exception? exception) =>
+        context.Request.Path.StartsWithSegments("/health") || context.Request.Path.StartsWithSegments("/metrics") ? Serilog.Events.LogEventLevel.Debug
+        : exception is not null || context.Response.StatusCode >= 500 ? Serilog.Events.LogEventLevel.Error
+        : context.Response.StatusCode >= 400 ? Serilog.Events.LogEventLevel.Warning
+        : Serilog.Events.LogEventLevel.Information;
 }

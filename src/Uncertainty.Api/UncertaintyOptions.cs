@@ -21,7 +21,7 @@ public sealed class UncertaintyOptions : IValidatableObject
 
     /// <summary>The model POST /predict uses.</summary>
     [Required]
-    [RegularExpression("^[a-z0-9][a-z0-9_-]{0,63}$", ErrorMessage = "DefaultModel must match ^[a-z0-9][a-z0-9_-]{{0,63}}$." /* a format string: {0} is the field name */)]
+    [RegularExpression(@"^[a-z0-9][a-z0-9._-]{0,63}$", ErrorMessage = "DefaultModel must match ^[a-z0-9][a-z0-9._-]{{0,63}}$." /* a format string: {0} is the field name */)]
     public string DefaultModel { get; set; } = "boston";
 
     [Range(1, 1_000_000)]
@@ -56,6 +56,26 @@ public sealed class UncertaintyOptions : IValidatableObject
     [Range(1024, long.MaxValue)]
     public long? MaxChunkElements { get; set; }
 
+    /// <summary>Largest network the service allocates (weights and biases): larger specs are refused with 422 before any allocation.</summary>
+    [Range(1, long.MaxValue)]
+    public long MaxParameters { get; set; } = 20_000_000;
+
+    /// <summary>Memory for loaded model weights; beyond it the least recently used versions no request holds are unloaded.</summary>
+    [Range(1024, long.MaxValue)]
+    public long ModelMemoryBytes { get; set; } = 2L << 30;
+
+    /// <summary>returnSamples responses hold at most this many values (rows x samples x outputs).</summary>
+    [Range(1, 100_000_000)]
+    public long MaxReturnedSampleValues { get; set; } = 1_000_000;
+
+    /// <summary>An evaluation not finished within this time gets 504 and its remaining work is dropped.</summary>
+    [Range(0.01, 86_400)]
+    public double EvaluationTimeoutSeconds { get; set; } = 300;
+
+    /// <summary>On SIGTERM, how long readiness reports 503 (and responses close their connections) before the listener stops.</summary>
+    [Range(0, 300)]
+    public double DrainSeconds { get; set; } = 5;
+
     /// <summary>Console log format: text for people, json (one object per line) for log collectors in containers.</summary>
     [RegularExpression("^(?i)(text|json)$", ErrorMessage = "LogFormat must be text or json.")]
     public string LogFormat { get; set; } = "text";
@@ -84,15 +104,25 @@ public sealed class UncertaintyOptions : IValidatableObject
     public int MaxTrainingEpochs { get; set; } = 20_000;
 
     /// <summary>
-    /// Keys accepted in the X-Api-Key header. When any is set, every endpoint that changes state (training,
-    /// import, default version, delete) needs one: 401 without a key, 403 with a wrong one.
+    /// Administration keys, accepted in the X-Api-Key header. When any key is set, every endpoint that changes
+    /// state (training, import, default version, delete) needs an administration key: 401 without a key, 403
+    /// with any other. An administration key may also predict and evaluate.
     /// </summary>
     public List<string> ApiKeys { get; set; } = [];
 
-    /// <summary>The keys that are set: an empty entry (an unset environment variable in a compose file) is no key.</summary>
+    /// <summary>Inference keys: they may predict and evaluate, never administer.</summary>
+    public List<string> InferenceApiKeys { get; set; } = [];
+
+    /// <summary>The administration keys that are set: an empty entry (an unset environment variable in a compose file) is no key.</summary>
     public IEnumerable<string> ConfiguredApiKeys => ApiKeys.Where(key => !string.IsNullOrEmpty(key));
 
-    /// <summary>Also require a key for predictions and evaluation (reads stay open either way).</summary>
+    /// <summary>The inference keys that are set.</summary>
+    public IEnumerable<string> ConfiguredInferenceApiKeys => InferenceApiKeys.Where(key => !string.IsNullOrEmpty(key));
+
+    /// <summary>Any key at all is configured: evaluation then needs a key, and so does everything that writes.</summary>
+    public bool KeysConfigured => ConfiguredApiKeys.Any() || ConfiguredInferenceApiKeys.Any();
+
+    /// <summary>Also require a key for predictions (reads of models and jobs stay open).</summary>
     public bool RequireApiKeyForInference { get; set; }
 
     /// <summary>Requests per minute per API key (or per client address without one); 0 turns rate limiting off.</summary>
@@ -114,14 +144,19 @@ public sealed class UncertaintyOptions : IValidatableObject
             yield return new ValidationResult($"LibTorchDirectory '{directory}' does not exist.", [nameof(LibTorchDirectory)]);
         }
 
-        if (ConfiguredApiKeys.Any(key => key.Length < 16))
+        if (ConfiguredApiKeys.Concat(ConfiguredInferenceApiKeys).Any(key => key.Length < 16))
         {
-            yield return new ValidationResult("ApiKeys must each be at least 16 characters (use a random secret, e.g. openssl rand -hex 32).", [nameof(ApiKeys)]);
+            yield return new ValidationResult("ApiKeys and InferenceApiKeys must each be at least 16 characters (use a random secret, e.g. openssl rand -hex 32).", [nameof(ApiKeys)]);
         }
 
-        if (RequireApiKeyForInference && !ConfiguredApiKeys.Any())
+        if (RequireApiKeyForInference && !KeysConfigured)
         {
-            yield return new ValidationResult("RequireApiKeyForInference needs at least one key in ApiKeys.", [nameof(RequireApiKeyForInference)]);
+            yield return new ValidationResult("RequireApiKeyForInference needs at least one key in ApiKeys or InferenceApiKeys.", [nameof(RequireApiKeyForInference)]);
+        }
+
+        if (ConfiguredInferenceApiKeys.Any() && !ConfiguredApiKeys.Any())
+        {
+            yield return new ValidationResult("InferenceApiKeys need at least one administration key in ApiKeys (otherwise administration would be open while inference is not).", [nameof(InferenceApiKeys)]);
         }
 
         if (MaxUploadBytes < MaxRequestBodyBytes)

@@ -8,7 +8,7 @@ using Uncertainty.Api.Predictions;
 namespace Uncertainty.Api.Tests;
 
 /// <summary>The inference queue and the dynamic batcher: merging, back-pressure and timeouts, each with its own service.</summary>
-public sealed class InferenceQueueTests
+public sealed class InferenceSchedulerTests
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
@@ -47,7 +47,7 @@ public sealed class InferenceQueueTests
         using var factory = new UncertaintyApiFactory();
         factory.Settings["Uncertainty:QueueCapacity"] = "4";
         var client = await factory.ReadyClientAsync();
-        var worker = factory.Services.GetRequiredService<InferenceWorker>();
+        var worker = factory.Services.GetRequiredService<InferenceScheduler>();
         worker.Pause();
 
         // Requests go in one at a time; each is either queued (the queue grows) or refused at once.
@@ -88,7 +88,7 @@ public sealed class InferenceQueueTests
         using var factory = new UncertaintyApiFactory();
         factory.Settings["Uncertainty:RequestTimeoutSeconds"] = "0.2";
         var client = await factory.ReadyClientAsync();
-        var worker = factory.Services.GetRequiredService<InferenceWorker>();
+        var worker = factory.Services.GetRequiredService<InferenceScheduler>();
         worker.Pause();
 
         var timedOut = await client.PostAsJsonAsync("/models/toy/predict", Body(1));

@@ -3,7 +3,8 @@ using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Uncertainty.Api.Inference;
 using Uncertainty.Api.Training;
-using Uncertainty.Model.Inference;
+using Uncertainty.Api.Predictions;
+using Uncertainty.Api.Problems;
 
 namespace Uncertainty.Api.Tests;
 
@@ -12,19 +13,24 @@ public sealed class ShutdownTests
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    private static McRequest Request(int seed) => new() { Inputs = [0.25f], Rows = 1, Samples = 32, Seed = (ulong)seed };
+    private static PredictRequest Request(int seed) => new([JsonSerializer.SerializeToElement(new[] { 0.25 })], Samples: 32, Seed: (ulong)seed);
 
     [Fact]
     public async Task Stopping_finishes_the_queued_predictions_within_the_grace_period()
     {
         using var factory = new UncertaintyApiFactory();
         await factory.ReadyClientAsync();
-        var worker = factory.Services.GetRequiredService<InferenceWorker>();
+        var worker = factory.Services.GetRequiredService<InferenceScheduler>();
+        var predictions = factory.Services.GetRequiredService<PredictionService>();
         worker.Pause();
-        var queued = Enumerable.Range(0, 8).Select(i => worker.PredictAsync("toy", null, Request(i), CancellationToken.None)).ToList();
+        var queued = Enumerable.Range(0, 8).Select(i => predictions.PredictAsync("toy", null, Request(i), CancellationToken.None)).ToList();
+        while (worker.QueueLength < 8)
+        {
+            await Task.Delay(5);
+        }
 
         var stopping = worker.StopAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
-        await Assert.ThrowsAsync<ServiceStoppingException>(() => worker.PredictAsync("toy", null, Request(99), CancellationToken.None)); // no new work
+        await Assert.ThrowsAsync<ServiceUnavailableException>(() => predictions.PredictAsync("toy", null, Request(99), CancellationToken.None)); // no new work
         worker.Resume();
         await stopping;
 
@@ -37,14 +43,18 @@ public sealed class ShutdownTests
     {
         using var factory = new UncertaintyApiFactory();
         await factory.ReadyClientAsync();
-        var worker = factory.Services.GetRequiredService<InferenceWorker>();
+        var worker = factory.Services.GetRequiredService<InferenceScheduler>();
         worker.Pause();
-        var queued = worker.PredictAsync("toy", null, Request(1), CancellationToken.None);
+        var queued = factory.Services.GetRequiredService<PredictionService>().PredictAsync("toy", null, Request(1), CancellationToken.None);
+        while (worker.QueueLength < 1)
+        {
+            await Task.Delay(5);
+        }
 
         await worker.StopAsync(new CancellationToken(canceled: true));
         worker.Resume();
 
-        await Assert.ThrowsAsync<ServiceStoppingException>(() => queued);
+        await Assert.ThrowsAsync<ServiceUnavailableException>(() => queued);
     }
 
     [Fact]

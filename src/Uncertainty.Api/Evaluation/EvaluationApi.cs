@@ -3,11 +3,13 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Uncertainty.Api.Inference;
+using Uncertainty.Api.Problems;
 using Uncertainty.Api.Models;
 using Uncertainty.Api.Predictions;
 using Uncertainty.Api.Security;
 using Uncertainty.Model.Data;
 using Uncertainty.Model.Evaluation;
+using Uncertainty.Model.Inference;
 using Uncertainty.Model.Networks;
 using Uncertainty.Model.Packaging;
 
@@ -49,58 +51,60 @@ public static class EvaluationApi
         app.MapPost("/models/{name}/evaluate", Evaluate)
             .WithTags("Models")
             .WithName("EvaluateModel")
-            .WithSummary("Score a model on labelled rows: RMSE, MAE, Gal & Ghahramani's test log-likelihood and interval coverage for regressors; accuracy, NLL, Brier, ECE and reliability bins for classifiers; MC dropout beside weight scaling.")
+            .WithSummary("Score a model on labelled rows: RMSE, MAE, Gal & Ghahramani's test log-likelihood and interval coverage for regressors; accuracy, NLL, Brier, ECE and reliability bins for classifiers; MC dropout beside weight scaling. Runs in bounded pieces between other predictions, within Uncertainty:EvaluationTimeoutSeconds.")
             .Accepts<EvaluateRequest>("application/json", "multipart/form-data")
             .DisableAntiforgery()
             .AcceptsUploads()
-            .RequireApiKeyForInference();
+            .RequireEvaluationScope()
+            .ProducesServiceProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status404NotFound, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType, StatusCodes.Status429TooManyRequests, StatusCodes.Status503ServiceUnavailable, StatusCodes.Status504GatewayTimeout);
         return app;
     }
 
-    public static async Task<Results<Ok<EvaluateResponse>, ValidationProblem, ProblemHttpResult>> Evaluate(
-        string name, HttpRequest http, ModelStore store, InferenceWorker worker, IOptions<UncertaintyOptions> options, CancellationToken cancellationToken)
+    public static async Task<Ok<EvaluateResponse>> Evaluate(
+        string name, HttpRequest http, PredictionService predictions, IOptions<UncertaintyOptions> options, CancellationToken cancellationToken)
     {
-        EvaluateRequest? request;
-        try
-        {
-            request = await RequestBodies.ReadJsonOrFormAsync<EvaluateRequest>(http, (r, csv) => r with { Csv = csv }, cancellationToken);
-        }
-        catch (JsonException e)
-        {
-            return RequestBodies.Invalid("request", $"The request is not valid JSON for an evaluation: {RequestBodies.Describe(e)}");
-        }
-
-        if (request is null)
-        {
-            return RequestBodies.Invalid("request", "Send a JSON evaluation request, or multipart form data with a 'data' CSV part.");
-        }
-
-        if (ModelsApi.Find(store, name, request.Version) is { } notFound)
-        {
-            return notFound;
-        }
-
-        var version = request.Version ?? store.DefaultVersion(name)!.Value;
-        var model = store.Manifest(name, version).Model;
+        var request = await RequestBodies.ReadJsonOrFormAsync<EvaluateRequest>(http, (r, csv) => r with { Csv = csv }, "an evaluation request", cancellationToken);
+        using var lease = await predictions.AcquireAsync(name, request.Version, cancellationToken);
+        var version = lease.Version;
+        var model = version.Description;
         var limits = options.Value;
         if (request.Samples is { } samples && (samples < 1 || samples > limits.MaxSamples))
         {
-            return RequestBodies.Invalid("samples", $"samples must be between 1 and {limits.MaxSamples}; got {samples}.");
+            throw new RequestValidationException("samples", $"samples must be between 1 and {limits.MaxSamples}; got {samples}.");
         }
 
         var (data, errors) = Rows(request, model, limits);
         if (errors.Count > 0)
         {
-            return TypedResults.ValidationProblem(errors);
+            throw new RequestValidationException(errors);
         }
 
-        var report = await worker.WithModelAsync(
-            name,
-            version,
-            (_, predictor) => Evaluator.Evaluate(predictor, model, data!, request.Samples ?? DefaultSamples, request.Seed ?? DefaultSeed, cancellationToken),
-            cancellationToken);
-        return TypedResults.Ok(new EvaluateResponse(name, version, data!.Name, report));
+        // Each batch is its own queued job, so predictions run between them (and between a batch's chunks).
+        var mc = new List<RowPrediction>(data!.Rows);
+        var deterministic = new List<RowPrediction>(data.Rows);
+        var count = request.Samples ?? DefaultSamples;
+        var limit = TimeSpan.FromSeconds(limits.EvaluationTimeoutSeconds);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        try
+        {
+            foreach (var (start, rows) in Evaluator.Batches(data.Rows))
+            {
+                var inputs = model.PrepareInputs(data.Features.AsSpan(start * data.Columns, rows * data.Columns));
+                var batch = Evaluator.Request(model, inputs, rows, count, request.Seed ?? DefaultSeed);
+                mc.AddRange(model.ToReportedUnits(await predictions.RunAsync(version, batch, PassMode.MonteCarlo, Remaining(limit, clock), cancellationToken)).Rows);
+                deterministic.AddRange(model.ToReportedUnits(await predictions.RunAsync(version, batch, PassMode.Deterministic, Remaining(limit, clock), cancellationToken)).Rows);
+            }
+        }
+        catch (WorkTimeoutException)
+        {
+            throw new WorkTimeoutException($"The evaluation did not finish within {limit.TotalSeconds:0.###} s (Uncertainty:EvaluationTimeoutSeconds) and was stopped after {mc.Count} of {data.Rows} rows; ask for fewer rows or samples.");
+        }
+
+        return TypedResults.Ok(new EvaluateResponse(name, version.Version, data.Name, Evaluator.Score(model, data, mc, deterministic, count)));
     }
+
+    private static TimeSpan Remaining(TimeSpan limit, System.Diagnostics.Stopwatch clock) =>
+        limit - clock.Elapsed is { Ticks: > 0 } left ? left : throw new WorkTimeoutException("The evaluation ran out of time.");
 
     /// <summary>The labelled rows the request names, with the model's feature order and label order.</summary>
     private static (Dataset? Data, Dictionary<string, string[]> Errors) Rows(EvaluateRequest request, ModelDescription model, UncertaintyOptions limits)

@@ -1,11 +1,17 @@
 using Microsoft.AspNetCore.Http.HttpResults;
+using Uncertainty.Api.Hosting;
 using Uncertainty.Api.Inference;
 
 namespace Uncertainty.Api.Health;
 
 public static class HealthApi
 {
-    public sealed record HealthStatus(string Status, string? Model = null, int? Version = null);
+    /// <summary>A probe's answer.</summary>
+    /// <param name="Status">live; ready, or degraded when some model cannot serve; starting or draining (503).</param>
+    /// <param name="Model">The model POST /predict serves.</param>
+    /// <param name="Version">Its default version.</param>
+    /// <param name="Models">Each model's default version and state (loaded, notLoaded, failed with the error).</param>
+    public sealed record HealthStatus(string Status, string? Model = null, int? Version = null, IReadOnlyList<ModelHealth>? Models = null);
 
     public static IEndpointRouteBuilder MapHealthApi(this IEndpointRouteBuilder app)
     {
@@ -15,12 +21,19 @@ public static class HealthApi
             .WithSummary("The process is up.");
         group.MapGet("/ready", Ready)
             .WithName("Ready")
-            .WithSummary("Ready once the default model is loaded.");
+            .WithSummary("200 once started (models provided and loaded) and until shutdown begins; lists each model's state. 503 while starting or draining.");
         return app;
     }
 
-    public static Results<Ok<HealthStatus>, ProblemHttpResult> Ready(InferenceWorker worker) =>
-        worker.DefaultModel is { } model
-            ? TypedResults.Ok(new HealthStatus("ready", model.Name, model.Version))
-            : TypedResults.Problem("The default model is not loaded yet.", statusCode: StatusCodes.Status503ServiceUnavailable, title: "Not ready");
+    public static Results<Ok<HealthStatus>, JsonHttpResult<HealthStatus>> Ready(ServiceState state, ModelRegistry registry, Microsoft.Extensions.Options.IOptions<UncertaintyOptions> options)
+    {
+        if (state.Draining || !state.Started)
+        {
+            return TypedResults.Json(new HealthStatus(state.Draining ? "draining" : "starting"), statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+
+        var models = registry.Health();
+        var main = models.FirstOrDefault(m => m.Name == options.Value.DefaultModel);
+        return TypedResults.Ok(new HealthStatus(models.All(m => m.State != "failed") ? "ready" : "degraded", options.Value.DefaultModel, main?.DefaultVersion, models));
+    }
 }

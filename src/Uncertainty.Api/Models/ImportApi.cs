@@ -1,6 +1,8 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 using Uncertainty.Api.Inference;
+using Uncertainty.Api.Problems;
 using Uncertainty.Api.Security;
 using Uncertainty.Model.Data;
 using Uncertainty.Model.Networks;
@@ -19,7 +21,8 @@ namespace Uncertainty.Api.Models;
 /// <param name="InputStd">Divides each centred input (omitted: 1).</param>
 /// <param name="TargetMean">Regression: added back to the network's output (omitted: 0).</param>
 /// <param name="TargetStd">Regression: multiplies the network's output (omitted: 1).</param>
-/// <param name="MakeDefault">Make the imported version the model's default (it is loaded first).</param>
+/// <param name="MakeDefault">Make the imported version the model's default (it is loaded and checked first). A model's first version is its default either way.</param>
+/// <param name="ReplaceSchema">Allow a version whose task, inputs or outputs differ from the model's current default (otherwise 409).</param>
 public sealed record ImportRequest(
     NetworkSpec? Network,
     IReadOnlyList<string>? FeatureNames = null,
@@ -29,7 +32,8 @@ public sealed record ImportRequest(
     double[]? TargetMean = null,
     double[]? TargetStd = null,
     string? Description = null,
-    bool MakeDefault = false);
+    bool MakeDefault = false,
+    bool ReplaceSchema = false);
 
 public sealed record ImportResponse(string Name, int Version, bool MadeDefault);
 
@@ -44,43 +48,37 @@ public static class ImportApi
             .Accepts<ImportRequest>("multipart/form-data")
             .DisableAntiforgery()
             .AcceptsUploads()
-            .RequireApiKey()
-            .WritesToStore();
+            .RequireAdminScope()
+            .WritesToStore()
+            .ProducesServiceProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType, StatusCodes.Status422UnprocessableEntity);
         return app;
     }
 
-    public static async Task<Results<Created<ImportResponse>, ValidationProblem, ProblemHttpResult>> Import(
-        string name, HttpRequest http, ModelStore store, InferenceWorker worker, CancellationToken cancellationToken)
+    public static async Task<Created<ImportResponse>> Import(
+        string name, HttpRequest http, ModelRegistry registry, InferenceScheduler queue, IOptions<UncertaintyOptions> options, CancellationToken cancellationToken)
     {
         if (!ModelStore.ValidName().IsMatch(name))
         {
-            return RequestBodies.Invalid("name", $"Model names match {ModelStore.ValidName()}.");
+            throw new RequestValidationException("name", $"Model names are 1-64 characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit ({ModelStore.NamePattern}).");
         }
 
         if (!http.HasFormContentType)
         {
-            return RequestBodies.Invalid("weights", "Send multipart form data: part 'weights' (a .safetensors file) and part 'request' (JSON).");
+            throw new UnsupportedMediaTypeException("Unsupported media type", "Send multipart/form-data: part 'weights' (a .safetensors file) and part 'request' (JSON).");
         }
 
-        var form = await http.ReadFormAsync(cancellationToken);
+        var form = await RequestBodies.ReadFormAsync(http, cancellationToken);
         if (form.Files.GetFile("weights") is not { } file)
         {
-            return RequestBodies.Invalid("weights", "The 'weights' part (a .safetensors file) is missing.");
+            throw new RequestValidationException("weights", "The 'weights' part (a .safetensors file) is missing.");
         }
 
-        ImportRequest? request;
-        try
-        {
-            request = form.TryGetValue("request", out var text) ? JsonSerializer.Deserialize<ImportRequest>(text.ToString(), RequestBodies.JsonOptions(http)) : null;
-        }
-        catch (JsonException e)
-        {
-            return RequestBodies.Invalid("request", $"The 'request' part is not valid JSON: {RequestBodies.Describe(e)}");
-        }
-
+        var request = form.TryGetValue("request", out var text)
+            ? RequestBodies.Deserialize<ImportRequest>(http, text.ToString(), "request", "an import request")
+            : null;
         if (request?.Network is null)
         {
-            return RequestBodies.Invalid("request.network", "The 'request' part must give the network spec the weights belong to.");
+            throw new RequestValidationException("request.network", "The 'request' part must give the network spec the weights belong to.");
         }
 
         using var weights = new MemoryStream();
@@ -91,7 +89,7 @@ public static class ImportApi
         }
         catch (InvalidDataException e)
         {
-            return TypedResults.Problem(e.Message, statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Pickle files are not accepted");
+            throw new UnsupportedMediaTypeException("Pickle files are not accepted", e.Message);
         }
 
         ModelDescription description;
@@ -101,37 +99,29 @@ public static class ImportApi
         }
         catch (ArgumentException e)
         {
-            return RequestBodies.Invalid("request", e.Message);
+            throw new RequestValidationException("request", e.Message);
         }
 
+        // Before anything is allocated: a spec over the limits is refused here, in microseconds.
+        ResourceGuards.Check(description.Network, options.Value);
+        registry.CheckSchema(name, description, request.ReplaceSchema);
+
         weights.Position = 0;
-        int version;
+        ModelPackage package;
         try
         {
-            version = await worker.RunOnOwnerAsync(() =>
-            {
-                using var package = SafetensorsImport.Import(weights, description);
-                return store.Add(name, package);
-            }, cancellationToken);
+            package = await queue.RunOnOwnerAsync(() => SafetensorsImport.Import(weights, description), cancellationToken);
         }
         catch (InvalidDataException e)
         {
-            return TypedResults.Problem($"Nothing was imported; the current versions keep serving. {e.Message}", statusCode: StatusCodes.Status422UnprocessableEntity, title: "Weights cannot be imported");
+            throw new UnprocessableException("Weights cannot be imported", $"Nothing was imported; the current versions keep serving. {e.Message}", e);
         }
 
-        if (request.MakeDefault)
+        using (package)
         {
-            try
-            {
-                await worker.SetDefaultVersionAsync(name, version, cancellationToken);
-            }
-            catch (InvalidDataException e)
-            {
-                return TypedResults.Problem($"Version {version} was saved but failed to load, so the default is unchanged: {e.Message}", statusCode: StatusCodes.Status422UnprocessableEntity, title: "Model version cannot be loaded");
-            }
+            var (version, madeDefault) = await registry.AddVersionAsync(name, package, request.MakeDefault, request.ReplaceSchema, cancellationToken);
+            return TypedResults.Created($"/models/{name}", new ImportResponse(name, version, madeDefault));
         }
-
-        return TypedResults.Created($"/models/{name}", new ImportResponse(name, version, request.MakeDefault));
     }
 
     /// <summary>The package description; throws <see cref="ArgumentException"/> naming the field that does not fit.</summary>

@@ -6,12 +6,18 @@ using Uncertainty.Model.Packaging;
 namespace Uncertainty.Api.Models;
 
 /// <summary>
-/// The model packages on disk: {root}/{name}/{version}/ with integer versions, and {root}/{name}/default-version.
+/// The model packages on disk: {root}/{name}/{version}/ with integer versions, and {root}/{name}/default-version,
+/// the explicit pointer to the version the model serves (written atomically; nothing else changes it).
 /// Names are allowlisted and every path is resolved under the root, so no request can reach outside it.
 /// </summary>
 public sealed partial class ModelStore(IOptions<UncertaintyOptions> options, IHostEnvironment environment)
 {
+    public const string NamePattern = "^[a-z0-9][a-z0-9._-]{0,63}$";
     private const string DefaultVersionFile = "default-version";
+
+    // A directory's mtime comes from a coarse clock (one tick is several ms): a listing taken within this
+    // window of its stamp may miss a change made in the same tick, so it is not trusted (as git does for racy files).
+    private static readonly TimeSpan RacyWindow = TimeSpan.FromMilliseconds(250);
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Name, int Version), ModelManifest> manifests = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Listing> listings = new();
@@ -19,7 +25,8 @@ public sealed partial class ModelStore(IOptions<UncertaintyOptions> options, IHo
 
     public string Root { get; } = Path.GetFullPath(options.Value.ModelStore, environment.ContentRootPath);
 
-    [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,63}$")]
+    /// <summary>ASCII names matched to the very end (\z: a '$' would also match before a final newline).</summary>
+    [GeneratedRegex(@"\A[a-z0-9][a-z0-9._-]{0,63}\z")]
     public static partial Regex ValidName();
 
     /// <summary>
@@ -33,11 +40,12 @@ public sealed partial class ModelStore(IOptions<UncertaintyOptions> options, IHo
     {
         var directory = ModelDirectory(name);
         var stamp = Directory.GetLastWriteTimeUtc(directory); // 1601-01-01 when absent
-        if (listings.TryGetValue(name, out var cached) && cached.Stamp == stamp)
+        if (listings.TryGetValue(name, out var cached) && cached.Stamp == stamp && cached.ListedAt - stamp > RacyWindow)
         {
             return cached;
         }
 
+        var listedAt = DateTime.UtcNow;
         int[] versions = Directory.Exists(directory)
             ? [.. Directory.GetDirectories(directory)
                 .Select(Path.GetFileName)
@@ -45,11 +53,22 @@ public sealed partial class ModelStore(IOptions<UncertaintyOptions> options, IHo
                 .Where(v => v > 0 && File.Exists(Path.Combine(VersionDirectory(name, v), ModelPackage.ManifestFileName)))
                 .Order()]
             : [];
-        var file = Path.Combine(directory, DefaultVersionFile);
-        int? chosen = File.Exists(file) && int.TryParse(File.ReadAllText(file).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var v) && versions.Contains(v) ? v : null;
-        var listing = new Listing(stamp, versions, chosen ?? (versions.Length > 0 ? versions[^1] : null));
+        var listing = new Listing(stamp, listedAt, versions, ReadPointer(directory, versions));
         listings[name] = listing;
         return listing;
+    }
+
+    private static int? ReadPointer(string directory, int[] versions)
+    {
+        var file = Path.Combine(directory, DefaultVersionFile);
+        try
+        {
+            return File.Exists(file) && int.TryParse(File.ReadAllText(file).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var v) && versions.Contains(v) ? v : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 
     public int? LatestVersion(string name) => Versions(name) is { Count: > 0 } versions ? versions[^1] : null;
@@ -63,7 +82,7 @@ public sealed partial class ModelStore(IOptions<UncertaintyOptions> options, IHo
     public bool Exists(string name, int? version = null) =>
         ValidName().IsMatch(name) && (version is { } v ? Versions(name).Contains(v) : Versions(name).Count > 0);
 
-    /// <summary>The version set with <see cref="SetDefaultVersion"/>, or the newest when none is set (or it was removed).</summary>
+    /// <summary>The version the default-version pointer names; null when there is none (never a guess: adding a version changes nothing served).</summary>
     public int? DefaultVersion(string name) => Read(name).DefaultVersion;
 
     /// <summary>Makes <paramref name="version"/> the default, atomically (readers see the old or the new value).</summary>
@@ -75,6 +94,7 @@ public sealed partial class ModelStore(IOptions<UncertaintyOptions> options, IHo
         }
 
         AtomicFile.WriteAllBytes(Path.Combine(ModelDirectory(name), DefaultVersionFile), System.Text.Encoding.ASCII.GetBytes(version.ToString(CultureInfo.InvariantCulture)));
+        listings.TryRemove(name, out _);
     }
 
     /// <summary>Removes a version: renamed out of sight first (atomic), then deleted.</summary>
@@ -84,6 +104,7 @@ public sealed partial class ModelStore(IOptions<UncertaintyOptions> options, IHo
         var doomed = Path.Combine(ModelDirectory(name), $".{version}.{Guid.NewGuid():N}.deleted");
         Directory.Move(directory, doomed);
         manifests.TryRemove((name, version), out _);
+        listings.TryRemove(name, out _);
         AtomicFile.FlushDirectory(ModelDirectory(name));
         Directory.Delete(doomed, recursive: true);
     }
@@ -98,19 +119,77 @@ public sealed partial class ModelStore(IOptions<UncertaintyOptions> options, IHo
         {
             var version = (LatestVersion(name) ?? 0) + 1;
             package.Save(VersionDirectory(name, version));
+            listings.TryRemove(name, out _);
             return version;
         }
     }
 
-    /// <summary>A version's manifest (cached: versions are immutable).</summary>
-    public ModelManifest Manifest(string name, int version) =>
-        manifests.GetOrAdd((name, version), key => ModelPackage.ReadManifest(Path.Combine(VersionDirectory(key.Name, key.Version), ModelPackage.ManifestFileName)));
+    /// <summary>A version's manifest (cached: versions are immutable); <see cref="InvalidDataException"/> without server paths when unreadable.</summary>
+    public ModelManifest Manifest(string name, int version)
+    {
+        try
+        {
+            return manifests.GetOrAdd((name, version), key => ModelPackage.ReadManifest(Path.Combine(VersionDirectory(key.Name, key.Version), ModelPackage.ManifestFileName)));
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException(Redact(e.Message), e);
+        }
+    }
+
+    /// <summary><paramref name="message"/> with the store's absolute path taken out: clients see store-relative paths only.</summary>
+    public string Redact(string message) => message.Replace(Root + Path.DirectorySeparatorChar, "", StringComparison.Ordinal).Replace(Root, ".", StringComparison.Ordinal);
+
+    /// <summary>
+    /// Start-up hygiene for a writer: removes what a crash left (staging directories, half-written temporary
+    /// files, versions renamed for deletion) and gives every model without a default-version pointer one
+    /// (its newest version, which is what older releases served), so later additions never change what is served.
+    /// </summary>
+    public StoreRepair Repair()
+    {
+        var removed = new List<string>();
+        var pointed = new List<string>();
+        if (!Directory.Exists(Root))
+        {
+            return new StoreRepair(removed, pointed);
+        }
+
+        foreach (var model in Directory.GetDirectories(Root).Where(d => ValidName().IsMatch(Path.GetFileName(d))))
+        {
+            foreach (var leftover in Directory.GetFileSystemEntries(model, ".*").Where(IsLeftover))
+            {
+                if (Directory.Exists(leftover))
+                {
+                    Directory.Delete(leftover, recursive: true);
+                }
+                else
+                {
+                    File.Delete(leftover);
+                }
+
+                removed.Add(Redact(leftover));
+            }
+
+            var name = Path.GetFileName(model);
+            listings.TryRemove(name, out _);
+            if (DefaultVersion(name) is null && LatestVersion(name) is { } newest)
+            {
+                SetDefaultVersion(name, newest);
+                pointed.Add($"{name} -> {newest}");
+            }
+        }
+
+        return new StoreRepair(removed, pointed);
+    }
+
+    private static bool IsLeftover(string path) =>
+        path.EndsWith(".staging", StringComparison.Ordinal) || path.EndsWith(".tmp", StringComparison.Ordinal) || path.EndsWith(".deleted", StringComparison.Ordinal);
 
     private string ModelDirectory(string name)
     {
         if (!ValidName().IsMatch(name))
         {
-            throw new ArgumentException($"Model name '{name}' must match {ValidName()}.", nameof(name));
+            throw new ArgumentException($"Model name '{name}' must match {NamePattern}.", nameof(name));
         }
 
         var directory = Path.GetFullPath(Path.Combine(Root, name));
@@ -119,5 +198,8 @@ public sealed partial class ModelStore(IOptions<UncertaintyOptions> options, IHo
             : throw new ArgumentException($"Model name '{name}' resolves outside the model store.", nameof(name));
     }
 
-    private sealed record Listing(DateTime Stamp, int[] Versions, int? DefaultVersion);
+    private sealed record Listing(DateTime Stamp, DateTime ListedAt, int[] Versions, int? DefaultVersion);
 }
+
+/// <summary>What <see cref="ModelStore.Repair"/> did.</summary>
+public sealed record StoreRepair(IReadOnlyList<string> Removed, IReadOnlyList<string> Pointed);

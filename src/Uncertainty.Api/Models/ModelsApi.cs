@@ -1,15 +1,18 @@
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.Extensions.Options;
 using Uncertainty.Api.Inference;
+using Uncertainty.Api.Problems;
 using Uncertainty.Api.Security;
 using Uncertainty.Model.Networks;
+using Uncertainty.Model.Packaging;
 using Uncertainty.Model.Training;
 
 namespace Uncertainty.Api.Models;
 
-public sealed record ModelSummary(string Name, int DefaultVersion, IReadOnlyList<int> Versions, string Task, int Inputs, IReadOnlyList<string>? Outputs);
+/// <param name="Error">Why the model cannot be described or served (its default version's manifest or weights are unreadable); null when it can.</param>
+public sealed record ModelSummary(string Name, int? DefaultVersion, IReadOnlyList<int> Versions, string? Task, int? Inputs, IReadOnlyList<string>? Outputs, string? Error = null);
 
-public sealed record VersionInfo(int Version, DateTimeOffset CreatedAt, string WeightsSha256, TrainingInfo? Training);
+/// <param name="Error">Why this version cannot be loaded or read; null when it can (or has not been tried).</param>
+public sealed record VersionInfo(int Version, DateTimeOffset? CreatedAt, string? WeightsSha256, TrainingInfo? Training, string? Error = null);
 
 /// <summary>What training reported, without the per-epoch history.</summary>
 /// <param name="BestValidationMetric">At the best epoch: validation RMSE in target units (regression) or accuracy (classification).</param>
@@ -44,110 +47,78 @@ public static class ModelsApi
     public static IEndpointRouteBuilder MapModelsApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/models").WithTags("Models");
-        group.MapGet("/", List).WithName("ListModels").WithSummary("The models in the store with their versions and default version.");
-        group.MapGet("/{name}", Get).WithName("GetModel").WithSummary("A model's inputs (by name), outputs, task, versions with their training summary, and default version.");
-        group.MapPut("/{name}/default-version", SetDefaultVersion).WithName("SetDefaultVersion").RequireApiKey().WritesToStore()
-            .WithSummary("Switch the version a model serves by default; the new version is loaded first, so a version that fails to load leaves the current one serving.");
-        group.MapDelete("/{name}/versions/{version:int}", DeleteVersion).WithName("DeleteModelVersion").RequireApiKey().WritesToStore().WithSummary("Delete a version that is not the default.");
+        group.MapGet("/", List).WithName("ListModels").WithSummary("The models in the store with their versions and default version; a model that cannot be read is listed with its error.");
+        group.MapGet("/{name}", Get).WithName("GetModel").WithSummary("A model's inputs (by name), outputs, task, versions with their training summary, and default version.")
+            .ProducesServiceProblems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status503ServiceUnavailable);
+        group.MapPut("/{name}/default-version", SetDefaultVersion).WithName("SetDefaultVersion").RequireAdminScope().WritesToStore()
+            .WithSummary("Switch the version a model serves by default; the new version is loaded and checked first, so a version that fails leaves the current one serving (422).")
+            .ProducesServiceProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status404NotFound, StatusCodes.Status422UnprocessableEntity);
+        group.MapDelete("/{name}/versions/{version:int}", DeleteVersion).WithName("DeleteModelVersion").RequireAdminScope().WritesToStore().WithSummary("Delete a version that is not the default.")
+            .ProducesServiceProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
         return app;
     }
 
-    public static Ok<List<ModelSummary>> List(ModelStore store) =>
+    public static Ok<List<ModelSummary>> List(ModelStore store, ModelRegistry registry) =>
         TypedResults.Ok(store.Names().Select(name =>
         {
-            var version = store.DefaultVersion(name)!.Value;
-            var model = store.Manifest(name, version).Model;
-            return new ModelSummary(name, version, store.Versions(name), Task(model.Network), model.Network.Inputs, model.OutputNames);
+            var versions = store.Versions(name);
+            if (store.DefaultVersion(name) is not { } version)
+            {
+                return new ModelSummary(name, null, versions, null, null, null, "The model has no default version.");
+            }
+
+            try
+            {
+                var model = store.Manifest(name, version).Model;
+                return new ModelSummary(name, version, versions, ModelSchema.TaskName(model.Network.Head.Kind), model.Network.Inputs, model.OutputNames, registry.FailureOf(name, version));
+            }
+            catch (InvalidDataException e)
+            {
+                return new ModelSummary(name, version, versions, null, null, null, e.Message);
+            }
         }).ToList());
 
-    public static Results<Ok<ModelDetails>, ValidationProblem, ProblemHttpResult> Get(string name, ModelStore store)
-    {
-        if (Find(store, name, null) is { } problem)
-        {
-            return problem;
-        }
+    public static Ok<ModelDetails> Get(string name, ModelStore store, ModelRegistry registry) =>
+        TypedResults.Ok(Details(store, registry, name));
 
-        return TypedResults.Ok(Details(store, name));
+    public static async Task<Ok<ModelDetails>> SetDefaultVersion(string name, SetDefaultVersionRequest request, ModelStore store, ModelRegistry registry, CancellationToken cancellationToken)
+    {
+        await registry.SetDefaultAsync(name, request.Version, cancellationToken);
+        return TypedResults.Ok(Details(store, registry, name));
     }
 
-    public static async Task<Results<Ok<ModelDetails>, ValidationProblem, ProblemHttpResult>> SetDefaultVersion(
-        string name, SetDefaultVersionRequest request, ModelStore store, InferenceWorker worker, CancellationToken cancellationToken)
+    public static async Task<NoContent> DeleteVersion(string name, int version, ModelRegistry registry, CancellationToken cancellationToken)
     {
-        if (Find(store, name, request.Version) is { } problem)
-        {
-            return problem;
-        }
-
-        try
-        {
-            await worker.SetDefaultVersionAsync(name, request.Version, cancellationToken);
-        }
-        catch (InvalidDataException e)
-        {
-            return TypedResults.Problem($"Version {request.Version} of '{name}' failed to load, so the default is unchanged: {e.Message}", statusCode: StatusCodes.Status422UnprocessableEntity, title: "Model version cannot be loaded");
-        }
-
-        return TypedResults.Ok(Details(store, name));
-    }
-
-    public static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> DeleteVersion(
-        string name, int version, ModelStore store, InferenceWorker worker, IOptions<UncertaintyOptions> options, CancellationToken cancellationToken)
-    {
-        if (Find(store, name, version) is { } problem)
-        {
-            return problem;
-        }
-
-        if (store.DefaultVersion(name) == version)
-        {
-            return TypedResults.Problem($"Version {version} is the default version of '{name}'; make another version the default first.", statusCode: StatusCodes.Status409Conflict, title: "Default version");
-        }
-
-        await worker.DeleteVersionAsync(name, version, cancellationToken);
+        await registry.DeleteAsync(name, version, cancellationToken);
         return TypedResults.NoContent();
     }
 
-    /// <summary>Null when the model (and version) exist; otherwise the 400 (bad name, as a validation problem) or 404 to return.</summary>
-    internal static ProblemHttpResult? Find(ModelStore store, string name, int? version)
+    private static ModelDetails Details(ModelStore store, ModelRegistry registry, string name)
     {
-        if (!ModelStore.ValidName().IsMatch(name))
+        var defaultVersion = registry.Resolve(name, null);
+        ModelDescription model;
+        try
         {
-            return TypedResults.Problem(new HttpValidationProblemDetails(new Dictionary<string, string[]> { ["name"] = [$"Model names match {ModelStore.ValidName()}."] })
-            {
-                Status = StatusCodes.Status400BadRequest,
-            });
+            model = store.Manifest(name, defaultVersion).Model;
+        }
+        catch (InvalidDataException e)
+        {
+            throw new ModelUnavailableException(name, defaultVersion, e.Message);
         }
 
-        if (!store.Exists(name))
-        {
-            return TypedResults.Problem($"There is no model '{name}'.", statusCode: StatusCodes.Status404NotFound, title: "Model not found");
-        }
-
-        if (version is { } v && !store.Exists(name, v))
-        {
-            return TypedResults.Problem($"Model '{name}' has no version {v}; it has {string.Join(", ", store.Versions(name))}.", statusCode: StatusCodes.Status404NotFound, title: "Model version not found");
-        }
-
-        return null;
-    }
-
-    private static ModelDetails Details(ModelStore store, string name)
-    {
-        var defaultVersion = store.DefaultVersion(name)!.Value;
-        var model = store.Manifest(name, defaultVersion).Model;
         var versions = store.Versions(name).Select(v =>
         {
-            var manifest = store.Manifest(name, v);
-            return new VersionInfo(v, manifest.CreatedAt, manifest.WeightsSha256, TrainingInfo.From(manifest.Model.Training));
+            try
+            {
+                var manifest = store.Manifest(name, v);
+                return new VersionInfo(v, manifest.CreatedAt, manifest.WeightsSha256, TrainingInfo.From(manifest.Model.Training), registry.FailureOf(name, v));
+            }
+            catch (InvalidDataException e)
+            {
+                return new VersionInfo(v, null, null, null, e.Message);
+            }
         }).ToList();
-        var inputs = model.FeatureNames ?? [.. Enumerable.Range(0, model.Network.Inputs).Select(i => $"x{i}")];
-        return new ModelDetails(name, defaultVersion, versions, Task(model.Network), inputs, model.OutputNames, model.Network, model.Description, model.Examples);
+        var schema = ModelSchema.Of(model);
+        return new ModelDetails(name, defaultVersion, versions, schema.Task, schema.Inputs, model.OutputNames, model.Network, model.Description, model.Examples);
     }
-
-    private static string Task(NetworkSpec network) => network.Head.Kind switch
-    {
-        HeadKind.Classification => "classification",
-        HeadKind.HeteroscedasticRegression => "heteroscedasticRegression",
-        _ => "regression",
-    };
 }

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Uncertainty.Api.Problems;
 
 namespace Uncertainty.Api.Models;
 
@@ -12,9 +13,6 @@ public static class StoreWrites
         where TBuilder : IEndpointConventionBuilder =>
         builder.AddEndpointFilter(static (context, next) =>
             context.HttpContext.RequestServices.GetRequiredService<IOptions<UncertaintyOptions>>().Value.ReadOnlyStore
-                ? ValueTask.FromResult<object?>(TypedResults.Problem(
-                    "This replica only reads the model store (Uncertainty:ReadOnlyStore); send training, imports and version changes to the writer.",
-                    statusCode: StatusCodes.Status403Forbidden,
-                    title: "Read-only replica"))
+                ? throw new ForbiddenException("Read-only replica", "This replica only reads the model store (Uncertainty:ReadOnlyStore); send training, imports and version changes to the writer.")
                 : next(context));
 }

@@ -80,10 +80,20 @@ public static class OpenApiExamples
                 Type = SecuritySchemeType.ApiKey,
                 In = ParameterLocation.Header,
                 Name = ApiKeys.Header,
-                Description = "Needed by endpoints that change state when the service has Uncertainty:ApiKeys configured (and by inference with RequireApiKeyForInference).",
+                Description = "With keys configured: an administration key (Uncertainty:ApiKeys) for endpoints that change state; an administration or inference key (Uncertainty:InferenceApiKeys) for evaluation, and for predictions with RequireApiKeyForInference.",
             };
-            document.Security ??= [];
-            document.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("ApiKey", document)] = [] });
+            return Task.CompletedTask;
+        });
+
+        // The requirement goes only on operations whose endpoint has an authorization policy.
+        options.AddOperationTransformer((operation, context, _) =>
+        {
+            if (context.Description.ActionDescriptor.EndpointMetadata.OfType<Microsoft.AspNetCore.Authorization.IAuthorizeData>().Any())
+            {
+                operation.Security ??= [];
+                operation.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("ApiKey", context.Document)] = [] });
+            }
+
             return Task.CompletedTask;
         });
         return options;

@@ -37,6 +37,12 @@ public static class PredictRequestValidator
             errors["samples"] = [$"samples must be between 1 and {limits.MaxSamples}; got {samples}."];
         }
 
+        if (request.ReturnSamples && request.Inputs is { Length: > 0 } rows
+            && (long)rows.Length * (request.Samples ?? PredictionService.DefaultSamples) * model.Network.Head.Outputs > limits.MaxReturnedSampleValues)
+        {
+            errors["returnSamples"] = [$"Returning every pass's outputs here means {(long)rows.Length * (request.Samples ?? PredictionService.DefaultSamples) * model.Network.Head.Outputs:N0} values; at most {limits.MaxReturnedSampleValues:N0} (Uncertainty:MaxReturnedSampleValues). Ask for fewer rows or samples."];
+        }
+
         if (request.IntervalLevel is { } level && !(level > 0 && level < 1))
         {
             errors["intervalLevel"] = [$"intervalLevel must be in (0, 1); got {level}."];

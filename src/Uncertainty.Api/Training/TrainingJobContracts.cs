@@ -27,7 +27,8 @@ public enum JobState
 /// <param name="Task">regression or classification; inferred from the target when omitted.</param>
 /// <param name="Network">The dropout network; its input and output widths come from the data.</param>
 /// <param name="Training">Optimiser, schedule, regularisation and augmentation.</param>
-/// <param name="MakeDefault">Make the new version the model's default once trained (it is loaded first).</param>
+/// <param name="MakeDefault">Make the new version the model's default once trained (it is loaded and checked first). A model's first version is its default either way.</param>
+/// <param name="ReplaceSchema">Allow a version whose task, inputs or outputs differ from the model's current default (otherwise 409).</param>
 /// <param name="Description">Stored with the model version.</param>
 public sealed record TrainingJobRequest(
     string? Model,
@@ -39,7 +40,8 @@ public sealed record TrainingJobRequest(
     NetworkRequest? Network = null,
     TrainingOptions? Training = null,
     bool MakeDefault = false,
-    string? Description = null);
+    string? Description = null,
+    bool ReplaceSchema = false);
 
 /// <summary>A dropout MLP as a training request states it; input and output widths come from the data.</summary>
 public sealed record NetworkRequest

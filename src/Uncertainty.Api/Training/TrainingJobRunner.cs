@@ -3,15 +3,12 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Uncertainty.Api.Inference;
-using Uncertainty.Api.Models;
 using Uncertainty.Api.Observability;
+using Uncertainty.Api.Problems;
 using Uncertainty.Model.Native;
 using Uncertainty.Model.Training;
 
 namespace Uncertainty.Api.Training;
-
-/// <summary>Thrown when <see cref="UncertaintyOptions.MaxQueuedTrainingJobs"/> jobs already wait.</summary>
-public sealed class TrainingQueueFullException(int capacity) : Exception($"{capacity} training jobs are already waiting; retry when one has started.");
 
 /// <summary>
 /// Runs training jobs in the background, at most <see cref="UncertaintyOptions.MaxConcurrentTrainingJobs"/>
@@ -23,8 +20,7 @@ public sealed class TrainingQueueFullException(int capacity) : Exception($"{capa
 public sealed partial class TrainingJobRunner(
     IOptions<UncertaintyOptions> options,
     TrainingJobStore jobStore,
-    ModelStore models,
-    InferenceWorker inference,
+    ModelRegistry registry,
     ServiceMetrics metrics,
     ILogger<TrainingJobRunner> logger) : BackgroundService
 {
@@ -45,7 +41,7 @@ public sealed partial class TrainingJobRunner(
         if (Interlocked.Increment(ref queued) > capacity)
         {
             Interlocked.Decrement(ref queued);
-            throw new TrainingQueueFullException(capacity);
+            throw new QueueFullException($"{capacity} training jobs are already waiting; retry when one has started.", retryAfterSeconds: 30);
         }
 
         var job = new TrainingJob
@@ -168,13 +164,7 @@ public sealed partial class TrainingJobRunner(
                 progress,
                 request.Description ?? $"Trained by job {entry.Job.Id} on {entry.Job.Data}.",
                 linked.Token);
-            var version = models.Add(request.Model!, package);
-            var madeDefault = false;
-            if (request.MakeDefault)
-            {
-                inference.SetDefaultVersionAsync(request.Model!, version, CancellationToken.None).GetAwaiter().GetResult();
-                madeDefault = true;
-            }
+            var (version, madeDefault) = registry.AddVersionAsync(request.Model!, package, request.MakeDefault, request.ReplaceSchema, CancellationToken.None).GetAwaiter().GetResult();
 
             Finish(entry, job => job with { State = JobState.Succeeded, Version = version, MadeDefault = madeDefault });
             Log.Succeeded(logger, entry.Job.Id, request.Model!, version, clock.Elapsed.TotalSeconds);
@@ -193,7 +183,7 @@ public sealed partial class TrainingJobRunner(
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            Finish(entry, job => job with { State = JobState.Failed, Error = e.Message });
+            Finish(entry, job => job with { State = JobState.Failed, Error = e is ServiceException ? e.Message : jobStore.Redact(e.Message) });
             Log.Failed(logger, entry.Job.Id, e);
         }
     }

@@ -29,6 +29,9 @@ public sealed partial class TrainingJobStore(IOptions<UncertaintyOptions> option
     [GeneratedRegex("^[0-9a-f]{32}$")]
     public static partial Regex ValidId();
 
+    /// <summary><paramref name="message"/> without the server's absolute paths.</summary>
+    public string Redact(string message) => models.Redact(message.Replace(Root + Path.DirectorySeparatorChar, "", StringComparison.Ordinal));
+
     public static string NewId() => Guid.CreateVersion7().ToString("N");
 
     public void Create(TrainingJob job, TrainingJobRequest request)

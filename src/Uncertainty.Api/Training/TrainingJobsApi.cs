@@ -1,9 +1,12 @@
-using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using Uncertainty.Api.Inference;
 using Uncertainty.Api.Models;
+using Uncertainty.Api.Problems;
 using Uncertainty.Api.Security;
 using Uncertainty.Model.Data;
+using Uncertainty.Model.Networks;
+using Uncertainty.Model.Packaging;
 using Uncertainty.Model.Training;
 
 namespace Uncertainty.Api.Training;
@@ -19,82 +22,69 @@ public static class TrainingJobsApi
             .Accepts<TrainingJobRequest>("application/json", "multipart/form-data")
             .DisableAntiforgery()
             .AcceptsUploads()
-            .RequireApiKey()
-            .WritesToStore();
+            .RequireAdminScope()
+            .WritesToStore()
+            .ProducesServiceProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType, StatusCodes.Status422UnprocessableEntity, StatusCodes.Status429TooManyRequests);
         group.MapGet("/", List).WithName("ListTrainingJobs").WithSummary("Every training job, newest first.");
-        group.MapGet("/{id}", Get).WithName("GetTrainingJob").WithSummary("A job's state, epoch, losses, validation metric, learning curve, ETA and, once done, the model version it saved.");
-        group.MapDelete("/{id}", Cancel).WithName("CancelTrainingJob").WithSummary("Cancel a job: a queued one at once, a running one after its current epoch.").RequireApiKey().WritesToStore();
+        group.MapGet("/{id}", Get).WithName("GetTrainingJob").WithSummary("A job's state, epoch, losses, validation metric, learning curve, ETA and, once done, the model version it saved.")
+            .ProducesServiceProblems(StatusCodes.Status404NotFound);
+        group.MapDelete("/{id}", Cancel).WithName("CancelTrainingJob").WithSummary("Cancel a job: a queued one at once, a running one after its current epoch.").RequireAdminScope().WritesToStore()
+            .ProducesServiceProblems(StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
         return app;
     }
 
-    public static async Task<Results<Accepted<TrainingJob>, ValidationProblem, ProblemHttpResult>> Submit(
-        HttpRequest http, TrainingJobRunner runner, IOptions<UncertaintyOptions> options, CancellationToken cancellationToken)
+    public static async Task<Accepted<TrainingJob>> Submit(
+        HttpRequest http, TrainingJobRunner runner, ModelRegistry registry, IOptions<UncertaintyOptions> options, CancellationToken cancellationToken)
     {
-        TrainingJobRequest? request;
-        try
-        {
-            request = await RequestBodies.ReadJsonOrFormAsync<TrainingJobRequest>(http, (r, csv) => r with { Csv = csv, Dataset = null }, cancellationToken);
-        }
-        catch (JsonException e)
-        {
-            return RequestBodies.Invalid("request", $"The request is not valid JSON for a training job: {RequestBodies.Describe(e)}");
-        }
-
-        if (request is null)
-        {
-            return RequestBodies.Invalid("request", "Send a JSON training request, or multipart form data with parts 'request' (JSON) and 'data' (CSV).");
-        }
-
+        var request = await RequestBodies.ReadJsonOrFormAsync<TrainingJobRequest>(http, (r, csv) => r with { Csv = csv, Dataset = null }, "a training job", cancellationToken);
         var errors = Check(request, options.Value);
         if (errors.Count > 0)
         {
-            return TypedResults.ValidationProblem(errors);
+            throw new RequestValidationException(errors);
         }
 
         Dataset data;
+        NetworkSpec spec;
         try
         {
             data = TrainingJobStore.Read(request);
             if (data.ClassLabels is { Count: < 2 } labels)
             {
-                return RequestBodies.Invalid("target", $"The target '{data.TargetName}' holds {labels.Count} class; a classifier needs at least 2 (a numeric target trains a regressor).");
+                throw new RequestValidationException("target", $"The target '{data.TargetName}' holds {labels.Count} class; a classifier needs at least 2 (a numeric target trains a regressor).");
             }
 
-            TrainingPipeline.Fitted((request.Network ?? new NetworkRequest()).ToSpec(data.Task), data);
+            spec = TrainingPipeline.Fitted((request.Network ?? new NetworkRequest()).ToSpec(data.Task), data);
         }
         catch (Exception e) when (e is ArgumentException or InvalidDataException or FormatException)
         {
             var field = request.Csv is null ? "dataset" : "data";
-            return RequestBodies.Invalid(e.Message.StartsWith("Network spec", StringComparison.Ordinal) ? "network" : field, e.Message);
+            throw new RequestValidationException(e.Message.StartsWith("Network spec", StringComparison.Ordinal) ? "network" : field, e.Message);
         }
 
-        try
+        // Checked before the job is queued: a spec over the limits or a schema change is refused now, not after training.
+        ResourceGuards.Check(spec, options.Value);
+        registry.CheckSchema(request.Model!, new ModelDescription
         {
-            var job = runner.Submit(request, data.Rows);
-            return TypedResults.Accepted($"/training-jobs/{job.Id}", job);
-        }
-        catch (TrainingQueueFullException e)
-        {
-            http.HttpContext.Response.Headers.RetryAfter = "30";
-            return TypedResults.Problem(e.Message, statusCode: StatusCodes.Status429TooManyRequests, title: "Training queue full");
-        }
+            Network = spec,
+            InputScaling = Standardizer.Identity(spec.Inputs),
+            FeatureNames = data.FeatureNames,
+            OutputNames = data.ClassLabels ?? [data.TargetName],
+        }, request.ReplaceSchema);
+        var job = runner.Submit(request, data.Rows);
+        return TypedResults.Accepted($"/training-jobs/{job.Id}", job);
     }
 
     public static Ok<IReadOnlyList<TrainingJob>> List(TrainingJobRunner runner) => TypedResults.Ok(runner.List());
 
-    public static Results<Ok<TrainingJob>, ProblemHttpResult> Get(string id, TrainingJobRunner runner) =>
-        runner.Find(id) is { } job ? TypedResults.Ok(job) : NotFound(id);
+    public static Ok<TrainingJob> Get(string id, TrainingJobRunner runner) =>
+        TypedResults.Ok(runner.Find(id) ?? throw NotFound(id));
 
-    public static Results<Accepted<TrainingJob>, ProblemHttpResult> Cancel(string id, TrainingJobRunner runner)
+    public static Accepted<TrainingJob> Cancel(string id, TrainingJobRunner runner)
     {
-        if (runner.Find(id) is not { } existing)
-        {
-            return NotFound(id);
-        }
-
+        var existing = runner.Find(id) ?? throw NotFound(id);
         if (existing.Finished)
         {
-            return TypedResults.Problem($"Job {id} has already finished ({existing.State.ToString().ToLowerInvariant()}).", statusCode: StatusCodes.Status409Conflict, title: "Job finished");
+            throw new ConflictException("Job finished", $"Job {id} has already finished ({existing.State.ToString().ToLowerInvariant()}).");
         }
 
         return TypedResults.Accepted($"/training-jobs/{id}", runner.Cancel(id)!);
@@ -105,7 +95,7 @@ public static class TrainingJobsApi
         var errors = new Dictionary<string, string[]>();
         if (request.Model is null || !ModelStore.ValidName().IsMatch(request.Model))
         {
-            errors["model"] = [$"Name the model to train with a name matching {ModelStore.ValidName()}."];
+            errors["model"] = [$"Name the model to train: 1-64 characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit ({ModelStore.NamePattern})."];
         }
 
         if ((request.Dataset is null) == (request.Csv is null))
@@ -145,6 +135,5 @@ public static class TrainingJobsApi
         return errors;
     }
 
-    private static ProblemHttpResult NotFound(string id) =>
-        TypedResults.Problem($"There is no training job '{id}'.", statusCode: StatusCodes.Status404NotFound, title: "Training job not found");
+    private static NotFoundException NotFound(string id) => new("Training job not found", $"There is no training job '{id}'.");
 }

@@ -24,28 +24,49 @@ public sealed record EvaluationReport(
 public static class Evaluator
 {
     /// <summary>Rows per predictor call: bounds the memory of the per-pass samples the log-likelihood needs.</summary>
-    private const int RowsPerCall = 256;
+    public const int RowsPerCall = 256;
 
     public static EvaluationReport Evaluate(McPredictor predictor, ModelDescription model, Dataset data, int samples, ulong seed, CancellationToken cancellationToken = default)
+    {
+        CheckColumns(model, data);
+        var mc = new List<RowPrediction>(data.Rows);
+        var deterministic = new List<RowPrediction>(data.Rows);
+        foreach (var (start, rows) in Batches(data.Rows))
+        {
+            var inputs = model.PrepareInputs(data.Features.AsSpan(start * data.Columns, rows * data.Columns));
+            mc.AddRange(model.ToReportedUnits(predictor.Predict(Request(model, inputs, rows, samples, seed), cancellationToken)).Rows);
+            deterministic.AddRange(predictor.PredictDeterministic(inputs, rows).Select(model.ToReportedUnits));
+        }
+
+        return Score(model, data, mc, deterministic, samples);
+    }
+
+    /// <summary>Throws <see cref="ArgumentException"/> when the data's width is not the model's.</summary>
+    public static void CheckColumns(ModelDescription model, Dataset data)
     {
         if (data.Columns != model.Network.Inputs)
         {
             throw new ArgumentException($"{data.Name} has {data.Columns} features; the model takes {model.Network.Inputs}.", nameof(data));
         }
+    }
 
-        var mc = new List<RowPrediction>(data.Rows);
-        var deterministic = new List<RowPrediction>(data.Rows);
-        bool regression = model.Network.Head.Kind != HeadKind.Classification;
-        for (int start = 0; start < data.Rows; start += RowsPerCall)
+    /// <summary>The (first row, row count) of each predictor call over <paramref name="rows"/> rows.</summary>
+    public static IEnumerable<(int Start, int Rows)> Batches(int rows)
+    {
+        for (int start = 0; start < rows; start += RowsPerCall)
         {
-            var rows = Math.Min(RowsPerCall, data.Rows - start);
-            var inputs = model.PrepareInputs(data.Features.AsSpan(start * data.Columns, rows * data.Columns));
-            var prediction = predictor.Predict(new McRequest { Inputs = inputs, Rows = rows, Samples = samples, Seed = seed, ReturnSamples = regression }, cancellationToken);
-            mc.AddRange(model.ToReportedUnits(prediction).Rows);
-            deterministic.AddRange(predictor.PredictDeterministic(inputs, rows).Select(model.ToReportedUnits));
+            yield return (start, Math.Min(RowsPerCall, rows - start));
         }
+    }
 
-        if (!regression)
+    /// <summary>The MC request for one batch: regression keeps every pass's outputs for Gal's log-likelihood.</summary>
+    public static McRequest Request(ModelDescription model, float[] inputs, int rows, int samples, ulong seed) =>
+        new() { Inputs = inputs, Rows = rows, Samples = samples, Seed = seed, ReturnSamples = model.Network.Head.Kind != HeadKind.Classification };
+
+    /// <summary>Scores MC and deterministic predictions (reported units, one per data row, in order) against the data's targets.</summary>
+    public static EvaluationReport Score(ModelDescription model, Dataset data, IReadOnlyList<RowPrediction> mc, IReadOnlyList<RowPrediction> deterministic, int samples)
+    {
+        if (model.Network.Head.Kind == HeadKind.Classification)
         {
             var labels = data.Labels;
             return new EvaluationReport(data.Rows, samples, McDropoutClassification: Classification(mc, labels), WeightScalingClassification: Classification(deterministic, labels));

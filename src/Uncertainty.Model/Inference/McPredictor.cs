@@ -59,13 +59,28 @@ public sealed class McPredictor : IDisposable
     /// <summary>Predicts several requests in shared forward passes; each result equals that request's result alone.</summary>
     public IReadOnlyList<McPrediction> Predict(IReadOnlyList<McRequest> requests, CancellationToken cancellationToken = default)
     {
+        using var run = Start(requests);
+        while (run.Step(cancellationToken))
+        {
+        }
+
+        return run.Results;
+    }
+
+    /// <summary>
+    /// Starts the requests' passes without running them: each <see cref="McRun.Step"/> runs one chunk, so a
+    /// caller can serve other work between the chunks of a large job. The results equal <see cref="Predict(IReadOnlyList{McRequest}, CancellationToken)"/>'s.
+    /// </summary>
+    public McRun Start(IReadOnlyList<McRequest> requests)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(requests.Count, nameof(requests));
         var states = requests.Select(Validate).Select(r => new RequestState(r, network.Spec.Head)).ToArray();
         for (int i = 1; i < states.Length; i++)
         {
             states[i].InputOffset = states[i - 1].InputOffset + states[i - 1].Request.Rows;
         }
 
-        using var outer = NewDisposeScope();
+        using var scope = NewDisposeScope();
         using var inference = inference_mode();
         var allInputs = new float[(states[^1].InputOffset + requests[^1].Rows) * network.Spec.Inputs];
         for (int i = 0; i < requests.Count; i++)
@@ -77,18 +92,57 @@ public sealed class McPredictor : IDisposable
         var start = options.UsePrefix ? network.FirstStochasticStage : 0;
         var first = options.UsePrefix ? network.RunStages(inputs, 0, start, plan: null, masks: null) : inputs;
 
-        while (NextChunk(states) is { Count: > 0 } blocks)
+        // The run owns the prefix output across its steps; every step has a dispose scope of its own.
+        return new McRun(this, states, first.DetachFromDisposeScope(), start);
+    }
+
+    /// <summary>A started set of requests, advanced one chunk at a time on the predictor's thread.</summary>
+    public sealed class McRun : IDisposable
+    {
+        private readonly McPredictor predictor;
+        private readonly RequestState[] states;
+        private readonly Tensor first;
+        private readonly int start;
+
+        internal McRun(McPredictor predictor, RequestState[] states, Tensor first, int start)
         {
+            this.predictor = predictor;
+            this.states = states;
+            this.first = first;
+            this.start = start;
+        }
+
+        /// <summary>True once every request has all its samples (or stopped early: adaptive T, cancellation).</summary>
+        public bool Done => states.All(s => s.Done);
+
+        /// <summary>Runs the next chunk; false when there was nothing left to run.</summary>
+        public bool Step(CancellationToken cancellationToken = default)
+        {
+            if (predictor.NextChunk(states) is not { Count: > 0 } blocks)
+            {
+                return false;
+            }
+
             cancellationToken.ThrowIfCancellationRequested();
-            RunChunk(first, start, blocks);
+            using (inference_mode())
+            {
+                predictor.RunChunk(first, start, blocks);
+            }
+
             foreach (var state in states.Where(s => !s.Done))
             {
                 state.Done = state.Planned == state.Request.Samples
-                    || (state.Planned % options.AdaptiveCheckEvery == 0 && state.Accumulator.MaxStandardError(outputScale) <= state.Request.Tolerance);
+                    || (state.Planned % predictor.options.AdaptiveCheckEvery == 0 && state.Accumulator.MaxStandardError(predictor.outputScale) <= state.Request.Tolerance);
             }
+
+            return true;
         }
 
-        return [.. states.Select(s => new McPrediction(s.Accumulator.Count, s.Accumulator.Summaries(), s.Accumulator.MaxStandardError(outputScale), s.Cancelled))];
+        /// <summary>One result per request, in order; meaningful once <see cref="Done"/>.</summary>
+        public IReadOnlyList<McPrediction> Results =>
+            [.. states.Select(s => new McPrediction(s.Accumulator.Count, s.Accumulator.Summaries(), s.Accumulator.MaxStandardError(predictor.outputScale), s.Cancelled))];
+
+        public void Dispose() => first.Dispose();
     }
 
     /// <summary>One deterministic pass (weight scaling), summarised like a single sample.</summary>
@@ -271,7 +325,7 @@ public sealed class McPredictor : IDisposable
         network.Dispose();
     }
 
-    private sealed class RequestState(McRequest request, HeadSpec head)
+    internal sealed class RequestState(McRequest request, HeadSpec head)
     {
         public McRequest Request { get; } = request;
 
@@ -291,5 +345,5 @@ public sealed class McPredictor : IDisposable
             : Math.Min(Request.Samples, ((Planned / checkEvery) + 1) * checkEvery);
     }
 
-    private sealed record Block(RequestState State, int First, int Count);
+    internal sealed record Block(RequestState State, int First, int Count);
 }

@@ -68,5 +68,8 @@ public sealed record McOptions
     /// GPU: 128 M floats (512 MB per activation): chunks there only bound memory, and every extra chunk costs
     /// launches and copies (B = 1024, T = 100 took 18 ms in 25 chunks of 4 M on an H200, against 6 ms for one pass in PyTorch).
     /// </summary>
-    public static long DefaultChunkElements(Device device) => device.type == DeviceType.CUDA ? 128L << 20 : 4L << 20;
+    public static long DefaultChunkElements(Device device) => device.type == DeviceType.CUDA ? 128L << 20 : CpuChunkElements;
+
+    /// <summary>The CPU default of <see cref="DefaultChunkElements"/>, the smallest: a spec whose widest layer fits it fits any device.</summary>
+    public const long CpuChunkElements = 4L << 20;
 }

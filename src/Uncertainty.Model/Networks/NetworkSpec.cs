@@ -91,6 +91,26 @@ public sealed record NetworkSpec
     /// <summary>Width of the network's last layer: outputs, twice that for a heteroscedastic head (mean and log-variance).</summary>
     public int HeadWidth => Head.Kind == HeadKind.HeteroscedasticRegression ? 2 * Head.Outputs : Head.Outputs;
 
+    /// <summary>Weights and biases the network allocates (normalisation scales and shifts included), from the spec alone; overflow-safe.</summary>
+    public long ParameterCount
+    {
+        get
+        {
+            long count = 0;
+            long width = Inputs;
+            foreach (var hidden in Hidden)
+            {
+                count = checked(count + (width * hidden) + hidden + (Normalization == Normalization.None ? 0 : 2L * hidden));
+                width = hidden;
+            }
+
+            return checked(count + (width * HeadWidth) + HeadWidth);
+        }
+    }
+
+    /// <summary>The widest layer (inputs, hidden, head): one activation row of a forward pass is at most this wide.</summary>
+    public int MaxWidth => Math.Max(Math.Max(Inputs, HeadWidth), Hidden.Count == 0 ? 0 : Hidden.Max());
+
     /// <summary>The dropout rate after hidden layer <paramref name="layer"/>.</summary>
     public double HiddenDropoutAt(int layer) => HiddenDropout.Count == 1 ? HiddenDropout[0] : HiddenDropout[layer];
 

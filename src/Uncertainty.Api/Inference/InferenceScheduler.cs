@@ -1,0 +1,462 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Microsoft.Extensions.Options;
+using Uncertainty.Api.Observability;
+using Uncertainty.Api.Problems;
+using Uncertainty.Model.Inference;
+
+namespace Uncertainty.Api.Inference;
+
+/// <summary>How a queued prediction runs.</summary>
+public enum PassMode
+{
+    /// <summary>T stochastic passes (MC dropout).</summary>
+    MonteCarlo,
+
+    /// <summary>One deterministic pass (weight scaling).</summary>
+    Deterministic,
+}
+
+/// <summary>
+/// The one thread that runs the models. TorchSharp's dispose scopes and grad mode are per thread and a
+/// Module is not safe for concurrent callers, so every forward pass, load and disposal happens here.
+/// Predictions wait in a bounded queue; after the first arrives the owner keeps collecting for
+/// <see cref="UncertaintyOptions.BatchDelayMilliseconds"/> or until <see cref="UncertaintyOptions.MaxBatchRows"/>
+/// (samples x rows) and runs small requests for one version as one merged pass (each keeps its own seed, so
+/// its result is what it would have been alone). A request too large for one chunk runs a chunk at a time,
+/// and everything that arrives meanwhile runs between its chunks: a small request waits at most about one
+/// chunk behind a large one.
+/// </summary>
+public sealed partial class InferenceScheduler(
+    IOptions<UncertaintyOptions> options,
+    InferenceBackend backend,
+    ServiceMetrics metrics,
+    ILogger<InferenceScheduler> logger) : IHostedService, IDisposable
+{
+    private readonly ConcurrentQueue<PredictJob> predictions = new();
+    private readonly ConcurrentQueue<ControlJob> control = new();
+    private readonly SemaphoreSlim signal = new(0);
+    private readonly CancellationTokenSource stopping = new();
+    private readonly ManualResetEventSlim gate = new(initialState: true);
+    private readonly List<LargeRun> large = []; // owner thread only
+    private int queued;
+    private volatile bool stopRequested;
+    private volatile bool ownerExited;
+    private Thread? owner;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _ = backend.Device; // fail start-up here, with the reason, when the backend or the device is unavailable
+        owner = new Thread(Serve) { IsBackground = true, Name = "inference-owner" };
+        owner.Start();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="request"/> on <paramref name="version"/>, which the caller holds a lease on.
+    /// Throws <see cref="QueueFullException"/> at once when the queue is full, <see cref="WorkTimeoutException"/>
+    /// after <paramref name="timeout"/>, <see cref="ServiceUnavailableException"/> while stopping.
+    /// </summary>
+    public async Task<McPrediction> PredictAsync(LoadedVersion version, McRequest request, PassMode mode, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+
+        if (stopRequested)
+        {
+            throw Stopping();
+        }
+
+        if (Interlocked.Increment(ref queued) > options.Value.QueueCapacity)
+        {
+            Interlocked.Decrement(ref queued);
+            metrics.Rejected("queue_full");
+            throw new QueueFullException($"The inference queue is full ({options.Value.QueueCapacity} requests wait); retry shortly.");
+        }
+
+        // The owner skips the rest of this request's samples once the client goes away or time runs out.
+        var job = new PredictJob(version, request with { Cancellation = deadline.Token }, mode);
+        predictions.Enqueue(job);
+        metrics.QueueLength(Volatile.Read(ref queued));
+        signal.Release();
+        try
+        {
+            return await job.Completion.Task.WaitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            throw Stopping();
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            metrics.Rejected("timeout");
+            throw new WorkTimeoutException($"The work did not finish within {timeout.TotalSeconds:0.###} s and was stopped.");
+        }
+    }
+
+    /// <summary>Runs <paramref name="work"/> on the owner thread, before any queued prediction (loads, unloads, imports).</summary>
+    public async Task<T> RunOnOwnerAsync<T>(Func<T> work, CancellationToken cancellationToken)
+    {
+        var job = new ControlJob(() => work());
+        if (ownerExited)
+        {
+            throw Stopping();
+        }
+
+        control.Enqueue(job);
+        signal.Release();
+        return (T)(await job.Completion.Task.WaitAsync(cancellationToken))!;
+    }
+
+    /// <summary>Queues <paramref name="work"/> for the owner thread without waiting (disposing a released version).</summary>
+    public void Post(Action work)
+    {
+        control.Enqueue(new ControlJob(() =>
+        {
+            work();
+            return null;
+        }));
+        signal.Release();
+    }
+
+    /// <summary>Test hook: while paused the owner takes no predictions from the queue.</summary>
+    internal void Pause() => gate.Reset();
+
+    internal void Resume() => gate.Set();
+
+    /// <summary>Predictions waiting in the queue.</summary>
+    internal int QueueLength => Volatile.Read(ref queued);
+
+    private static ServiceUnavailableException Stopping() => new("Shutting down", "The service is shutting down and takes no new predictions; retry on another replica.");
+
+    private void Serve()
+    {
+        try
+        {
+            ServeUntilStopped();
+        }
+        finally
+        {
+            ownerExited = true;
+            while (control.TryDequeue(out var job))
+            {
+                job.Fail(Stopping());
+            }
+        }
+    }
+
+    private void ServeUntilStopped()
+    {
+        try
+        {
+            while (true)
+            {
+                RunControl();
+                if (stopRequested && predictions.IsEmpty && large.Count == 0)
+                {
+                    return; // drained
+                }
+
+                if (large.Count == 0 && predictions.IsEmpty)
+                {
+                    signal.Wait(stopping.Token);
+                    continue;
+                }
+
+                gate.Wait(stopping.Token);
+                var batch = Collect(waitForMore: large.Count == 0);
+                metrics.QueueLength(Volatile.Read(ref queued));
+                Run(batch);
+                StepLargest();
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            // The grace period ran out: what is left is answered 503.
+            foreach (var run in large)
+            {
+                run.Fail(Stopping());
+                run.Dispose();
+            }
+
+            large.Clear();
+            while (predictions.TryDequeue(out var job))
+            {
+                job.Fail(Stopping());
+            }
+
+            RunControl();
+        }
+        catch (Exception e)
+        {
+            Log.OwnerFailed(logger, e); // a bug: every job is failed rather than left waiting
+            while (predictions.TryDequeue(out var job))
+            {
+                job.Fail(e);
+            }
+        }
+    }
+
+    private void RunControl()
+    {
+        while (control.TryDequeue(out var job))
+        {
+            job.Execute();
+        }
+    }
+
+    /// <summary>The next predictions: what is queued, then more until the batching delay has passed or the row budget is full.</summary>
+    private List<PredictJob> Collect(bool waitForMore)
+    {
+        var settings = options.Value;
+        var batch = new List<PredictJob>();
+        long rows = 0;
+        long deadline = Stopwatch.GetTimestamp() + (long)(settings.BatchDelayMilliseconds / 1000 * Stopwatch.Frequency);
+        while (true)
+        {
+            while (rows < settings.MaxBatchRows && predictions.TryDequeue(out var job))
+            {
+                Interlocked.Decrement(ref queued);
+                if (job.Request.Cancellation.IsCancellationRequested)
+                {
+                    job.Cancel();
+                    continue;
+                }
+
+                rows += (long)job.Request.Samples * job.Request.Rows;
+                batch.Add(job);
+                if (!settings.DynamicBatching)
+                {
+                    return batch;
+                }
+            }
+
+            var remaining = deadline - Stopwatch.GetTimestamp();
+            if (!waitForMore || batch.Count == 0 || rows >= settings.MaxBatchRows || remaining <= 0 || !control.IsEmpty)
+            {
+                return batch;
+            }
+
+            signal.Wait(TimeSpan.FromTicks(remaining * TimeSpan.TicksPerSecond / Stopwatch.Frequency), stopping.Token);
+        }
+    }
+
+    /// <summary>Deterministic passes and small requests now (one merged pass per version); large ones join the stepped runs.</summary>
+    private void Run(List<PredictJob> batch)
+    {
+        foreach (var job in batch.Where(j => j.Mode == PassMode.Deterministic))
+        {
+            Complete(job, () => new McPrediction(1, job.Version.Predictor.PredictDeterministic(job.Request.Inputs, job.Request.Rows), 0, Cancelled: false));
+        }
+
+        var stochastic = batch.Where(j => j.Mode == PassMode.MonteCarlo).ToList();
+        foreach (var job in stochastic.Where(IsLarge))
+        {
+            try
+            {
+                large.Add(new LargeRun(job, job.Version.Predictor.Start([job.Request])));
+            }
+            catch (Exception e)
+            {
+                job.Fail(e);
+            }
+        }
+
+        foreach (var group in stochastic.Where(j => !IsLarge(j)).GroupBy(j => j.Version))
+        {
+            var jobs = group.ToList();
+            try
+            {
+                var started = Stopwatch.GetTimestamp();
+                var results = group.Key.Predictor.Predict([.. jobs.Select(j => j.Request)], stopping.Token);
+                metrics.MergedPass(jobs.Count, jobs.Sum(j => (long)j.Request.Samples * j.Request.Rows), Stopwatch.GetElapsedTime(started), results.Sum(r => (long)r.SamplesUsed));
+                for (int i = 0; i < jobs.Count; i++)
+                {
+                    jobs[i].Finish(results[i]);
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                jobs.ForEach(job => job.Fail(e));
+            }
+        }
+    }
+
+    /// <summary>One chunk of the oldest large run; finished runs answer their request.</summary>
+    private void StepLargest()
+    {
+        if (large.Count == 0)
+        {
+            return;
+        }
+
+        var run = large[0];
+        try
+        {
+            var started = Stopwatch.GetTimestamp();
+            var more = run.Steps.Step(stopping.Token) && !run.Steps.Done;
+            if (!more)
+            {
+                var result = run.Steps.Results[0];
+                metrics.MergedPass(1, (long)run.Job.Request.Samples * run.Job.Request.Rows, Stopwatch.GetElapsedTime(started), result.SamplesUsed);
+                run.Job.Finish(result);
+            }
+            else
+            {
+                return;
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            run.Fail(e);
+        }
+
+        large.RemoveAt(0);
+        run.Dispose();
+    }
+
+    /// <summary>More samples x rows than one chunk of its predictor holds: run a chunk at a time.</summary>
+    private static bool IsLarge(PredictJob job) => (long)job.Request.Samples * job.Request.Rows > job.Version.Predictor.ChunkRows;
+
+    private static void Complete(PredictJob job, Func<McPrediction> work)
+    {
+        try
+        {
+            job.Finish(work());
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            job.Fail(e);
+        }
+    }
+
+    /// <summary>
+    /// Takes no new predictions and finishes what is queued; when the host's shutdown grace period
+    /// (<paramref name="cancellationToken"/>) runs out first, the rest is answered 503.
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        stopRequested = true;
+        signal.Release();
+        if (owner is null)
+        {
+            return;
+        }
+
+        var drained = Task.Factory.StartNew(() => owner.Join(), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        try
+        {
+            await drained.WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            await stopping.CancelAsync();
+            owner.Join(TimeSpan.FromSeconds(5));
+        }
+    }
+
+    public void Dispose()
+    {
+        stopping.Dispose();
+        gate.Dispose();
+        signal.Dispose();
+    }
+
+    /// <summary>Holds its own reference on the version until answered: a caller that gave up (timeout) never leaves the owner with a disposed network.</summary>
+    private sealed class PredictJob
+    {
+        private int answered;
+
+        public PredictJob(LoadedVersion version, McRequest request, PassMode mode)
+        {
+            version.AddReference();
+            Version = version;
+            Request = request;
+            Mode = mode;
+        }
+
+        public LoadedVersion Version { get; }
+
+        public McRequest Request { get; }
+
+        public PassMode Mode { get; }
+
+        public TaskCompletionSource<McPrediction> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Finish(McPrediction result)
+        {
+            if (result.Cancelled)
+            {
+                Cancel();
+            }
+            else if (Answer())
+            {
+                Completion.TrySetResult(result);
+            }
+        }
+
+        public void Cancel()
+        {
+            if (Answer())
+            {
+                Completion.TrySetCanceled(Request.Cancellation);
+            }
+        }
+
+        public void Fail(Exception exception)
+        {
+            if (Answer())
+            {
+                Completion.TrySetException(exception);
+            }
+        }
+
+        private bool Answer()
+        {
+            if (Interlocked.Exchange(ref answered, 1) != 0)
+            {
+                return false;
+            }
+
+            Version.Release();
+            return true;
+        }
+    }
+
+    private sealed class LargeRun(PredictJob job, McPredictor.McRun steps) : IDisposable
+    {
+        public PredictJob Job { get; } = job;
+
+        public McPredictor.McRun Steps { get; } = steps;
+
+        public void Fail(Exception exception) => Job.Fail(exception);
+
+        public void Dispose() => Steps.Dispose();
+    }
+
+    /// <summary>Work that must run on the owner thread (loading, unloading), ahead of predictions.</summary>
+    private sealed class ControlJob(Func<object?> work)
+    {
+        public TaskCompletionSource<object?> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Fail(Exception exception) => Completion.TrySetException(exception);
+
+        public void Execute()
+        {
+            try
+            {
+                Completion.TrySetResult(work());
+            }
+            catch (Exception e)
+            {
+                Completion.TrySetException(e);
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 2004, Level = LogLevel.Critical, Message = "The inference owner thread stopped")]
+        public static partial void OwnerFailed(ILogger logger, Exception exception);
+    }
+}
