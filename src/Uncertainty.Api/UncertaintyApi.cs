@@ -67,6 +67,7 @@ public static class UncertaintyApi
         app.UseSerilogRequestLogging();
 
         // The explorer page (wwwroot): at / and /explorer, with its vendored chart library; no CDN.
+        app.UseSecurityHeaders();
         app.UseDefaultFiles();
         app.UseStaticFiles();
         app.MapGet("/explorer", () => Results.Redirect("/")).ExcludeFromDescription();
