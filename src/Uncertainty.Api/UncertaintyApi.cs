@@ -78,6 +78,7 @@ public static class UncertaintyApi
         app.Use((context, next) => DrainingSignal.UseDrainingConnections(context, next));
 
         // The explorer page (wwwroot): at / and /explorer, with its vendored chart library; no CDN.
+        app.UseSecurityHeaders();
         app.UseDefaultFiles();
         app.UseStaticFiles();
         app.MapGet("/explorer", () => Results.Redirect("/")).ExcludeFromDescription();

@@ -1,5 +1,17 @@
 // The Uncertainty explorer: plain JS over the service's own API, charts from the vendored Chart.js.
+// Whatever the service sends (model, feature and class names, descriptions, job fields, error text, numbers) is
+// data, never markup: it reaches the page only as textContent or a plain attribute value, through el() below, and
+// never through innerHTML and the like. The page's Content-Security-Policy allows no inline script as a second line.
 const $ = (id) => document.getElementById(id);
+
+/** A new element whose text and attributes are set as data: nothing here goes through the HTML parser. */
+function el(tag, text, attributes = {}) {
+  const element = document.createElement(tag);
+  if (text != null) element.textContent = String(text);
+  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, String(value));
+  return element;
+}
+
 const state = { model: null, charts: {}, job: null };
 window.explorer = state; // read by the browser test
 
@@ -7,7 +19,7 @@ async function api(path, options = {}) {
   const response = await fetch(path, { ...options, headers: { 'content-type': 'application/json', ...(options.headers || {}) } });
   const body = await response.json().catch(() => null);
   if (!response.ok) {
-    const fields = body?.errors ? ' ' + Object.entries(body.errors).map(([k, v]) => `${k}: ${v.join(' ')}`).join('; ') : '';
+    const fields = body?.errors ? ' ' + Object.entries(body.errors).map(([k, v]) => `${k}: ${[].concat(v).join(' ')}`).join('; ') : '';
     throw new Error(`${response.status} ${body?.title || response.statusText}${body?.detail ? ': ' + body.detail : ''}${fields}`);
   }
   return body;
@@ -28,7 +40,7 @@ function chart(id, config) {
 async function loadModels(select) {
   const models = await api('/models');
   const picker = $('model');
-  picker.innerHTML = models.map((m) => `<option value="${m.name}">${m.name} (${m.task}, v${m.defaultVersion})</option>`).join('');
+  picker.replaceChildren(...models.map((m) => el('option', `${m.name} (${m.task}, v${m.defaultVersion})`, { value: m.name })));
   const wanted = select && models.some((m) => m.name === select) ? select : (models.some((m) => m.name === 'toy') ? 'toy' : models[0]?.name);
   picker.value = wanted;
   await showModel(wanted);
@@ -58,7 +70,7 @@ async function drawCurve() {
   const lo = Math.min(...xs), hi = Math.max(...xs), pad = Math.max(1, (hi - lo));
   const grid = Array.from({ length: 121 }, (_, i) => lo - pad + (i * (hi - lo + 2 * pad)) / 120);
   const started = performance.now();
-  const response = await api(`/models/${model.name}/predict`, {
+  const response = await api(`/models/${encodeURIComponent(model.name)}/predict`, {
     method: 'POST',
     body: JSON.stringify({ inputs: grid.map((x) => [x]), samples, seed, returnSamples: true }),
   });
@@ -100,16 +112,19 @@ async function drawCurve() {
 // ---- tabular rows: regression histogram or class probabilities ------------------------------------------
 function buildRowForm(model) {
   const example = model.examples?.[0] ?? [];
-  $('row-form').innerHTML = model.inputs.map((name, i) =>
-    `<label>${name}<input name="${name}" type="number" step="any" value="${example[i] ?? 0}" required></label>`).join('');
+  $('row-form').replaceChildren(...model.inputs.map((name, i) => {
+    const label = el('label', name);
+    label.append(el('input', null, { name, type: 'number', step: 'any', value: example[i] ?? 0, required: '' }));
+    return label;
+  }));
 }
 
 async function predictRow() {
   const model = state.model;
-  const row = {};
+  const row = Object.create(null); // keyed by feature name, whatever the names are (even "__proto__")
   for (const input of $('row-form').querySelectorAll('input')) row[input.name] = Number(input.value);
   const samples = Number($('row-samples').value);
-  const response = await api(`/models/${model.name}/predict`, {
+  const response = await api(`/models/${encodeURIComponent(model.name)}/predict`, {
     method: 'POST',
     body: JSON.stringify({ inputs: [row], samples, seed: Number($('row-seed').value), returnSamples: true, intervalLevel: 0.95 }),
   });
@@ -124,7 +139,7 @@ async function predictRow() {
       ['predictive variance', p.predictiveVariance[0].toFixed(4)], ['95% interval', `${p.interval.lower[0].toFixed(2)} – ${p.interval.upper[0].toFixed(2)}`]);
     drawHistogram(model, p);
   }
-  $('row-numbers').innerHTML = numbers.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join('');
+  $('row-numbers').replaceChildren(...numbers.flatMap(([k, v]) => [el('dt', k), el('dd', String(v))]));
   $('tabular').dataset.rendered = 'true';
   say(`T = ${response.samples}, seed ${response.seed}.`);
 }
@@ -202,7 +217,7 @@ async function startTraining(event) {
 
 async function followJob(id, lossChart, name) {
   for (;;) {
-    const job = await api(`/training-jobs/${id}`);
+    const job = await api(`/training-jobs/${encodeURIComponent(id)}`);
     lossChart.data.labels = job.history.map((h) => h.epoch);
     lossChart.data.datasets[0].data = job.history.map((h) => h.trainLoss);
     lossChart.data.datasets[1].data = job.history.map((h) => h.validationLoss);
@@ -229,14 +244,14 @@ async function followJob(id, lossChart, name) {
 async function cancelTraining() {
   if (!state.job) return;
   const key = $('train-key').value;
-  await api(`/training-jobs/${state.job}`, { method: 'DELETE', headers: key ? { 'X-Api-Key': key } : {} }).catch((e) => say(e.message, true, $('train-status')));
+  await api(`/training-jobs/${encodeURIComponent(state.job)}`, { method: 'DELETE', headers: key ? { 'X-Api-Key': key } : {} }).catch((e) => say(e.message, true, $('train-status')));
 }
 
 // ---- evaluation -----------------------------------------------------------------------------------------
 async function evaluate() {
   const model = state.model;
   try {
-    const result = await api(`/models/${model.name}/evaluate`, {
+    const result = await api(`/models/${encodeURIComponent(model.name)}/evaluate`, {
       method: 'POST', body: JSON.stringify({ dataset: $('eval-dataset').value, samples: Number($('eval-samples').value) }),
     });
     const r = result.report;
@@ -251,7 +266,13 @@ async function evaluate() {
       for (const k of ['accuracy', 'negativeLogLikelihood', 'brier', 'expectedCalibrationError']) rows.push([k, fmt(r.mcDropoutClassification[k]), fmt(r.weightScalingClassification[k])]);
       drawReliability(r.mcDropoutClassification.reliability);
     }
-    $('eval-metrics').innerHTML = rows.map((row, i) => `<tr>${row.map((c) => (i === 0 ? `<th>${c}</th>` : `<td>${c}</td>`)).join('')}</tr>`).join('');
+    const body = el('tbody');
+    body.append(...rows.map((row, i) => {
+      const tr = el('tr');
+      tr.append(...row.map((c) => el(i === 0 ? 'th' : 'td', String(c))));
+      return tr;
+    }));
+    $('eval-metrics').replaceChildren(body);
     say(`${model.name} v${result.version} on ${result.data}: ${r.rows} rows, T = ${r.samples}.`);
   } catch (error) {
     say(error.message, true);
