@@ -49,7 +49,7 @@ public static class UncertaintyApi
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict);
 
         builder.Services.AddRequestLimits();
-        builder.Services.AddApiKeyAuthorization(builder.Configuration.GetSection(UncertaintyOptions.Section).Get<UncertaintyOptions>() ?? new UncertaintyOptions());
+        builder.Services.AddApiKeyAuthorization();
         builder.Services.AddSingleton<ServiceMetrics>();
         builder.Services.AddSingleton<ServiceState>();
         builder.Services.AddSingleton<ModelStore>();

@@ -115,13 +115,23 @@ public sealed class ImportTests(UncertaintyApiFactory factory) : IClassFixture<U
     }
 
     [Fact]
-    public async Task A_model_that_outputs_nan_gives_a_500_problem_not_broken_json()
+    public async Task Weights_that_give_nan_are_refused_and_nothing_is_kept()
     {
         var client = await factory.ReadyClientAsync();
-        var created = await client.PostAsync("/models/broken/import", Form(Safetensors(W1, B1, [float.NaN, 0, 0, 0], B2), Request));
-        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
 
-        var response = await client.PostAsJsonAsync("/models/broken/predict", new { inputs = new[] { new[] { 1.0 } }, samples = 4 });
+        var created = await client.PostAsync("/models/broken/import", Form(Safetensors(W1, B1, [float.NaN, 0, 0, 0], B2), Request));
+
+        var problem = await Problems.ReadAsync(created, HttpStatusCode.UnprocessableEntity);
+        Assert.Contains("not finite", problem.GetProperty("detail").GetString(), StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/models/broken")).StatusCode);
+    }
+
+    [Fact]
+    public async Task An_input_that_makes_the_output_overflow_gives_a_500_problem_not_broken_json()
+    {
+        var client = await factory.ReadyClientAsync();
+
+        var response = await client.PostAsJsonAsync("/models/toy/predict", new { inputs = new[] { new[] { 3e38 } }, samples = 4 });
 
         var problem = await Problems.ReadAsync(response, HttpStatusCode.InternalServerError);
         Assert.Contains("not finite", problem.GetProperty("title").GetString(), StringComparison.Ordinal);

@@ -32,7 +32,7 @@ public sealed class ReadOnlyReplicaTests
     [Fact]
     public async Task A_reader_on_an_empty_store_waits_unready_instead_of_training()
     {
-        using var reader = new UncertaintyApiFactory();
+        using var reader = new UncertaintyApiFactory { SeedBuiltIns = false };
         reader.Settings["Uncertainty:ReadOnlyStore"] = "true";
         var client = reader.CreateClient();
 

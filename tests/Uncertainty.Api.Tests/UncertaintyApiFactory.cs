@@ -15,15 +15,40 @@ public sealed class UncertaintyApiFactory : WebApplicationFactory<Program>
     /// <summary>Extra settings, applied over the test defaults.</summary>
     public Dictionary<string, string?> Settings { get; } = [];
 
+    /// <summary>
+    /// A store with the built-in models, trained once per test run and copied into each factory's store:
+    /// the seeding code still runs (and is tested by <see cref="SeedBuiltIns"/>), but not once per factory.
+    /// </summary>
+    private static readonly Lazy<string> SeededStore = new(() =>
+    {
+        Uncertainty.Model.Native.TorchBackend.EnsureInitialized();
+        var root = Path.Combine(Path.GetTempPath(), $"uncertainty-seed-{Guid.NewGuid():N}");
+        foreach (var name in Uncertainty.Api.Models.DefaultModels.Names)
+        {
+            using var package = Uncertainty.Api.Models.DefaultModels.Train(name);
+            package.Save(Path.Combine(root, name, "1"));
+            File.WriteAllText(Path.Combine(root, name, "default-version"), "1");
+        }
+
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => DeleteTemporaryDirectory(root);
+        return root;
+    });
+
+    /// <summary>False for a store the service must seed itself (the test of that).</summary>
+    public bool SeedBuiltIns { get; set; } = true;
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Testing");
+        PrepareStore();
+
         var settings = new Dictionary<string, string?>
         {
             ["Uncertainty:ModelStore"] = ModelStore,
             ["Uncertainty:Device"] = "cpu",
             ["Uncertainty:MaxSamples"] = "5000",
             ["Uncertainty:MaxRowsPerRequest"] = "50",
+            ["Uncertainty:DrainSeconds"] = "0",
             ["Serilog:MinimumLevel:Default"] = "Warning",
         };
         foreach (var (key, value) in Settings)
@@ -57,6 +82,30 @@ public sealed class UncertaintyApiFactory : WebApplicationFactory<Program>
         if (disposing && DeleteStoreOnDispose)
         {
             DeleteTemporaryDirectory(ModelStore);
+        }
+    }
+
+    /// <summary>Copies the seeded built-ins into this factory's store (once; before the service starts, so a test can alter them).</summary>
+    public void PrepareStore()
+    {
+        var store = Settings.TryGetValue("Uncertainty:ModelStore", out var configured) && configured is not null ? configured : ModelStore;
+        if (SeedBuiltIns && !Directory.Exists(store))
+        {
+            CopyDirectory(SeededStore.Value, store);
+        }
+    }
+
+    private static void CopyDirectory(string source, string target)
+    {
+        foreach (var directory in Directory.GetDirectories(source, "*", SearchOption.AllDirectories))
+        {
+            Directory.CreateDirectory(directory.Replace(source, target, StringComparison.Ordinal));
+        }
+
+        Directory.CreateDirectory(target);
+        foreach (var file in Directory.GetFiles(source, "*", SearchOption.AllDirectories))
+        {
+            File.Copy(file, file.Replace(source, target, StringComparison.Ordinal));
         }
     }
 

@@ -40,6 +40,7 @@ public sealed partial class InferenceScheduler(
     private readonly ManualResetEventSlim gate = new(initialState: true);
     private readonly List<LargeRun> large = []; // owner thread only
     private int queued;
+    private int largeRuns;
     private volatile bool stopRequested;
     private volatile bool ownerExited;
     private Thread? owner;
@@ -123,6 +124,9 @@ public sealed partial class InferenceScheduler(
     internal void Pause() => gate.Reset();
 
     internal void Resume() => gate.Set();
+
+    /// <summary>A large request is being run a chunk at a time (tests observe interleaving with it).</summary>
+    internal bool RunningLarge => Volatile.Read(ref largeRuns) > 0;
 
     /// <summary>Predictions waiting in the queue.</summary>
     internal int QueueLength => Volatile.Read(ref queued);
@@ -255,6 +259,7 @@ public sealed partial class InferenceScheduler(
             try
             {
                 large.Add(new LargeRun(job, job.Version.Predictor.Start([job.Request])));
+                Volatile.Write(ref largeRuns, large.Count);
             }
             catch (Exception e)
             {
@@ -312,6 +317,7 @@ public sealed partial class InferenceScheduler(
         }
 
         large.RemoveAt(0);
+        Volatile.Write(ref largeRuns, large.Count);
         run.Dispose();
     }
 
@@ -337,12 +343,12 @@ public sealed partial class InferenceScheduler(
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         stopRequested = true;
-        signal.Release();
         if (owner is null)
         {
             return;
         }
 
+        signal.Release();
         var drained = Task.Factory.StartNew(() => owner.Join(), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         try
         {

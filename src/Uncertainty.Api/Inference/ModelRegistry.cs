@@ -130,6 +130,18 @@ public sealed partial class ModelRegistry(
         {
             CheckSchema(name, package.Description, replaceSchema);
             var version = store.Add(name, package);
+            try
+            {
+                // Read back from disk, loaded and checked like any version before it can serve.
+                using var lease = await AcquireAsync(name, version, CancellationToken.None);
+            }
+            catch (ModelUnavailableException e)
+            {
+                store.DeleteVersion(name, version);
+                failures.TryRemove((name, version), out _);
+                throw new UnprocessableException("Model version cannot be loaded", $"Nothing was kept; the current versions keep serving. The new version failed its load check: {e.Reason}", e);
+            }
+
             Log.VersionAdded(logger, name, version);
             if (!makeDefault && store.DefaultVersion(name) is not null)
             {

@@ -113,29 +113,33 @@ public static class ApiKeyPolicies
     public const string Inference = "inference";
     public const string Evaluation = "evaluation";
 
-    public static IServiceCollection AddApiKeyAuthorization(this IServiceCollection services, UncertaintyOptions settings)
+    public static IServiceCollection AddApiKeyAuthorization(this IServiceCollection services)
     {
         services.AddSingleton<ApiKeys>();
         services.AddHostedService<ApiKeyWarning>();
+        services.AddSingleton<IAuthorizationHandler, ScopeHandler>();
         services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
-        var keys = settings.KeysConfigured;
         services.AddAuthorizationBuilder()
-            .AddPolicy(Admin, policy => Scope(policy, keys, Admin))
-            .AddPolicy(Inference, policy => Scope(policy, keys && settings.RequireApiKeyForInference, Inference))
-            .AddPolicy(Evaluation, policy => Scope(policy, keys, Inference)); // evaluation is heavy: keyed whenever keys exist
+            .AddPolicy(Admin, policy => policy.AddRequirements(new ScopeRequirement(Admin, settings => settings.KeysConfigured)))
+            .AddPolicy(Inference, policy => policy.AddRequirements(new ScopeRequirement(Inference, settings => settings.KeysConfigured && settings.RequireApiKeyForInference)))
+            .AddPolicy(Evaluation, policy => policy.AddRequirements(new ScopeRequirement(Inference, settings => settings.KeysConfigured))); // heavy work: keyed whenever keys exist
         return services;
     }
 
-    private static void Scope(AuthorizationPolicyBuilder policy, bool required, string scope)
+    /// <summary>A scope claim, needed only when <see cref="Needed"/> says so for the service's settings.</summary>
+    private sealed record ScopeRequirement(string Scope, Func<UncertaintyOptions, bool> Needed) : IAuthorizationRequirement;
+
+    private sealed class ScopeHandler(IOptions<UncertaintyOptions> options) : AuthorizationHandler<ScopeRequirement>
     {
-        if (required)
+        protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, ScopeRequirement requirement)
         {
-            policy.RequireClaim(ApiKeyAuthenticationHandler.ScopeClaim, scope);
-        }
-        else
-        {
-            policy.RequireAssertion(_ => true);
+            if (!requirement.Needed(options.Value) || context.User.HasClaim(ApiKeyAuthenticationHandler.ScopeClaim, requirement.Scope))
+            {
+                context.Succeed(requirement);
+            }
+
+            return Task.CompletedTask;
         }
     }
 
