@@ -6,14 +6,13 @@
 # and docker-compose.yml brought up with its example client calling the service over the compose network.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+test=container
+source tests/container/lib.sh
 started=$SECONDS
-image=localhost/uncertainty:ci
 name=uncertainty-ci
 volume=uncertainty-ci-data
 port=${CONTAINER_TEST_PORT:-18181}
-say() { echo "container: $*"; }
-fail() { say "FAILED: $*" >&2; podman logs "$name" 2>&1 | tail -30 >&2 || true; exit 1; }
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); $1"; }
+on_failure() { podman logs "$name" 2>&1 | tail -30; }
 
 cleanup() {
   podman rm -f "$name" >/dev/null 2>&1 || true
@@ -23,23 +22,15 @@ cleanup() {
 trap cleanup EXIT
 
 say "preparing podman and the stand-in base images"
-bash tests/container/stand-in-images.sh all >/dev/null
-
-say "building the image from ./Dockerfile"
-t=$SECONDS
-podman build -q --pull=never --format docker -t "$image" . >/dev/null
-say "built in $((SECONDS - t)) s; size $(podman image inspect "$image" --format '{{.Size}}' | awk '{printf "%.0f MB", $1/1e6}')"
+prepare_podman
+build_image
 
 start() {
   # Without systemd podman cannot schedule HEALTHCHECKs and says so on every start; the check is run by hand below.
   podman run -d --name "$name" --read-only --tmpfs /tmp -v "$volume:/data" -p "127.0.0.1:$port:8080" "$image" 2> >(grep -v systemd >&2) >/dev/null
-  for _ in $(seq 1 120); do
-    curl -fsS "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1 && return 0
-    [ "$(podman inspect "$name" --format '{{.State.Running}}')" = true ] || fail "the container exited before it was ready"
-    sleep 1
-  done
-  fail "not ready after 120 s"
+  wait_ready "$port" 120 running "$name"
 }
+running() { [ "$(podman inspect "$1" --format '{{.State.Running}}')" = true ]; }
 
 cleanup
 podman volume create "$volume" >/dev/null
@@ -59,19 +50,11 @@ curl -fsS -X POST "http://127.0.0.1:$port/predict" -H 'content-type: application
 podman healthcheck run "$name" || fail "the image's HEALTHCHECK command failed"
 say "HEALTHCHECK passes"
 
-job=$(curl -fsS -X POST "http://127.0.0.1:$port/training-jobs" -H 'content-type: application/json' \
-  -d '{"model": "persisted", "dataset": "concrete", "network": {"hidden": [32]}, "training": {"epochs": 5, "seed": 1}}' | json 'print(d["id"])')
-for _ in $(seq 1 120); do
-  state=$(curl -fsS "http://127.0.0.1:$port/training-jobs/$job" | json 'print(d["state"])')
-  [ "$state" = Succeeded ] && break
-  [ "$state" = Failed ] && fail "the training job failed"
-  sleep 1
-done
-[ "$state" = Succeeded ] || fail "the training job did not finish in 120 s"
+job=$(train "$port" '{"model": "persisted", "dataset": "concrete", "network": {"hidden": [32]}, "training": {"epochs": 5, "seed": 1}}')
 say "trained 'persisted' through the API"
 
 podman restart -t 30 "$name" >/dev/null 2> >(grep -v systemd >&2)
-for _ in $(seq 1 120); do curl -fsS "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1 && break; sleep 1; done
+wait_ready "$port" 120 running "$name"
 curl -fsS -X POST "http://127.0.0.1:$port/models/persisted/predict" -H 'content-type: application/json' \
   -d '{"inputs": [[540, 0, 0, 162, 2.5, 1040, 676, 28]], "samples": 50, "seed": 1}' \
   | json 'assert d["model"]=="persisted" and d["version"]==1, d' || fail "the trained model did not survive a restart"
