@@ -108,7 +108,7 @@ public static class UncertaintyApi
     }
 
     /// <summary>Probes and scrapes at Debug (they come every few seconds); client errors at Warning; server errors at Error.</summary>
-    private static Serilog.Events.LogEventLevel RequestLogLevel(HttpContext context, double elapsed, Exception? exception) =>
+    internal static Serilog.Events.LogEventLevel RequestLogLevel(HttpContext context, double elapsed, Exception? exception) =>
         context.Request.Path.StartsWithSegments("/health") || context.Request.Path.StartsWithSegments("/metrics") ? Serilog.Events.LogEventLevel.Debug
         : exception is not null || context.Response.StatusCode >= 500 ? Serilog.Events.LogEventLevel.Error
         : context.Response.StatusCode >= 400 ? Serilog.Events.LogEventLevel.Warning

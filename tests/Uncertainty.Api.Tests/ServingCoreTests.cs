@@ -440,4 +440,42 @@ public sealed class ServingCoreTests
         Assert.Equal(HttpStatusCode.OK, prediction.StatusCode);
         Assert.True(prediction.Headers.ConnectionClose, "responses while draining ask the client to reconnect elsewhere");
     }
+
+    private sealed class CollectingSink : Serilog.Core.ILogEventSink
+    {
+        public ConcurrentQueue<Serilog.Events.LogEvent> Events { get; } = new();
+
+        public void Emit(Serilog.Events.LogEvent logEvent) => Events.Enqueue(logEvent);
+    }
+
+    [Fact]
+    public async Task A_malformed_body_is_logged_as_the_400_it_got_without_an_error_or_a_stack_trace()
+    {
+        var sink = new CollectingSink();
+        using var factory = new UncertaintyApiFactory { LogSink = sink };
+        var client = await factory.ReadyClientAsync();
+
+        var response = await client.PostAsync("/predict", new StringContent("{\"inputs\": [[1,", Encoding.UTF8, "application/json"));
+
+        await Problems.ReadAsync(response, HttpStatusCode.BadRequest);
+        var request = sink.Events.Single(e => e.MessageTemplate.Text.StartsWith("HTTP", StringComparison.Ordinal) && e.RenderMessage(System.Globalization.CultureInfo.InvariantCulture).Contains("/predict", StringComparison.Ordinal));
+        Assert.Equal(Serilog.Events.LogEventLevel.Warning, request.Level);
+        Assert.Contains("400", request.RenderMessage(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+        Assert.DoesNotContain(sink.Events, e => e.Level >= Serilog.Events.LogEventLevel.Error || e.Exception is not null);
+    }
+
+    [Theory]
+    [InlineData("/health/ready", 503, Serilog.Events.LogEventLevel.Debug)]
+    [InlineData("/metrics", 200, Serilog.Events.LogEventLevel.Debug)]
+    [InlineData("/predict", 200, Serilog.Events.LogEventLevel.Information)]
+    [InlineData("/predict", 429, Serilog.Events.LogEventLevel.Warning)]
+    [InlineData("/predict", 500, Serilog.Events.LogEventLevel.Error)]
+    public void Probes_are_logged_at_debug_client_errors_at_warning_and_server_errors_at_error(string path, int status, Serilog.Events.LogEventLevel level)
+    {
+        var context = new Microsoft.AspNetCore.Http.DefaultHttpContext();
+        context.Request.Path = path;
+        context.Response.StatusCode = status;
+
+        Assert.Equal(level, UncertaintyApi.RequestLogLevel(context, 1, null));
+    }
 }

@@ -34,6 +34,9 @@ public sealed class UncertaintyApiFactory : WebApplicationFactory<Program>
         return root;
     });
 
+    /// <summary>Receives the service's log events (Serilog reads sinks from the container), for tests of what is logged.</summary>
+    public Serilog.Core.ILogEventSink? LogSink { get; set; }
+
     /// <summary>False for a store the service must seed itself (the test of that).</summary>
     public bool SeedBuiltIns { get; set; } = true;
 
@@ -41,6 +44,10 @@ public sealed class UncertaintyApiFactory : WebApplicationFactory<Program>
     {
         builder.UseEnvironment("Testing");
         PrepareStore();
+        if (LogSink is { } sink)
+        {
+            builder.ConfigureServices(services => Microsoft.Extensions.DependencyInjection.ServiceCollectionServiceExtensions.AddSingleton(services, sink));
+        }
 
         var settings = new Dictionary<string, string?>
         {

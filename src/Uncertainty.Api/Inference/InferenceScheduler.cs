@@ -43,6 +43,7 @@ public sealed partial class InferenceScheduler(
     private int largeRuns;
     private volatile bool stopRequested;
     private volatile bool ownerExited;
+    private volatile bool disposed;
     private Thread? owner;
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -343,9 +344,9 @@ public sealed partial class InferenceScheduler(
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         stopRequested = true;
-        if (owner is null)
+        if (owner is null || disposed)
         {
-            return;
+            return; // never started, or a host that failed to start was disposed first
         }
 
         signal.Release();
@@ -363,6 +364,7 @@ public sealed partial class InferenceScheduler(
 
     public void Dispose()
     {
+        disposed = true;
         stopping.Dispose();
         gate.Dispose();
         signal.Dispose();
