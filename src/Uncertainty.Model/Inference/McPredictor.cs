@@ -18,7 +18,6 @@ public sealed class McPredictor : IDisposable
     private readonly DropoutMasks maskSource;
     private readonly McOptions options;
     private readonly double[] outputScale;
-    private readonly int maxWidth;
 
     /// <param name="network">Moved to <paramref name="device"/> and put in eval mode (BatchNorm uses running statistics).</param>
     /// <param name="outputScale">Per output, the factor from network units to reported units; adaptive T compares standard errors in those.</param>
@@ -41,7 +40,6 @@ public sealed class McPredictor : IDisposable
         network.eval();
         maskSource = new DropoutMasks(device);
         this.outputScale = [.. outputScale ?? Enumerable.Repeat(1.0, network.Spec.Head.Outputs)];
-        maxWidth = new[] { network.Spec.Inputs, network.Spec.HeadWidth }.Concat(network.Spec.Hidden).Max();
     }
 
     public Device Device { get; }
@@ -51,7 +49,7 @@ public sealed class McPredictor : IDisposable
     public NetworkSpec Spec => network.Spec;
 
     /// <summary>Rows per chunk under the memory budget.</summary>
-    public long ChunkRows => Math.Max(1, (options.MaxChunkElements ?? McOptions.DefaultChunkElements(Device)) / maxWidth);
+    public long ChunkRows => Math.Max(1, (options.MaxChunkElements ?? McOptions.DefaultChunkElements(Device)) / network.Spec.MaxWidth);
 
     public McPrediction Predict(McRequest request, CancellationToken cancellationToken = default) =>
         Predict([request], cancellationToken)[0];
