@@ -38,11 +38,20 @@ public sealed class McPredictor : IDisposable
         }
 
         network.eval();
+        Reproducible = this.options.Reproducible ?? (device.type == DeviceType.CPU && TorchBackend.EnsureInitialized().Reproducibility != CpuReproducibility.Off);
         maskSource = new DropoutMasks(device);
         this.outputScale = [.. outputScale ?? Enumerable.Repeat(1.0, network.Spec.Head.Outputs)];
     }
 
     public Device Device { get; }
+
+    /// <summary>
+    /// <see cref="McOptions.Reproducible"/> as resolved: by default true on the CPU with MKL's reproducibility on. A request's
+    /// numbers are then bit-identical alone, merged with any others, or chunked: Linear layers compute padded row counts
+    /// (<see cref="DropoutMlp.PaddedRows"/>) and every sample goes through the host's in-order Welford update, never the
+    /// on-device reduction, whose blocks follow the chunking.
+    /// </summary>
+    public bool Reproducible { get; }
 
     private ScalarType ComputeType => options.Precision == ComputePrecision.Bf16 ? ScalarType.BFloat16 : ScalarType.Float32;
 
@@ -73,7 +82,7 @@ public sealed class McPredictor : IDisposable
 
         var inputs = tensor(allInputs, [states[^1].InputOffset + requests[^1].Rows, network.Spec.Inputs], device: Device).to(ComputeType);
         var start = options.UsePrefix ? network.FirstStochasticStage : 0;
-        var first = options.UsePrefix ? network.RunStages(inputs, 0, start, plan: null, masks: null) : inputs;
+        var first = options.UsePrefix ? network.RunStages(inputs, 0, start, plan: null, masks: null, Reproducible) : inputs;
 
         while (NextChunk(states) is { Count: > 0 } blocks)
         {
@@ -94,7 +103,7 @@ public sealed class McPredictor : IDisposable
     {
         using var scope = NewDisposeScope();
         using var inference = inference_mode();
-        var output = network.call(tensor(inputs, [rows, network.Spec.Inputs], device: Device).to(ComputeType));
+        var output = network.RunStages(tensor(inputs, [rows, network.Spec.Inputs], device: Device).to(ComputeType), 0, network.StageCount, plan: null, masks: null, Reproducible);
         var accumulator = new SampleAccumulator(network.Spec.Head, rows, keepSamples: false);
         accumulator.Add(HostView(output));
         return accumulator.Summaries();
@@ -160,7 +169,7 @@ public sealed class McPredictor : IDisposable
         var expanded = single
             ? first.narrow(0, blocks[0].State.InputOffset, blocks[0].State.Request.Rows).repeat(blocks[0].Count, 1)
             : first.index_select(0, onDevice.narrow(0, 0, rows));
-        var output = network.RunStages(expanded, start, network.StageCount, plan, maskSource);
+        var output = network.RunStages(expanded, start, network.StageCount, plan, maskSource, Reproducible);
 
         if (single && ReducesOnDevice(blocks[0]))
         {
@@ -187,7 +196,8 @@ public sealed class McPredictor : IDisposable
     /// running statistics (Chan et al.), instead of copying every sample to the host for Welford updates.
     /// </summary>
     private bool ReducesOnDevice(Block block) =>
-        network.Spec.Head.Kind != HeadKind.Classification
+        !Reproducible
+        && network.Spec.Head.Kind != HeadKind.Classification
         && !block.State.Request.ReturnSamples
         && (long)block.Count * block.State.Request.Rows >= options.DeviceStatisticsMinValues;
 
