@@ -128,7 +128,7 @@ public class ReproducibilityTests
     [Fact]
     public void Padded_row_counts_are_multiples_of_eight_and_at_least_sixteen()
     {
-        Assert.Equal([16, 16, 16, 24, 24, 104, 4096], new long[] { 1, 15, 16, 17, 24, 100, 4093 }.Select(DropoutMlp.PaddedRows));
+        Assert.Equal([16, 16, 16, 24, 24, 104, 4096], new long[] { 1, 15, 16, 17, 24, 100, 4093 }.Select(McPredictor.PaddedRows));
     }
 
     /// <summary>Every number of a prediction as text: .NET writes doubles round-trippably, so equal text is equal bits.</summary>

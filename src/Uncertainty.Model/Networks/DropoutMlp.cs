@@ -91,11 +91,11 @@ public sealed class DropoutMlp : Module<Tensor, Tensor>
     /// Runs stages [<paramref name="from"/>, <paramref name="to"/>). With a plan, every dropout stage applies that plan's
     /// masks (one row of <paramref name="input"/> per activation row); without one, dropout uses deterministic scaling.
     /// </summary>
-    /// <param name="padRows">
-    /// Each Linear layer computes <see cref="PaddedRows"/> rows (zeros appended, dropped after): for inference, so that a
-    /// row's result does not depend on how many rows share the pass (see <see cref="PaddedRows"/>).
-    /// </param>
-    public Tensor RunStages(Tensor input, int from, int to, MaskPlan? plan, DropoutMasks? masks, bool padRows = false)
+    /// <remarks>
+    /// Under inference <paramref name="input"/> may carry rows beyond those the plan covers (the predictor pads passes to
+    /// fixed row multiples, see <see cref="McPredictor.Reproducible"/>): they run through every layer unmasked, and the caller drops them.
+    /// </remarks>
+    public Tensor RunStages(Tensor input, int from, int to, MaskPlan? plan, DropoutMasks? masks)
     {
         if (plan is not null && masks is null)
         {
@@ -107,7 +107,6 @@ public sealed class DropoutMlp : Module<Tensor, Tensor>
         {
             x = stages[i] switch
             {
-                ModuleStage module when padRows && layers[module.Index] is Linear => PaddedLinear(layers[module.Index], x),
                 ModuleStage module => layers[module.Index].call(x),
                 DropoutStage dropout when plan is not null => ApplyMask(x, masks!.Mask(plan, dropout.Ordinal, dropout.Width, dropout.P, KeptScale(dropout.P), x.dtype), plan.RowsPerSample),
                 DropoutStage dropout => Spec.DropoutKind == DropoutKind.Standard ? Scaled(x, 1 - dropout.P) : x,
@@ -119,27 +118,6 @@ public sealed class DropoutMlp : Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// The rows a padded Linear layer computes for <paramref name="rows"/>: a multiple of 8, at least 16. MKL's sgemm
-    /// handles a product's last rows, and products of very few rows, with other kernels that sum in another order: with
-    /// MKL_CBWR=AUTO, rows of a 1-output head differed whenever the row count was not a multiple of 4, and a 10-output
-    /// head's rows differed below 10 rows. Padded, every row matched the same row of a 20,600-row product for all counts
-    /// tested (1-20,000; widths 1-1024, AMD EPYC, MKL 2024.0). Without MKL_CBWR, alignment still changes rows.
-    /// </summary>
-    public static long PaddedRows(long rows) => Math.Max(16, (rows + 7) / 8 * 8);
-
-    private static Tensor PaddedLinear(Module<Tensor, Tensor> linear, Tensor x)
-    {
-        long rows = x.shape[0], padded = PaddedRows(rows);
-        if (padded == rows)
-        {
-            return linear.call(x);
-        }
-
-        var zeros = torch.zeros([padded - rows, x.shape[1]], x.dtype, x.device);
-        return linear.call(cat([x, zeros], 0)).narrow(0, 0, rows);
-    }
-
-    /// <summary>
     /// x times its mask; with <paramref name="rowsPerSample"/> above one the [samples, width] mask is broadcast over each
     /// sample's rows rather than gathered to every row.
     /// </summary>
@@ -147,6 +125,19 @@ public sealed class DropoutMlp : Module<Tensor, Tensor>
     {
         // Only under inference/no-grad, where x is always a fresh activation; a training batch may be a view of the data.
         bool inPlace = !is_grad_enabled();
+        long covered = mask.shape[0] * rowsPerSample;
+        if (covered != x.shape[0])
+        {
+            // Padding rows past the plan's: masked in place through a view, so the padded activation flows on whole.
+            if (!inPlace || covered > x.shape[0])
+            {
+                throw new ArgumentException($"The plan covers {covered} rows; the activation has {x.shape[0]} (extra rows only under inference).", nameof(x));
+            }
+
+            ApplyMask(x.narrow(0, 0, covered), mask, rowsPerSample);
+            return x;
+        }
+
         if (rowsPerSample > 1)
         {
             var width = x.shape[^1];
