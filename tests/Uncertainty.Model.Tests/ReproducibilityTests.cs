@@ -90,15 +90,18 @@ public class ReproducibilityTests
         };
         using var predictor = TestNetworks.Predictor(spec);
         using var chunked = TestNetworks.Predictor(spec, new McOptions { MaxChunkElements = 37 * spec.MaxWidth });
+        using var oneSamplePerChunk = TestNetworks.Predictor(spec, new McOptions { MaxChunkElements = 1, UsePrefix = false });
         McRequest Request(int rows, ulong seed, int samples = 100) =>
             new() { Inputs = TestNetworks.Inputs(rows, spec.Inputs, seed: (int)seed), Rows = rows, Samples = samples, Seed = seed };
-        McRequest[] targets = [Request(1, 42, samples: 1), Request(3, 43), Request(64, 44)]; // 64 x 100 would be reduced on the device
+        // 64 x 100 values would be reduced on the device; samples are compared too.
+        McRequest[] targets = [Request(1, 42, samples: 1), Request(3, 43) with { ReturnSamples = true }, Request(64, 44)];
         McRequest[][] companions = [[Request(1, 1)], [Request(5, 2), Request(2, 3, samples: 50)], [Request(7, 4, samples: 3)], [Request(64, 5)]];
 
         foreach (var target in targets)
         {
             var alone = Numbers(predictor.Predict(target));
             Assert.Equal(alone, Numbers(chunked.Predict(target)));
+            Assert.Equal(alone, Numbers(oneSamplePerChunk.Predict(target)));
             foreach (var others in companions)
             {
                 Assert.Equal(alone, Numbers(predictor.Predict([.. others, target])[^1]));
