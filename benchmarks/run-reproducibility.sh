@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Cost of MKL's conditional numerical reproducibility on the MC engine: one process per setting (MKL reads MKL_CBWR
 # once), settings interleaved over several rounds so that a noisy, shared machine drifts into every setting alike.
-# Prints per-cell medians over rounds and each setting's time relative to MKL's default in the same round.
+# Prints each setting's time relative to MKL's default: fastest run over all processes, and median over rounds.
 # Usage: benchmarks/run-reproducibility.sh [rounds] [seconds per cell]   (REPRODUCIBILITY_RAW=FILE keeps the per-process lines)
 #        benchmarks/run-reproducibility.sh --summarise FILE               (the tables again, from kept lines)
 set -euo pipefail

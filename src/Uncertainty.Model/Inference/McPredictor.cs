@@ -47,9 +47,9 @@ public sealed class McPredictor : IDisposable
 
     /// <summary>
     /// <see cref="McOptions.Reproducible"/> as resolved: by default true on the CPU with MKL's reproducibility on. A request's
-    /// numbers are then bit-identical alone, merged with any others, or chunked: Linear layers compute padded row counts
-    /// (<see cref="DropoutMlp.PaddedRows"/>) and every sample goes through the host's in-order Welford update, never the
-    /// on-device reduction, whose blocks follow the chunking.
+    /// numbers are then bit-identical alone, merged with any others, or chunked: every pass computes a padded row count
+    /// (<see cref="PassRows"/>) and every sample goes through the host's in-order Welford update, never the on-device
+    /// reduction, whose blocks follow the chunking.
     /// </summary>
     public bool Reproducible { get; }
 
