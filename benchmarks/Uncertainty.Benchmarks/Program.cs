@@ -25,6 +25,13 @@ if (arguments.Value("--make-models") is { } store)
     return;
 }
 
+if (arguments.Has("--reproducibility-cost"))
+{
+    // One process per MKL setting (MKL reads MKL_CBWR once); benchmarks/run-reproducibility.sh runs and compares them.
+    ReproducibilityCost.Run(device, backend);
+    return;
+}
+
 if (arguments.Has("--check-devices"))
 {
     DeviceCheck.Run(device);
@@ -190,6 +197,37 @@ internal static class Cases
         }
 
         return h;
+    }
+
+    private static float[] Inputs(int rows, int features)
+    {
+        var random = new Random(1);
+        return [.. Enumerable.Range(0, rows * features).Select(_ => (float)((random.NextDouble() * 2) - 1))];
+    }
+}
+
+/// <summary>
+/// The MC engine under this process's MKL setting, with the predictor's reproducible mode (padded rows, host statistics)
+/// and without it, so a comparison across processes separates MKL's cost from the predictor's. Prints one line per cell.
+/// </summary>
+internal static class ReproducibilityCost
+{
+    public static void Run(Device device, BackendInfo backend)
+    {
+        var setting = backend.MklCbwr ?? "unset";
+        foreach (var (name, spec) in new[] { ("MLP 13-50-1", Models.Boston), ("MLP 64-1024-1024-1", Models.Reference) })
+        {
+            foreach (var rows in new[] { 1, 32, 256 })
+            {
+                var request = new McRequest { Inputs = Inputs(rows, spec.Inputs), Rows = rows, Samples = 100, Seed = 1 };
+                foreach (var reproducible in new[] { false, true })
+                {
+                    using var predictor = new McPredictor(Trainer.CreateNetwork(spec, seed: 1), device, new McOptions { Reproducible = reproducible });
+                    var (median, min) = Timing.Measure(() => predictor.Predict(request), device);
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"COST\t{setting}\t{(reproducible ? "padded, host statistics" : "plain")}\t{name}\t{rows}\t{median:F4}\t{min:F4}"));
+                }
+            }
+        }
     }
 
     private static float[] Inputs(int rows, int features)

@@ -41,6 +41,31 @@ public class DataTests
         Assert.Equal([1f, 5f], byIndex.Targets);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_header_wider_than_max_columns_is_refused_before_rows_are_read(bool whitespace)
+    {
+        char separator = whitespace ? ' ' : ',';
+        var header = string.Join(separator, Enumerable.Range(0, 5000).Select(c => whitespace ? "1" : $"c{c}"));
+        var text = header + "\nnot,a,row,of,numbers\n"; // a row that would fail to parse if it were read
+
+        var error = Assert.Throws<InvalidDataException>(() => Csv(text, new CsvOptions { Whitespace = whitespace }));
+
+        Assert.Contains("5000 columns", error.Message, StringComparison.Ordinal);
+        Assert.Contains("at most 4096", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Max_columns_is_configurable()
+    {
+        const string text = "a,b,c,y\n1,2,3,4\n";
+
+        Assert.Equal(3, Csv(text, new CsvOptions { MaxColumns = 4 }).Columns);
+        var error = Assert.Throws<InvalidDataException>(() => Csv(text, new CsvOptions { MaxColumns = 3 }));
+        Assert.Contains("the header has 4 columns; at most 3 are accepted", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Whitespace_files_without_a_header_read_by_position()
     {

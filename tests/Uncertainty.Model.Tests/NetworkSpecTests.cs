@@ -51,4 +51,48 @@ public class NetworkSpecTests
         Assert.Equal(2, new DropoutMlp(new NetworkSpec { Inputs = 3, HiddenDropout = [0.1] }).FirstStochasticStage);
         Assert.False(new DropoutMlp(new NetworkSpec { Inputs = 3, HiddenDropout = [0] }).IsStochastic);
     }
+
+    public static TheoryData<NetworkSpec> Specs() =>
+    [
+        new NetworkSpec { Inputs = 13, Hidden = [50] },
+        new NetworkSpec { Inputs = 7, Hidden = [32, 16, 8], Normalization = Normalization.BatchNorm },
+        new NetworkSpec { Inputs = 5, Hidden = [12, 9], Normalization = Normalization.LayerNorm, Head = new HeadSpec { Kind = HeadKind.HeteroscedasticRegression, Outputs = 3 } },
+        new NetworkSpec { Inputs = 64, Hidden = [20], Normalization = Normalization.BatchNorm, Head = new HeadSpec { Kind = HeadKind.Classification, Outputs = 10 } },
+    ];
+
+    [Theory]
+    [MemberData(nameof(Specs))]
+    public void Parameter_count_is_what_the_network_allocates(NetworkSpec spec)
+    {
+        using var network = new DropoutMlp(spec);
+
+        Assert.Equal(network.parameters().Sum(p => p.numel()), spec.ParameterCount);
+    }
+
+    [Fact]
+    public void Max_width_is_the_widest_layer_including_inputs_and_head()
+    {
+        Assert.Equal(50, new NetworkSpec { Inputs = 13, Hidden = [50] }.MaxWidth);
+        Assert.Equal(784, new NetworkSpec { Inputs = 784, Hidden = [64] }.MaxWidth);
+        Assert.Equal(6, new NetworkSpec { Inputs = 2, Hidden = [4], Head = new HeadSpec { Kind = HeadKind.HeteroscedasticRegression, Outputs = 3 } }.MaxWidth);
+    }
+
+    [Fact]
+    public void Estimates_of_absurd_specs_saturate_instead_of_overflowing()
+    {
+        var huge = new NetworkSpec { Inputs = int.MaxValue, Hidden = [int.MaxValue, int.MaxValue, int.MaxValue], Head = new HeadSpec { Kind = HeadKind.HeteroscedasticRegression, Outputs = int.MaxValue } };
+
+        Assert.Equal(long.MaxValue, huge.ParameterCount);
+        Assert.Equal(int.MaxValue, huge.MaxWidth);
+        Assert.Equal((65_536L * 65_536) + 65_536 + 65_537, new NetworkSpec { Inputs = 65_536, Hidden = [65_536] }.ParameterCount);
+    }
+
+    [Fact]
+    public void Estimates_stay_out_of_the_json()
+    {
+        var json = new NetworkSpec { Inputs = 3 }.ToJson();
+
+        Assert.DoesNotContain("parameterCount", json, StringComparison.Ordinal);
+        Assert.DoesNotContain("maxWidth", json, StringComparison.Ordinal);
+    }
 }

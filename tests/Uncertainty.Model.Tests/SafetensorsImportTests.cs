@@ -1,3 +1,4 @@
+using System.Text;
 using TorchSharp.PyBridge;
 using Uncertainty.Model.Data;
 using Uncertainty.Model.Networks;
@@ -95,5 +96,82 @@ public sealed class SafetensorsImportTests
         using var garbage = new MemoryStream([.. BitConverter.GetBytes(12L), .. "not json at all"u8.ToArray()]);
 
         Assert.Throws<InvalidDataException>(() => SafetensorsImport.Import(garbage, Description(Spec)));
+    }
+
+    /// <summary>A file of the given header length field and bytes after it.</summary>
+    private static MemoryStream Crafted(ulong headerLength, byte[] rest) => new([.. BitConverter.GetBytes(headerLength), .. rest]);
+
+    public static TheoryData<ulong, string, string> BadHeaders() => new()
+    {
+        { int.MaxValue, "{}", "claims 2147483647 bytes, but only 2 follow" },
+        { 1_000_000_000, "{\"a\": 1}", "claims 1000000000 bytes, but only 8 follow" },
+        { 40, "{\"too\": \"short\"}", "claims 40 bytes, but only 16 follow" },
+        { 0, "{}", "header length is 0" },
+        { 15, "not json at all", "not JSON" },
+        { 6, "[1, 2]", "a JSON array, not an object" },
+        { 8, "\"text\"  ", "a JSON string, not an object" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadHeaders))]
+    public void Implausible_headers_are_refused_before_anything_is_allocated(ulong headerLength, string rest, string message)
+    {
+        using var warmUp = Crafted(headerLength, Encoding.UTF8.GetBytes(rest));
+        Assert.Throws<InvalidDataException>(() => SafetensorsImport.Import(warmUp, Description(Spec)));
+        using var file = Crafted(headerLength, Encoding.UTF8.GetBytes(rest));
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var error = Assert.Throws<InvalidDataException>(() => SafetensorsImport.Import(file, Description(Spec)));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Contains(message, error.Message, StringComparison.Ordinal);
+        Assert.True(allocated < (2 << 20), $"refusing took {allocated} bytes");
+    }
+
+    [Fact]
+    public void A_header_over_the_cap_is_refused_even_when_the_file_is_that_long()
+    {
+        using var file = Crafted(SafetensorsImport.MaxHeaderBytes + 1UL, new byte[SafetensorsImport.MaxHeaderBytes + 1]);
+
+        var error = Assert.Throws<InvalidDataException>(() => SafetensorsImport.Import(file, Description(Spec)));
+
+        Assert.Contains($"claims {SafetensorsImport.MaxHeaderBytes + 1} bytes; at most {SafetensorsImport.MaxHeaderBytes} are accepted", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("{\"w\": {\"dtype\": \"F32\", \"shape\": [1000000, 1000000], \"data_offsets\": [0, 4]}}", "needs 4000000000000 bytes; its data_offsets hold 4")]
+    [InlineData("{\"w\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 1000000000]}}", "outside the 4 data bytes")]
+    [InlineData("{\"w\": {\"dtype\": \"F32\", \"shape\": [-1], \"data_offsets\": [0, 4]}}", "non-negative integers, not -1")]
+    [InlineData("{\"w\": {\"dtype\": \"C64\", \"shape\": [1], \"data_offsets\": [0, 4]}}", "dtype C64")]
+    [InlineData("{\"w\": {\"shape\": [1], \"data_offsets\": [0, 4]}}", "needs dtype, shape and data_offsets")]
+    [InlineData("{\"w\": {\"dtype\": \"F32\", \"shape\": [4294967296, 4294967296, 4294967296], \"data_offsets\": [0, 4]}}", "more than 2^63")]
+    public void Tensor_entries_must_lie_in_the_file_and_fit_their_shape(string header, string message)
+    {
+        var json = Encoding.UTF8.GetBytes(header);
+        using var file = Crafted((ulong)json.Length, [.. json, 0, 0, 0, 0]);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var error = Assert.Throws<InvalidDataException>(() => SafetensorsImport.Import(file, Description(Spec)));
+
+        Assert.Contains("'w'", error.Message, StringComparison.Ordinal);
+        Assert.Contains(message, error.Message, StringComparison.Ordinal);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < (2 << 20));
+    }
+
+    [Theory]
+    [InlineData("layers.0.weight", float.NaN)]
+    [InlineData("layers.2.bias", float.PositiveInfinity)]
+    public void Weights_that_are_not_finite_are_refused_naming_the_tensor(string poisoned, float value)
+    {
+        using var source = Trainer.CreateNetwork(Spec, seed: 9);
+        var tensors = source.state_dict().ToDictionary(p => p.Key, p => p.Value.detach().clone());
+        tensors[poisoned].view(-1)[1] = tensor(value);
+        using var file = new MemoryStream();
+        Safetensors.SaveStateDict(file, tensors, leaveOpen: true);
+        file.Position = 0;
+
+        var error = Assert.Throws<InvalidDataException>(() => SafetensorsImport.Import(file, Description(Spec)));
+
+        Assert.Contains($"'{poisoned}' holds 1 value(s) that are NaN or infinite", error.Message, StringComparison.Ordinal);
     }
 }

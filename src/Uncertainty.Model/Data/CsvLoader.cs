@@ -20,6 +20,14 @@ public sealed record CsvOptions
     /// Whitespace-separated values with no header (common for UCI files); columns are named x0, x1, ...
     /// </summary>
     public bool Whitespace { get; init; }
+
+    /// <summary>
+    /// Files with more columns than this are refused when the header (first line) is read, before any row is parsed:
+    /// every column becomes a network input, and a wide first line should not make the loader hold many wide rows.
+    /// </summary>
+    public int MaxColumns { get; init; } = DefaultMaxColumns;
+
+    public const int DefaultMaxColumns = 4096;
 }
 
 /// <summary>Reads numeric tables from CSV (header on line 1) or whitespace-separated text, with errors that name the line and column.</summary>
@@ -40,7 +48,8 @@ public static class CsvLoader
 
     public static Dataset Load(TextReader reader, string source, CsvOptions options)
     {
-        var (header, rows) = options.Whitespace ? ReadWhitespace(reader) : ReadCsv(reader, source);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxColumns, 1, nameof(options));
+        var (header, rows) = options.Whitespace ? ReadWhitespace(reader, source, options.MaxColumns) : ReadCsv(reader, source, options.MaxColumns);
         if (rows.Count == 0)
         {
             throw new InvalidDataException($"{source}: no data rows.");
@@ -95,8 +104,9 @@ public static class CsvLoader
     /// Reads just the named feature columns, in that order, from a file that may hold other columns too
     /// (with <see cref="CsvOptions.Whitespace"/>, the first columns by position). Returns row-major values and the row count.
     /// </summary>
-    public static (float[] Values, int Rows) LoadFeatures(string path, IReadOnlyList<string> featureNames, bool whitespace = false)
+    public static (float[] Values, int Rows) LoadFeatures(string path, IReadOnlyList<string> featureNames, bool whitespace = false, int maxColumns = CsvOptions.DefaultMaxColumns)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxColumns, 1);
         if (!File.Exists(path))
         {
             throw new FileNotFoundException($"Input file '{path}' does not exist.", path);
@@ -104,7 +114,7 @@ public static class CsvLoader
 
         using var reader = new StreamReader(path);
         var source = Path.GetFileName(path);
-        var (header, rows) = whitespace ? ReadWhitespace(reader) : ReadCsv(reader, source);
+        var (header, rows) = whitespace ? ReadWhitespace(reader, source, maxColumns) : ReadCsv(reader, source, maxColumns);
         int[] columns = whitespace
             ? [.. Enumerable.Range(0, featureNames.Count)]
             : [.. featureNames.Select(name => header.IndexOf(name) is var c and >= 0 ? c : throw new InvalidDataException($"{source}: no column '{name}'; the model needs {string.Join(", ", featureNames)}."))];
@@ -126,7 +136,7 @@ public static class CsvLoader
         return (values, rows.Count);
     }
 
-    private static (List<string> Header, List<(int Line, string[] Cells)> Rows) ReadCsv(TextReader reader, string source)
+    private static (List<string> Header, List<(int Line, string[] Cells)> Rows) ReadCsv(TextReader reader, string source, int maxColumns)
     {
         var configuration = new CsvConfiguration(CultureInfo.InvariantCulture) { HasHeaderRecord = true, TrimOptions = TrimOptions.Trim, BadDataFound = null };
         using var csv = new CsvParser(reader, configuration);
@@ -136,6 +146,7 @@ public static class CsvLoader
         }
 
         var header = csv.Record!.ToList();
+        CheckColumns(header.Count, maxColumns, source);
         var rows = new List<(int, string[])>();
         while (csv.Read())
         {
@@ -151,7 +162,7 @@ public static class CsvLoader
         return (header, rows);
     }
 
-    private static (List<string> Header, List<(int Line, string[] Cells)> Rows) ReadWhitespace(TextReader reader)
+    private static (List<string> Header, List<(int Line, string[] Cells)> Rows) ReadWhitespace(TextReader reader, string source, int maxColumns)
     {
         var rows = new List<(int, string[])>();
         int line = 0;
@@ -161,12 +172,25 @@ public static class CsvLoader
             var cells = text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
             if (cells.Length > 0)
             {
+                if (rows.Count == 0)
+                {
+                    CheckColumns(cells.Length, maxColumns, source); // the first line sets the columns, as a header would
+                }
+
                 rows.Add((line, cells));
             }
         }
 
         int columns = rows.Count > 0 ? rows[0].Item2.Length : 0;
         return ([.. Enumerable.Range(0, columns).Select(c => $"x{c}")], rows);
+    }
+
+    private static void CheckColumns(int count, int maxColumns, string source)
+    {
+        if (count > maxColumns)
+        {
+            throw new InvalidDataException($"{source}: the header has {count} columns; at most {maxColumns} are accepted.");
+        }
     }
 
     private static int Resolve(List<string> header, string column, string source, string role)

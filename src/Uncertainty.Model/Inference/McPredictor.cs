@@ -18,7 +18,6 @@ public sealed class McPredictor : IDisposable
     private readonly DropoutMasks maskSource;
     private readonly McOptions options;
     private readonly double[] outputScale;
-    private readonly int maxWidth;
 
     /// <param name="network">Moved to <paramref name="device"/> and put in eval mode (BatchNorm uses running statistics).</param>
     /// <param name="outputScale">Per output, the factor from network units to reported units; adaptive T compares standard errors in those.</param>
@@ -39,19 +38,27 @@ public sealed class McPredictor : IDisposable
         }
 
         network.eval();
+        Reproducible = this.options.Reproducible ?? (device.type == DeviceType.CPU && TorchBackend.EnsureInitialized().Reproducibility != CpuReproducibility.Off);
         maskSource = new DropoutMasks(device);
         this.outputScale = [.. outputScale ?? Enumerable.Repeat(1.0, network.Spec.Head.Outputs)];
-        maxWidth = new[] { network.Spec.Inputs, network.Spec.HeadWidth }.Concat(network.Spec.Hidden).Max();
     }
 
     public Device Device { get; }
+
+    /// <summary>
+    /// <see cref="McOptions.Reproducible"/> as resolved: by default true on the CPU with MKL's reproducibility on. A request's
+    /// numbers are then bit-identical alone, merged with any others, or chunked: every pass computes a padded row count
+    /// (<see cref="PassRows"/>) and every sample goes through the host's in-order Welford update, never the on-device
+    /// reduction, whose blocks follow the chunking.
+    /// </summary>
+    public bool Reproducible { get; }
 
     private ScalarType ComputeType => options.Precision == ComputePrecision.Bf16 ? ScalarType.BFloat16 : ScalarType.Float32;
 
     public NetworkSpec Spec => network.Spec;
 
     /// <summary>Rows per chunk under the memory budget.</summary>
-    public long ChunkRows => Math.Max(1, (options.MaxChunkElements ?? McOptions.DefaultChunkElements(Device)) / maxWidth);
+    public long ChunkRows => Math.Max(1, (options.MaxChunkElements ?? McOptions.DefaultChunkElements(Device)) / network.Spec.MaxWidth);
 
     public McPrediction Predict(McRequest request, CancellationToken cancellationToken = default) =>
         Predict([request], cancellationToken)[0];
@@ -82,13 +89,15 @@ public sealed class McPredictor : IDisposable
 
         using var scope = NewDisposeScope();
         using var inference = inference_mode();
-        var allInputs = new float[(states[^1].InputOffset + requests[^1].Rows) * network.Spec.Inputs];
+        // The prefix computes every input row of the call once; reproducibly, in a padded pass (zero rows at the end).
+        long inputRows = PassRows(states[^1].InputOffset + requests[^1].Rows);
+        var allInputs = new float[inputRows * network.Spec.Inputs];
         for (int i = 0; i < requests.Count; i++)
         {
             requests[i].Inputs.CopyTo(allInputs, states[i].InputOffset * network.Spec.Inputs);
         }
 
-        var inputs = tensor(allInputs, [states[^1].InputOffset + requests[^1].Rows, network.Spec.Inputs], device: Device).to(ComputeType);
+        var inputs = tensor(allInputs, [inputRows, network.Spec.Inputs], device: Device).to(ComputeType);
         var start = options.UsePrefix ? network.FirstStochasticStage : 0;
         var first = options.UsePrefix ? network.RunStages(inputs, 0, start, plan: null, masks: null) : inputs;
 
@@ -150,7 +159,9 @@ public sealed class McPredictor : IDisposable
     {
         using var scope = NewDisposeScope();
         using var inference = inference_mode();
-        var output = network.call(tensor(inputs, [rows, network.Spec.Inputs], device: Device).to(ComputeType));
+        var padded = new float[PassRows(rows) * network.Spec.Inputs];
+        inputs.AsSpan(0, rows * network.Spec.Inputs).CopyTo(padded);
+        var output = network.call(tensor(padded, [padded.Length / network.Spec.Inputs, network.Spec.Inputs], device: Device).to(ComputeType)).narrow(0, 0, rows);
         var accumulator = new SampleAccumulator(network.Spec.Head, rows, keepSamples: false);
         accumulator.Add(HostView(output));
         return accumulator.Summaries();
@@ -171,7 +182,8 @@ public sealed class McPredictor : IDisposable
         // One request alone in the chunk (the large-batch case): its rows are its inputs repeated per sample,
         // built on the device, and no per-row index travels. Otherwise every row's input index is uploaded.
         bool single = blocks.Count == 1;
-        int expandRows = single ? 0 : rows;
+        long passRows = PassRows(rows);
+        int expandRows = single ? 0 : (int)passRows;
 
         // Everything the device needs for this chunk travels in one host-to-device copy:
         // [input row of each activation row | sample of each row (when rows share masks) | mask keys per layer].
@@ -206,6 +218,7 @@ public sealed class McPredictor : IDisposable
             }
         }
 
+        expand[Math.Min(row, expand.Length)..].Clear(); // padding rows read input row 0
         int keysAt = upload.Length - (layers * samples);
         MaskPlan.WriteKeys(upload[keysAt..], seeds, indices, layers);
         var onDevice = Device.type == DeviceType.CPU ? staging : staging.to(Device);
@@ -213,10 +226,11 @@ public sealed class McPredictor : IDisposable
             onDevice.narrow(0, keysAt, layers * samples).view(layers, samples),
             shareMasks ? onDevice.narrow(0, expandRows, rows) : null,
             rowsPerSample);
+        // Padding rows (reproducible passes) gather input row 0 and are dropped from the output.
         var expanded = single
-            ? first.narrow(0, blocks[0].State.InputOffset, blocks[0].State.Request.Rows).repeat(blocks[0].Count, 1)
-            : first.index_select(0, onDevice.narrow(0, 0, rows));
-        var output = network.RunStages(expanded, start, network.StageCount, plan, maskSource);
+            ? Repeated(first.narrow(0, blocks[0].State.InputOffset, blocks[0].State.Request.Rows), blocks[0].Count, passRows)
+            : first.index_select(0, onDevice.narrow(0, 0, expandRows));
+        var output = network.RunStages(expanded, start, network.StageCount, plan, maskSource).narrow(0, 0, rows);
 
         if (single && ReducesOnDevice(blocks[0]))
         {
@@ -238,12 +252,38 @@ public sealed class McPredictor : IDisposable
     }
 
     /// <summary>
+    /// The rows one forward pass computes for <paramref name="rows"/> rows of work: the same number, or reproducibly a
+    /// multiple of 8 and at least 16. MKL's sgemm computes a product's last rows, and products of very few rows, with other
+    /// kernels that sum in another order: even with MKL_CBWR=AUTO, rows of a 1-output head differed whenever the row count
+    /// was not a multiple of 4, and rows of a 10-output head below 10 rows. Padded, every row matched the same row of a much
+    /// larger product in every count tested (docs/architecture.md, "Reproducibility: what is guaranteed").
+    /// </summary>
+    internal long PassRows(long rows) => Reproducible ? PaddedRows(rows) : rows;
+
+    internal static long PaddedRows(long rows) => Math.Max(16, (rows + 7) / 8 * 8);
+
+    /// <summary><paramref name="count"/> copies of <paramref name="block"/> in <paramref name="rows"/> rows (any rows beyond them zero).</summary>
+    private static Tensor Repeated(Tensor block, int count, long rows)
+    {
+        long used = block.shape[0] * count;
+        if (rows == used)
+        {
+            return block.repeat(count, 1);
+        }
+
+        var result = zeros([rows, block.shape[1]], block.dtype, block.device);
+        result.narrow(0, 0, used).view(count, block.shape[0], block.shape[1]).copy_(block.unsqueeze(0).expand(count, block.shape[0], block.shape[1]));
+        return result;
+    }
+
+    /// <summary>
     /// Regression without raw samples, enough values to be worth it: the block's per-row mean, sum of squared
     /// deviations (and, heteroscedastic, noise sum) are computed on the device in double and merged into the
     /// running statistics (Chan et al.), instead of copying every sample to the host for Welford updates.
     /// </summary>
     private bool ReducesOnDevice(Block block) =>
-        network.Spec.Head.Kind != HeadKind.Classification
+        !Reproducible
+        && network.Spec.Head.Kind != HeadKind.Classification
         && !block.State.Request.ReturnSamples
         && (long)block.Count * block.State.Request.Rows >= options.DeviceStatisticsMinValues;
 

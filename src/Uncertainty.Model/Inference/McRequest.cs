@@ -55,9 +55,17 @@ public sealed record McOptions
 
     /// <summary>
     /// A regression request alone in a chunk with at least this many values (samples x rows) has its statistics
-    /// reduced on the device; smaller ones stream every sample to the host. int.MaxValue turns the device path off.
+    /// reduced on the device; smaller ones stream every sample to the host. int.MaxValue turns the device path off,
+    /// as does <see cref="Reproducible"/>.
     /// </summary>
     public int DeviceStatisticsMinValues { get; init; } = 4096;
+
+    /// <summary>
+    /// Bit-identical numbers for a request alone, merged or chunked (<see cref="McPredictor.Reproducible"/>). Null: on for the
+    /// CPU when the backend runs MKL reproducibly (<see cref="Native.BackendInfo.Reproducibility"/> not Off), off on GPUs, whose
+    /// BLAS picks kernels by shape. Costs a few padded rows per layer and the host-side statistics for large requests.
+    /// </summary>
+    public bool? Reproducible { get; init; }
 
     /// <summary>Adaptive T checks the standard error after every this many samples (also the minimum T).</summary>
     public int AdaptiveCheckEvery { get; init; } = 32;

@@ -15,18 +15,58 @@ public enum DevicePreference
     Cuda,
 }
 
+/// <summary>
+/// How far CPU results may depend on more than the inputs. libtorch's CPU matrix products are MKL's sgemm, whose
+/// default kernels pick their summation order by the operands' memory alignment (and, threaded, by the thread count):
+/// the same training run twice in one process gave different weights. MKL's conditional numerical reproducibility
+/// (the MKL_CBWR environment variable, read by MKL at its first call) fixes the code path.
+/// </summary>
+public enum CpuReproducibility
+{
+    /// <summary>MKL's default: fastest kernels; results may change with memory alignment, so runs and merges can differ in the last bits.</summary>
+    Off,
+
+    /// <summary>MKL_CBWR=AUTO: one code path for this CPU, independent of alignment. Same seed and data give bit-identical weights and predictions.</summary>
+    Auto,
+
+    /// <summary>MKL_CBWR=AUTO,STRICT: as <see cref="Auto"/>, and MKL's strict mode, which also makes products independent of the thread count.</summary>
+    Strict,
+}
+
 /// <summary>What loading the native backend found.</summary>
-public sealed record BackendInfo(string LibTorchSource, bool CudaAvailable, int CudaDeviceCount, LibStdCxxCompatibility.Outcome? Compatibility, bool AllocatorTuned);
+public sealed record BackendInfo(string LibTorchSource, bool CudaAvailable, int CudaDeviceCount, LibStdCxxCompatibility.Outcome? Compatibility, bool AllocatorTuned)
+{
+    /// <summary>The reproducibility the CPU runs with: the one asked for, or what an MKL_CBWR set by the operator means.</summary>
+    public CpuReproducibility Reproducibility { get; init; }
+
+    /// <summary>MKL_CBWR as MKL reads it; null when unset (MKL's default, <see cref="CpuReproducibility.Off"/>).</summary>
+    public string? MklCbwr { get; init; }
+
+    /// <summary>True when MKL_CBWR was already in the environment: it is left as the operator set it.</summary>
+    public bool MklCbwrFromEnvironment { get; init; }
+}
 
 /// <summary>
 /// The one place that loads libtorch. Every entry point of the model layer calls
 /// <see cref="EnsureInitialized"/> first, because some TorchSharp calls (e.g. <c>new torch.Generator(seed)</c>)
 /// reach native code before TorchSharp's own static initialiser has loaded it.
 /// </summary>
-public static class TorchBackend
+public static partial class TorchBackend
 {
     /// <summary>Environment variable naming a host libtorch directory (e.g. PyTorch's <c>torch/lib</c>).</summary>
     public const string LibTorchDirectoryVariable = "UNCERTAINTY_LIBTORCH_DIR";
+
+    /// <summary>Environment variable choosing <see cref="CpuReproducibility"/> (off, auto, strict) when the caller passes none.</summary>
+    public const string ReproducibilityVariable = "UNCERTAINTY_CPU_REPRODUCIBILITY";
+
+    /// <summary>
+    /// Reproducible by default: without it two identical training runs in one process give different weights, and a
+    /// request's numbers change in the last bits with what it was merged with (costs: docs/architecture.md, "Reproducibility:
+    /// what is guaranteed").
+    /// </summary>
+    public const CpuReproducibility DefaultReproducibility = CpuReproducibility.Auto;
+
+    private const string MklCbwrVariable = "MKL_CBWR";
 
     // Load order matters: each library's dependencies must already be mapped so the loader finds them by SONAME.
     private static readonly string[] HostLibTorchLibraries =
@@ -38,14 +78,18 @@ public static class TorchBackend
     /// <summary>The backend as loaded, or null before the first <see cref="Initialize"/>.</summary>
     public static BackendInfo? Info => loaded;
 
-    /// <summary>Loads the backend with defaults (bundled libtorch, or <see cref="LibTorchDirectoryVariable"/>).</summary>
+    /// <summary>Loads the backend with defaults (bundled libtorch, or <see cref="LibTorchDirectoryVariable"/>; <see cref="ReproducibilityVariable"/>).</summary>
     public static BackendInfo EnsureInitialized() => loaded ?? Initialize(libTorchDirectory: null, NullLogger.Instance);
 
     /// <summary>
     /// Loads libtorch once per process: from <paramref name="libTorchDirectory"/> when given (a host
     /// PyTorch installation), else the libtorch-cpu natives shipped with the application. Later calls return the first result.
     /// </summary>
-    public static BackendInfo Initialize(string? libTorchDirectory, ILogger logger)
+    /// <param name="reproducibility">
+    /// Null for <see cref="ReproducibilityVariable"/>, else <see cref="DefaultReproducibility"/>. An MKL_CBWR already in the
+    /// environment wins over both: it is the operator's explicit choice, and MKL reads it whatever is passed here.
+    /// </param>
+    public static BackendInfo Initialize(string? libTorchDirectory, ILogger logger, CpuReproducibility? reproducibility = null)
     {
         lock (Gate)
         {
@@ -54,6 +98,8 @@ public static class TorchBackend
                 return loaded;
             }
 
+            // First, before any native library is mapped: MKL reads MKL_CBWR once, at its first call.
+            var cbwr = ConfigureMkl(reproducibility ?? ReproducibilityFromEnvironment() ?? DefaultReproducibility, logger);
             libTorchDirectory ??= NullIfEmpty(Environment.GetEnvironmentVariable(LibTorchDirectoryVariable));
             string source = "bundled libtorch-cpu";
             if (libTorchDirectory is not null)
@@ -76,9 +122,73 @@ public static class TorchBackend
                 torch.InitializeDeviceType(DeviceType.CUDA);
             }
 
-            loaded = new BackendInfo(source, cuda, cuda ? torch.cuda.device_count() : 0, compatibility, allocatorTuned);
+            loaded = new BackendInfo(source, cuda, cuda ? torch.cuda.device_count() : 0, compatibility, allocatorTuned)
+            {
+                Reproducibility = cbwr.Reproducibility,
+                MklCbwr = cbwr.Value,
+                MklCbwrFromEnvironment = cbwr.FromEnvironment,
+            };
             return loaded;
         }
+    }
+
+    /// <summary>Parses off, auto or strict (any case); null for null or blank.</summary>
+    public static CpuReproducibility? ParseReproducibility(string? value) =>
+        string.IsNullOrWhiteSpace(value) ? null
+        : Enum.TryParse<CpuReproducibility>(value.Trim(), ignoreCase: true, out var parsed) && Enum.IsDefined(parsed) ? parsed
+        : throw new ArgumentException($"Unknown CPU reproducibility '{value}': expected off, auto or strict.", nameof(value));
+
+    private static CpuReproducibility? ReproducibilityFromEnvironment()
+    {
+        try
+        {
+            return ParseReproducibility(Environment.GetEnvironmentVariable(ReproducibilityVariable));
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"{ReproducibilityVariable}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// Sets MKL_CBWR in the native environment for <paramref name="wanted"/>, unless it is already set there. .NET's
+    /// Environment.SetEnvironmentVariable changes only the runtime's own copy on Unix, which MKL's getenv never sees,
+    /// so libc's setenv is called (and the managed copy kept in step for child processes).
+    /// </summary>
+    private static (CpuReproducibility Reproducibility, string? Value, bool FromEnvironment) ConfigureMkl(CpuReproducibility wanted, ILogger logger)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return (CpuReproducibility.Off, null, false); // the product's CPU builds are Linux; elsewhere MKL is left alone
+        }
+
+        if (Marshal.PtrToStringUTF8(GetEnv(MklCbwrVariable)) is { } existing)
+        {
+            var meaning = existing.Length == 0 ? CpuReproducibility.Off
+                : existing.Contains("STRICT", StringComparison.OrdinalIgnoreCase) ? CpuReproducibility.Strict
+                : CpuReproducibility.Auto;
+            Log.OperatorCbwr(logger, existing, meaning);
+            return (meaning, existing, true);
+        }
+
+        string? value = wanted switch
+        {
+            CpuReproducibility.Off => null,
+            CpuReproducibility.Auto => "AUTO",
+            CpuReproducibility.Strict => "AUTO,STRICT",
+            _ => throw new ArgumentOutOfRangeException(nameof(wanted), wanted, "unknown CPU reproducibility"),
+        };
+        if (value is not null)
+        {
+            if (SetEnv(MklCbwrVariable, value, overwrite: 0) != 0)
+            {
+                throw new InvalidOperationException($"setenv({MklCbwrVariable}) failed: {Marshal.GetLastPInvokeErrorMessage()}");
+            }
+
+            Environment.SetEnvironmentVariable(MklCbwrVariable, value);
+        }
+
+        return (wanted, value, false);
     }
 
     /// <summary>Resolves a preference to a device; <see cref="DevicePreference.Cuda"/> without a GPU fails with the reason.</summary>
@@ -133,4 +243,17 @@ public static class TorchBackend
     }
 
     private static string? NullIfEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1002, Level = LogLevel.Information,
+            Message = "MKL_CBWR={Value} is set in the environment and left as it is (CPU reproducibility {Reproducibility}).")]
+        public static partial void OperatorCbwr(ILogger logger, string value, CpuReproducibility reproducibility);
+    }
+
+    [LibraryImport("libc.so.6", EntryPoint = "getenv", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial IntPtr GetEnv(string name);
+
+    [LibraryImport("libc.so.6", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int SetEnv(string name, string value, int overwrite);
 }

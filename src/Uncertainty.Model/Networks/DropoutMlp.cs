@@ -91,6 +91,10 @@ public sealed class DropoutMlp : Module<Tensor, Tensor>
     /// Runs stages [<paramref name="from"/>, <paramref name="to"/>). With a plan, every dropout stage applies that plan's
     /// masks (one row of <paramref name="input"/> per activation row); without one, dropout uses deterministic scaling.
     /// </summary>
+    /// <remarks>
+    /// Under inference <paramref name="input"/> may carry rows beyond those the plan covers (the predictor pads passes to
+    /// fixed row multiples, see <see cref="McPredictor.Reproducible"/>): they run through every layer unmasked, and the caller drops them.
+    /// </remarks>
     public Tensor RunStages(Tensor input, int from, int to, MaskPlan? plan, DropoutMasks? masks)
     {
         if (plan is not null && masks is null)
@@ -121,6 +125,19 @@ public sealed class DropoutMlp : Module<Tensor, Tensor>
     {
         // Only under inference/no-grad, where x is always a fresh activation; a training batch may be a view of the data.
         bool inPlace = !is_grad_enabled();
+        long covered = mask.shape[0] * rowsPerSample;
+        if (covered != x.shape[0])
+        {
+            // Padding rows past the plan's: masked in place through a view, so the padded activation flows on whole.
+            if (!inPlace || covered > x.shape[0])
+            {
+                throw new ArgumentException($"The plan covers {covered} rows; the activation has {x.shape[0]} (extra rows only under inference).", nameof(x));
+            }
+
+            ApplyMask(x.narrow(0, 0, covered), mask, rowsPerSample);
+            return x;
+        }
+
         if (rowsPerSample > 1)
         {
             var width = x.shape[^1];

@@ -91,25 +91,42 @@ public sealed record NetworkSpec
     /// <summary>Width of the network's last layer: outputs, twice that for a heteroscedastic head (mean and log-variance).</summary>
     public int HeadWidth => Head.Kind == HeadKind.HeteroscedasticRegression ? 2 * Head.Outputs : Head.Outputs;
 
-    /// <summary>Weights and biases the network allocates (normalisation scales and shifts included), from the spec alone; overflow-safe.</summary>
+    /// <summary>
+    /// Trainable values the network allocates, from the spec alone: every Linear weight and bias, the head's included,
+    /// and the scale and shift of each normalisation layer (BatchNorm's running statistics are buffers, not counted).
+    /// For a valid spec; long.MaxValue when the true count does not fit, so a limit check never sees a wrapped-around number.
+    /// </summary>
+    [JsonIgnore]
     public long ParameterCount
     {
         get
         {
-            long count = 0;
-            long width = Inputs;
+            // Saturating: an absurd spec from a request must compare as "too large", not overflow into a small number.
+            long total = 0, width = Inputs;
             foreach (var hidden in Hidden)
             {
-                count = checked(count + (width * hidden) + hidden + (Normalization == Normalization.None ? 0 : 2L * hidden));
+                total = SaturatingAdd(total, LinearParameters(width, hidden));
+                if (Normalization != Normalization.None)
+                {
+                    total = SaturatingAdd(total, 2L * hidden); // weight and bias of BatchNorm1d / LayerNorm
+                }
+
                 width = hidden;
             }
 
-            return checked(count + (width * HeadWidth) + HeadWidth);
+            return SaturatingAdd(total, LinearParameters(width, HeadOutputs));
         }
     }
 
-    /// <summary>The widest layer (inputs, hidden, head): one activation row of a forward pass is at most this wide.</summary>
-    public int MaxWidth => Math.Max(Math.Max(Inputs, HeadWidth), Hidden.Count == 0 ? 0 : Hidden.Max());
+    /// <summary>
+    /// The widest layer (inputs, any hidden layer, the head): one activation row of an MC chunk holds at most this many
+    /// values, so rows x MaxWidth bounds a pass's activation memory. int.MaxValue if the head's width does not fit.
+    /// </summary>
+    [JsonIgnore]
+    public int MaxWidth => (int)Math.Min(int.MaxValue, Math.Max(HeadOutputs, Math.Max(Inputs, Hidden.Count == 0 ? 0 : Hidden.Max())));
+
+    /// <summary><see cref="HeadWidth"/> in long: twice an int can overflow it.</summary>
+    private long HeadOutputs => Head.Kind == HeadKind.HeteroscedasticRegression ? 2L * Head.Outputs : Head.Outputs;
 
     /// <summary>The dropout rate after hidden layer <paramref name="layer"/>.</summary>
     public double HiddenDropoutAt(int layer) => HiddenDropout.Count == 1 ? HiddenDropout[0] : HiddenDropout[layer];
@@ -136,6 +153,13 @@ public sealed record NetworkSpec
 
     public static NetworkSpec FromJson(string json) =>
         (JsonSerializer.Deserialize<NetworkSpec>(json, Json) ?? throw new ArgumentException("The network spec is empty.")).Validate();
+
+    /// <summary>Weight and bias of a Linear layer (non-negative widths).</summary>
+    private static long LinearParameters(long inputs, long outputs) => SaturatingAdd(SaturatingMultiply(inputs, outputs), outputs);
+
+    private static long SaturatingAdd(long a, long b) => a > long.MaxValue - b ? long.MaxValue : a + b;
+
+    private static long SaturatingMultiply(long a, long b) => a != 0 && b > long.MaxValue / a ? long.MaxValue : a * b;
 
     private static bool ValidRate(double p) => p >= 0 && p < 1 && double.IsFinite(p);
 

@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using TorchSharp.PyBridge;
 using Uncertainty.Model.Native;
@@ -12,10 +14,23 @@ namespace Uncertainty.Model.Packaging;
 /// network without normalisation layers, by order: the file's 2-D ".weight" tensors sorted by their
 /// numeric prefix (an nn.Sequential's 0.weight, 3.weight, ...) become our Linear layers in order, each with
 /// the ".bias" beside it. Every shape must match. Pickle-based files (torch.save) are refused: unpickling
-/// runs code chosen by whoever wrote the file.
+/// runs code chosen by whoever wrote the file. The header is checked before TorchSharp.PyBridge reads anything
+/// (it allocates whatever the header claims), and weights that are not finite are refused.
 /// </summary>
 public static partial class SafetensorsImport
 {
+    /// <summary>
+    /// Largest JSON header accepted. Headers list names, dtypes, shapes and offsets: a few hundred bytes per tensor,
+    /// so an MLP's header is a few kilobytes and 16 MiB is far above any real one, yet bounds what a claim can allocate.
+    /// </summary>
+    public const int MaxHeaderBytes = 16 << 20;
+
+    // Bytes per element of the dtypes PyBridge reads; anything else is refused up front.
+    private static readonly Dictionary<string, int> DtypeSizes = new(StringComparer.Ordinal)
+    {
+        ["F64"] = 8, ["F32"] = 4, ["F16"] = 2, ["BF16"] = 2, ["I64"] = 8, ["I32"] = 4, ["I16"] = 2, ["I8"] = 1, ["U8"] = 1, ["BOOL"] = 1,
+    };
+
     public const string PickleRefusal =
         "PyTorch pickle files (.pt, .pth, .pkl, torch.save) can run arbitrary code when loaded, so they are not accepted. " +
         "Export the weights with safetensors instead: from safetensors.torch import save_file; save_file(model.state_dict(), 'model.safetensors').";
@@ -40,6 +55,7 @@ public static partial class SafetensorsImport
         var header = new byte[16];
         var read = weights.ReadAtLeast(header, header.Length, throwOnEndOfStream: false);
         RejectPickle(header.AsSpan(0, read), "");
+        CheckHeader(weights);
         weights.Position = 0;
 
         Dictionary<string, Tensor> tensors;
@@ -55,6 +71,7 @@ public static partial class SafetensorsImport
         var network = new DropoutMlp(description.Network);
         try
         {
+            RejectNonFinite(tensors);
             var ours = network.state_dict();
             var mapping = MatchByName(ours.Keys, tensors.Keys) ?? MatchByOrder(description.Network, ours.Keys, tensors)
                 ?? throw new InvalidDataException(
@@ -88,6 +105,125 @@ public static partial class SafetensorsImport
             foreach (var tensor in tensors.Values)
             {
                 tensor.Dispose();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Throws <see cref="InvalidDataException"/> unless the stream starts with a plausible safetensors header: a little-endian
+    /// length that is positive, at most <see cref="MaxHeaderBytes"/> and within the stream, then a JSON object whose tensors
+    /// have known dtypes and lie, with the byte length their shape needs, inside the data that follows. Reads only the header,
+    /// so nothing is allocated from a size the file merely claims. Leaves the stream's position undefined.
+    /// </summary>
+    public static void CheckHeader(Stream weights)
+    {
+        weights.Position = 0;
+        long length = weights.Length;
+        Span<byte> prefix = stackalloc byte[8];
+        if (weights.ReadAtLeast(prefix, prefix.Length, throwOnEndOfStream: false) < prefix.Length)
+        {
+            throw new InvalidDataException($"The file has {length} bytes; a safetensors file starts with an 8-byte header length.");
+        }
+
+        ulong claimed = BinaryPrimitives.ReadUInt64LittleEndian(prefix);
+        if (claimed == 0)
+        {
+            throw new InvalidDataException("The safetensors header length is 0; the header must be a JSON object.");
+        }
+
+        if (claimed > (ulong)(length - prefix.Length))
+        {
+            throw new InvalidDataException($"The safetensors header claims {claimed} bytes, but only {length - prefix.Length} follow the 8-byte length.");
+        }
+
+        if (claimed > MaxHeaderBytes)
+        {
+            throw new InvalidDataException($"The safetensors header claims {claimed} bytes; at most {MaxHeaderBytes} are accepted.");
+        }
+
+        var json = new byte[(int)claimed];
+        weights.ReadExactly(json);
+        try
+        {
+            using var document = JsonDocument.Parse(json);
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                throw new InvalidDataException($"The safetensors header is a JSON {document.RootElement.ValueKind.ToString().ToLowerInvariant()}, not an object.");
+            }
+
+            CheckEntries(document.RootElement, length - prefix.Length - (long)claimed);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"The safetensors header is not JSON: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Each tensor's dtype is known and its [begin, end) byte range lies in the data section and fits its shape exactly.</summary>
+    private static void CheckEntries(JsonElement header, long dataBytes)
+    {
+        foreach (var entry in header.EnumerateObject())
+        {
+            if (entry.Name == "__metadata__")
+            {
+                continue;
+            }
+
+            var tensor = entry.Value;
+            if (tensor.ValueKind != JsonValueKind.Object
+                || !tensor.TryGetProperty("dtype", out var dtype) || dtype.ValueKind != JsonValueKind.String
+                || !tensor.TryGetProperty("shape", out var shape) || shape.ValueKind != JsonValueKind.Array
+                || !tensor.TryGetProperty("data_offsets", out var offsets) || offsets.ValueKind != JsonValueKind.Array || offsets.GetArrayLength() != 2)
+            {
+                throw new InvalidDataException($"Tensor '{entry.Name}': the header needs dtype, shape and data_offsets [begin, end].");
+            }
+
+            if (!DtypeSizes.TryGetValue(dtype.GetString()!, out var size))
+            {
+                throw new InvalidDataException($"Tensor '{entry.Name}' has dtype {dtype.GetString()}; supported: {string.Join(", ", DtypeSizes.Keys)}.");
+            }
+
+            long begin = NonNegative(offsets[0], entry.Name), end = NonNegative(offsets[1], entry.Name);
+            if (begin > end || end > dataBytes)
+            {
+                throw new InvalidDataException($"Tensor '{entry.Name}' has data_offsets [{begin}, {end}], outside the {dataBytes} data bytes that follow the header.");
+            }
+
+            // The byte count the shape needs, saturated: a claim of 10^30 elements must not wrap into a small number.
+            long needed = size;
+            foreach (var dimension in shape.EnumerateArray())
+            {
+                long extent = NonNegative(dimension, entry.Name);
+                needed = extent != 0 && needed > long.MaxValue / extent ? long.MaxValue : needed * extent;
+            }
+
+            if (needed != end - begin)
+            {
+                throw new InvalidDataException($"Tensor '{entry.Name}' has shape [{string.Join(", ", shape.EnumerateArray())}] of {dtype.GetString()}, which needs {(needed == long.MaxValue ? "more than 2^63" : needed.ToString(System.Globalization.CultureInfo.InvariantCulture))} bytes; its data_offsets hold {end - begin}.");
+            }
+        }
+    }
+
+    private static long NonNegative(JsonElement value, string tensor) =>
+        value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var number) && number >= 0
+            ? number
+            : throw new InvalidDataException($"Tensor '{tensor}': shapes and data_offsets must be non-negative integers, not {value.GetRawText()}.");
+
+    /// <summary>NaN or infinite weights would make every prediction NaN: refused, naming the first such tensor.</summary>
+    private static void RejectNonFinite(Dictionary<string, Tensor> tensors)
+    {
+        foreach (var (name, tensor) in tensors.OrderBy(pair => pair.Key, StringComparer.Ordinal))
+        {
+            if (!tensor.is_floating_point())
+            {
+                continue;
+            }
+
+            using var scope = NewDisposeScope();
+            long bad = isfinite(tensor).logical_not().sum().item<long>();
+            if (bad > 0)
+            {
+                throw new InvalidDataException($"Tensor '{name}' holds {bad} value(s) that are NaN or infinite; the weights must be finite.");
             }
         }
     }
