@@ -106,6 +106,17 @@ public static class ImportApi
         ResourceGuards.Check(description.Network, options.Value);
         registry.CheckSchema(name, description, request.ReplaceSchema);
 
+        try
+        {
+            // The header's claims are checked here, off the inference thread, before anything is allocated for them.
+            weights.Position = 0;
+            SafetensorsImport.CheckHeader(weights);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new UnprocessableException("Weights cannot be imported", $"Nothing was imported. {e.Message}", e);
+        }
+
         weights.Position = 0;
         ModelPackage package;
         try
