@@ -127,6 +127,18 @@ public sealed class ImportTests(UncertaintyApiFactory factory) : IClassFixture<U
     }
 
     [Fact]
+    public async Task Finite_weights_whose_outputs_overflow_fail_the_load_check_and_nothing_is_kept()
+    {
+        var client = await factory.ReadyClientAsync();
+
+        var created = await client.PostAsync("/models/overflow/import", Form(Safetensors(W1, [3e38f, 3e38f, 3e38f, 3e38f], [3e38f, 3e38f, 3e38f, 3e38f], B2), Request));
+
+        var problem = await Problems.ReadAsync(created, HttpStatusCode.UnprocessableEntity);
+        Assert.Contains("not finite", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/models/overflow")).StatusCode);
+    }
+
+    [Fact]
     public async Task An_input_that_makes_the_output_overflow_gives_a_500_problem_not_broken_json()
     {
         var client = await factory.ReadyClientAsync();
