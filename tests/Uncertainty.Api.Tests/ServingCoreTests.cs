@@ -89,6 +89,60 @@ public sealed class ServingCoreTests
     }
 
     [Fact]
+    public async Task Over_the_memory_budget_versions_are_evicted_and_reloaded_and_answers_stay_exact()
+    {
+        using var factory = new UncertaintyApiFactory();
+        factory.Settings["Uncertainty:ModelMemoryBytes"] = "4096"; // one built-in (~3 KB of weights) at a time
+        var client = await factory.ReadyClientAsync();
+        var bostonRow = new { inputs = new[] { new[] { 0.00632, 18, 2.31, 0, 0.538, 6.575, 65.2, 4.09, 1, 296, 15.3, 396.9, 4.98 } }, samples = 50, seed = 3 };
+        var reference = new Dictionary<string, double>
+        {
+            ["toy"] = (await MeanAsync(await client.PostAsJsonAsync("/models/toy/predict", Probe))).Mean,
+            ["boston"] = (await MeanAsync(await client.PostAsJsonAsync("/models/boston/predict", bostonRow))).Mean,
+        };
+
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(4));
+        var wrong = new ConcurrentBag<string>();
+        int answered = 0;
+        var clients = Enumerable.Range(0, 6).Select(i => Task.Run(async () =>
+        {
+            var model = i % 2 == 0 ? "toy" : "boston";
+            while (!stop.IsCancellationRequested)
+            {
+                var (_, mean) = await MeanAsync(await client.PostAsJsonAsync($"/models/{model}/predict", model == "toy" ? Probe : bostonRow));
+                Interlocked.Increment(ref answered);
+                if (mean != reference[model])
+                {
+                    wrong.Add($"{model}: {mean} instead of {reference[model]}");
+                }
+            }
+        })).ToList();
+        await Task.WhenAll(clients);
+
+        Assert.True(answered > 20, $"only {answered} answers");
+        Assert.Empty(wrong);
+        var health = await client.GetFromJsonAsync<JsonElement>("/health/ready", Json);
+        Assert.Equal(1, health.GetProperty("models").EnumerateArray().Count(m => m.GetProperty("state").GetString() == "loaded"));
+    }
+
+    [Fact]
+    public async Task The_openapi_document_asks_for_a_key_only_where_a_policy_applies()
+    {
+        using var factory = new UncertaintyApiFactory();
+        var client = await factory.ReadyClientAsync();
+        var document = await client.GetFromJsonAsync<JsonElement>("/openapi/v1.json", Json);
+
+        bool Secured(string path, string method) => document.GetProperty("paths").GetProperty(path).GetProperty(method).TryGetProperty("security", out _);
+
+        Assert.False(document.TryGetProperty("security", out _), "no document-wide requirement");
+        Assert.True(Secured("/models/{name}/import", "post"));
+        Assert.True(Secured("/training-jobs", "post"));
+        Assert.True(Secured("/models/{name}/default-version", "put"));
+        Assert.False(Secured("/models", "get"));
+        Assert.False(Secured("/health/ready", "get"));
+    }
+
+    [Fact]
     public async Task Requests_to_one_version_always_succeed_while_the_default_flips_to_a_version_with_other_inputs()
     {
         using var factory = new UncertaintyApiFactory();

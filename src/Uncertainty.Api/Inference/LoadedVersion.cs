@@ -9,7 +9,9 @@ namespace Uncertainty.Api.Inference;
 /// every queued job holds a reference, and the network is disposed only once the version is retired
 /// (evicted, deleted) and the last reference is gone, so a switch never disposes a network in use.
 /// </summary>
-public sealed class LoadedVersion(string name, int version, ModelManifest manifest, McPredictor predictor, Action<LoadedVersion> disposeWhenUnused)
+/// <param name="disposeWhenUnused">Called once the version is retired and unused: disposes the network (on the owner thread).</param>
+/// <param name="onIdle">Called whenever the last reference goes: the registry may now evict it.</param>
+public sealed class LoadedVersion(string name, int version, ModelManifest manifest, McPredictor predictor, Action<LoadedVersion> disposeWhenUnused, Action onIdle)
 {
     private readonly Lock sync = new();
     private int references;
@@ -70,16 +72,21 @@ public sealed class LoadedVersion(string name, int version, ModelManifest manife
 
     public void Release()
     {
-        bool dispose;
+        bool idle, dispose;
         lock (sync)
         {
             references--;
-            dispose = references == 0 && retired;
+            idle = references == 0;
+            dispose = idle && retired;
         }
 
         if (dispose)
         {
             disposeWhenUnused(this);
+        }
+        else if (idle)
+        {
+            onIdle();
         }
     }
 

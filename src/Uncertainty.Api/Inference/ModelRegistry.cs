@@ -303,7 +303,7 @@ public sealed partial class ModelRegistry(
                 new McOptions { MaxChunkElements = options.Value.MaxChunkElements, Precision = options.Value.Precision },
                 package.Description.OutputScale);
             CheckOutputs(predictor, package.Description);
-            var entry = new LoadedVersion(name, version, manifest, predictor, unused => queue.Post(unused.Predictor.Dispose));
+            var entry = new LoadedVersion(name, version, manifest, predictor, unused => queue.Post(unused.Predictor.Dispose), () => MakeRoom(0));
             lock (sync)
             {
                 loaded[(name, version)] = entry;
@@ -349,7 +349,10 @@ public sealed partial class ModelRegistry(
         _ => false,
     };
 
-    /// <summary>Evicts least-recently-used versions no request holds until <paramref name="bytes"/> more fit the budget.</summary>
+    /// <summary>
+    /// Evicts least-recently-used versions no request holds until <paramref name="bytes"/> more fit the budget.
+    /// Runs before a load and whenever a version falls idle (versions in use may push past the budget meanwhile).
+    /// </summary>
     private void MakeRoom(long bytes)
     {
         lock (sync)
