@@ -17,12 +17,12 @@ public sealed class UncertaintyOptions : IValidatableObject
     public string Device { get; set; } = "auto";
 
     /// <summary>
-    /// CPU reproducibility: auto (default: the same request and seed give bit-identical numbers alone or merged,
-    /// and the same seed bit-identical trained weights, at about no cost), strict, or off. An MKL_CBWR set in the
-    /// environment wins.
+    /// CPU reproducibility: auto (the default when unset, or UNCERTAINTY_CPU_REPRODUCIBILITY: the same request and
+    /// seed give bit-identical numbers alone or merged, and the same seed bit-identical trained weights, at about no
+    /// cost), strict, or off. An MKL_CBWR set in the environment wins.
     /// </summary>
     [RegularExpression("^(?i)(off|auto|strict)$", ErrorMessage = "CpuReproducibility must be off, auto or strict.")]
-    public string CpuReproducibility { get; set; } = "auto";
+    public string? CpuReproducibility { get; set; }
 
     /// <summary>A host libtorch directory (e.g. PyTorch's torch/lib) to use instead of the bundled CPU natives.</summary>
     public string? LibTorchDirectory { get; set; }

@@ -77,6 +77,10 @@ public sealed class HostingTests
     [InlineData("Uncertainty:QueueCapacity", "0", "QueueCapacity")]
     [InlineData("Uncertainty:BatchDelayMilliseconds", "-1", "BatchDelayMilliseconds")]
     [InlineData("Uncertainty:RateLimitPerMinute", "-5", "RateLimitPerMinute")]
+    [InlineData("Uncertainty:CpuReproducibility", "sometimes", "CpuReproducibility")]
+    [InlineData("Uncertainty:MaxParameters", "0", "MaxParameters")]
+    [InlineData("Uncertainty:DrainSeconds", "-1", "DrainSeconds")]
+    [InlineData("Uncertainty:InferenceApiKeys:0", "inference-key-0123456789abcdef", "InferenceApiKeys")]
     public async Task Invalid_settings_stop_start_up_with_the_setting_named(string key, string value, string named)
     {
         var error = await StartUpFailureAsync<OptionsValidationException>(key, value);
