@@ -37,7 +37,8 @@ public sealed partial class DrainingSignal(ServiceState state, IOptions<Uncertai
     /// <summary>While draining, every response asks its client to close the connection, so kept-alive clients reconnect elsewhere.</summary>
     public static Task UseDrainingConnections(HttpContext context, Func<Task> next)
     {
-        if (context.RequestServices.GetRequiredService<ServiceState>().Draining)
+        // HTTP/1.1 only: HTTP/2 and 3 have no connection header (their servers send GOAWAY when stopping).
+        if (HttpProtocol.IsHttp11(context.Request.Protocol) && context.RequestServices.GetRequiredService<ServiceState>().Draining)
         {
             context.Response.Headers.Connection = "close";
         }
