@@ -139,13 +139,13 @@ public sealed class ImportTests(UncertaintyApiFactory factory) : IClassFixture<U
     }
 
     [Fact]
-    public async Task An_input_that_makes_the_output_overflow_gives_a_500_problem_not_broken_json()
+    public async Task An_input_that_makes_the_output_overflow_gives_a_422_problem_not_broken_json()
     {
         var client = await factory.ReadyClientAsync();
 
         var response = await client.PostAsJsonAsync("/models/toy/predict", new { inputs = new[] { new[] { 3e38 } }, samples = 4 });
 
-        var problem = await Problems.ReadAsync(response, HttpStatusCode.InternalServerError);
+        var problem = await Problems.ReadAsync(response, HttpStatusCode.UnprocessableEntity);
         Assert.Contains("not finite", problem.GetProperty("title").GetString(), StringComparison.Ordinal);
     }
 }

@@ -583,4 +583,109 @@ public sealed class ServingCoreTests
 
         Assert.Equal(level, UncertaintyApi.RequestLogLevel(context, 1, null));
     }
+
+    [Fact]
+    public async Task A_training_job_whose_loss_diverges_fails_with_the_reason_and_the_service_keeps_running()
+    {
+        using var factory = new UncertaintyApiFactory();
+        var client = await factory.ReadyClientAsync();
+
+        var submitted = await client.PostAsJsonAsync("/training-jobs", new { model = "diverge", dataset = "boston", training = new { epochs = 3, learningRate = 1e308 } });
+        JsonElement job;
+        do
+        {
+            await Task.Delay(50);
+            job = await client.GetFromJsonAsync<JsonElement>(submitted.Headers.Location, Json);
+        }
+        while (job.GetProperty("state").GetString() is "Queued" or "Running");
+
+        Assert.Equal("Failed", job.GetProperty("state").GetString());
+        Assert.Contains("diverged", job.GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/training-jobs")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/ready")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsJsonAsync("/models/toy/predict", Probe)).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_deleted_version_number_is_never_given_again_and_deletes_racing_predictions_never_give_wrong_numbers()
+    {
+        using var factory = new UncertaintyApiFactory();
+        var client = await factory.ReadyClientAsync();
+        var doomed = await AddAsync(factory, "toy", Variant(21));
+        var reference = (await MeanAsync(await client.PostAsJsonAsync($"/models/toy/versions/{doomed}/predict", Probe))).Mean;
+
+        var racing = Enumerable.Range(0, 3).Select(_ => Task.Run(async () =>
+        {
+            var seen = new List<(HttpStatusCode, double?)>();
+            for (int i = 0; i < 20; i++)
+            {
+                var response = await client.PostAsJsonAsync($"/models/toy/versions/{doomed}/predict", Probe);
+                seen.Add((response.StatusCode, response.StatusCode == HttpStatusCode.OK ? (await MeanAsync(response)).Mean : null));
+            }
+
+            return seen;
+        })).ToList();
+        Assert.Equal(HttpStatusCode.NoContent, (await client.DeleteAsync($"/models/toy/versions/{doomed}")).StatusCode);
+        var answers = (await Task.WhenAll(racing)).SelectMany(a => a).ToList();
+        var next = await AddAsync(factory, "toy", Variant(22));
+
+        Assert.All(answers, a => Assert.True(a.Item1 == HttpStatusCode.NotFound || (a.Item1 == HttpStatusCode.OK && a.Item2 == reference), $"{a.Item1} {a.Item2}"));
+        Assert.True(next > doomed, $"version {next} after deleting {doomed}");
+        Assert.Equal(HttpStatusCode.NotFound, (await client.PostAsJsonAsync($"/models/toy/versions/{doomed}/predict", Probe)).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("""{"formatVersion": 1, "model": null, "weightsSha256": "00"}""")]
+    [InlineData("""{"formatVersion": 1, "model": {"network": null}, "weightsSha256": "00"}""")]
+    [InlineData("""{"formatVersion": 1, "model": {"network": {"inputs": 1}, "inputScaling": null}, "weightsSha256": "00"}""")]
+    public async Task A_manifest_with_nulls_is_reported_as_invalid_and_the_listing_still_answers(string manifest)
+    {
+        using var factory = new UncertaintyApiFactory();
+        factory.PrepareStore();
+        var version = Path.Combine(factory.ModelStore, "bad", "1");
+        Directory.CreateDirectory(version);
+        File.WriteAllText(Path.Combine(version, ModelPackage.ManifestFileName), manifest);
+        File.WriteAllText(Path.Combine(factory.ModelStore, "bad", "default-version"), "1");
+        var client = await factory.ReadyClientAsync();
+
+        var list = await client.GetFromJsonAsync<JsonElement>("/models", Json);
+        var details = await client.GetAsync("/models/bad");
+        var predict = await client.PostAsJsonAsync("/models/bad/predict", Probe);
+
+        Assert.Contains("not valid", list.EnumerateArray().Single(m => m.GetProperty("name").GetString() == "bad").GetProperty("error").GetString(), StringComparison.Ordinal);
+        await Problems.ReadAsync(details, HttpStatusCode.ServiceUnavailable);
+        await Problems.ReadAsync(predict, HttpStatusCode.ServiceUnavailable);
+    }
+
+    [Fact]
+    public async Task Inputs_that_break_float_range_get_4xx_on_predictions_and_evaluation()
+    {
+        using var factory = new UncertaintyApiFactory();
+        var client = await factory.ReadyClientAsync();
+
+        var level = await client.PostAsJsonAsync("/models/toy/predict", new { inputs = new[] { new[] { 0.5 } }, intervalLevel = 0.9999999999999999 });
+        var target = await client.PostAsJsonAsync("/models/toy/evaluate", new { inputs = new[] { new[] { 0.1 } }, targets = new[] { 1e39 } });
+        var input = await client.PostAsJsonAsync("/models/toy/evaluate", new { inputs = new[] { new[] { 3e38 } }, targets = new[] { 1.0 } });
+        var csv = await client.PostAsJsonAsync("/models/toy/evaluate", new { csv = "x,y\n3e38,0.1\n" });
+        var twice = await client.PostAsync("/models/toy/predict", new StringContent("""{"inputs": [{"x": 1, "x": 2}]}""", Encoding.UTF8, "application/json"));
+        var noVersion = await client.PutAsJsonAsync("/models/toy/default-version", new { });
+
+        await Problems.ReadAsync(level, HttpStatusCode.BadRequest);
+        await Problems.ReadAsync(target, HttpStatusCode.BadRequest);
+        await Problems.ReadAsync(input, HttpStatusCode.UnprocessableEntity);
+        await Problems.ReadAsync(csv, HttpStatusCode.UnprocessableEntity);
+        await Problems.ReadAsync(twice, HttpStatusCode.BadRequest);
+        await Problems.ReadAsync(noVersion, HttpStatusCode.BadRequest);
+    }
+
+    [Fact]
+    public async Task A_byte_order_mark_in_inline_csv_is_not_part_of_the_first_column_name()
+    {
+        using var factory = new UncertaintyApiFactory();
+        var client = await factory.ReadyClientAsync();
+
+        var response = await client.PostAsJsonAsync("/models/toy/evaluate", new { csv = "\uFEFFx,y\n0.1,0.3\n0.2,0.5\n" });
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
 }

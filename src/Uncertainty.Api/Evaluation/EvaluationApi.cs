@@ -100,6 +100,16 @@ public static class EvaluationApi
             throw new WorkTimeoutException($"The evaluation did not finish within {limit.TotalSeconds:0.###} s (Uncertainty:EvaluationTimeoutSeconds) and was stopped after {mc.Count} of {data.Rows} rows; ask for fewer rows or samples.");
         }
 
+        if (mc.Concat(deterministic).Select((row, i) => (row, i)).FirstOrDefault(r => !PredictionService.Finite(r.row)) is { row: not null } bad)
+        {
+            throw new NonFiniteOutputException($"The model's output is not finite (NaN or infinity) for row {bad.i % data.Rows}; its inputs are outside the range the model can represent, so the scores cannot be computed.");
+        }
+
+        if (data.Targets.Any(t => !float.IsFinite(t)))
+        {
+            throw new RequestValidationException("target", "Every target must be a finite number within single-precision range.");
+        }
+
         return TypedResults.Ok(new EvaluateResponse(name, version.Version, data.Name, Evaluator.Score(model, data, mc, deterministic, count)));
     }
 
@@ -150,13 +160,13 @@ public static class EvaluationApi
 
                     targets[i] = index;
                 }
-                else if (!classifier && target.ValueKind == JsonValueKind.Number && target.TryGetDouble(out var number) && double.IsFinite(number))
+                else if (!classifier && target.ValueKind == JsonValueKind.Number && target.TryGetDouble(out var number) && double.IsFinite(number) && Math.Abs(number) <= float.MaxValue)
                 {
                     targets[i] = (float)number;
                 }
                 else
                 {
-                    errors[$"targets[{i}]"] = [classifier ? "A class label (string or number)." : "A finite number."];
+                    errors[$"targets[{i}]"] = [classifier ? "A class label (string or number)." : "A finite number within single-precision range."];
                 }
             }
 

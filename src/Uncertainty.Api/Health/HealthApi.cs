@@ -7,7 +7,7 @@ namespace Uncertainty.Api.Health;
 public static class HealthApi
 {
     /// <summary>A probe's answer.</summary>
-    /// <param name="Status">live; ready, or degraded when some model cannot serve; starting or draining (503).</param>
+    /// <param name="Status">live; ready, or degraded when some model cannot serve; starting, draining or failed (503).</param>
     /// <param name="Model">The model POST /predict serves.</param>
     /// <param name="Version">Its default version.</param>
     /// <param name="Models">Each model's default version and state (loaded, notLoaded, failed with the error).</param>
@@ -25,11 +25,12 @@ public static class HealthApi
         return app;
     }
 
-    public static Results<Ok<HealthStatus>, JsonHttpResult<HealthStatus>> Ready(ServiceState state, ModelRegistry registry, Microsoft.Extensions.Options.IOptions<UncertaintyOptions> options)
+    public static Results<Ok<HealthStatus>, JsonHttpResult<HealthStatus>> Ready(ServiceState state, ModelRegistry registry, InferenceScheduler scheduler, Microsoft.Extensions.Options.IOptions<UncertaintyOptions> options)
     {
-        if (state.Draining || !state.Started)
+        if (state.Draining || !state.Started || !scheduler.Alive)
         {
-            return TypedResults.Json(new HealthStatus(state.Draining ? "draining" : "starting"), statusCode: StatusCodes.Status503ServiceUnavailable);
+            var status = state.Draining ? "draining" : !scheduler.Alive ? "failed" : "starting";
+            return TypedResults.Json(new HealthStatus(status), statusCode: StatusCodes.Status503ServiceUnavailable);
         }
 
         var models = registry.Health();

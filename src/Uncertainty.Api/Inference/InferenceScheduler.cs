@@ -64,9 +64,9 @@ public sealed partial class InferenceScheduler(
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
 
-        if (stopRequested)
+        if (stopRequested || ownerExited)
         {
-            throw Stopping();
+            throw stopRequested ? Stopping() : Failed();
         }
 
         if (Interlocked.Increment(ref queued) > options.Value.QueueCapacity)
@@ -132,6 +132,11 @@ public sealed partial class InferenceScheduler(
     /// <summary>Predictions waiting in the queue.</summary>
     internal int QueueLength => Volatile.Read(ref queued);
 
+    private static ServiceUnavailableException Failed() => new("Inference stopped", "The inference thread has stopped after an internal error (see the service log); this replica cannot predict until it is restarted.", retryAfterSeconds: 30);
+
+    /// <summary>False once the owner thread has exited (stopped, or failed): readiness reports it.</summary>
+    public bool Alive => !ownerExited;
+
     private static ServiceUnavailableException Stopping() => new("Shutting down", "The service is shutting down and takes no new predictions; retry on another replica.");
 
     private void Serve()
@@ -194,10 +199,17 @@ public sealed partial class InferenceScheduler(
         }
         catch (Exception e)
         {
-            Log.OwnerFailed(logger, e); // a bug: every job is failed rather than left waiting
+            Log.OwnerFailed(logger, e); // a bug: every job is answered (503) rather than left waiting
+            ownerExited = true;
+            foreach (var run in large)
+            {
+                run.Fail(Failed());
+            }
+
+            large.Clear();
             while (predictions.TryDequeue(out var job))
             {
-                job.Fail(e);
+                job.Fail(Failed());
             }
         }
     }
@@ -261,6 +273,7 @@ public sealed partial class InferenceScheduler(
             {
                 large.Add(new LargeRun(job, job.Version.Predictor.Start([job.Request])));
                 Volatile.Write(ref largeRuns, large.Count);
+                Interlocked.Increment(ref queued); // a running large request still counts against QueueCapacity
             }
             catch (Exception e)
             {
@@ -281,7 +294,12 @@ public sealed partial class InferenceScheduler(
                     jobs[i].Finish(results[i]);
                 }
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (OperationCanceledException)
+            {
+                jobs.ForEach(job => job.Fail(Stopping())); // the grace period ran out mid-pass
+                throw;
+            }
+            catch (Exception e)
             {
                 jobs.ForEach(job => job.Fail(e));
             }
@@ -319,6 +337,7 @@ public sealed partial class InferenceScheduler(
 
         large.RemoveAt(0);
         Volatile.Write(ref largeRuns, large.Count);
+        Interlocked.Decrement(ref queued);
         run.Dispose();
     }
 

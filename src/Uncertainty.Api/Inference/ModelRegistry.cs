@@ -195,16 +195,24 @@ public sealed partial class ModelRegistry(
                 throw new ConflictException("Default version", $"Version {version} is the default version of '{name}'; make another version the default first.");
             }
 
-            lock (sync)
-            {
-                if (loaded.Remove((name, version), out var entry))
+            // On the owner thread, where versions load: a load of this version either finished before (and is
+            // retired here) or starts after the files are gone (and fails); it can never register a deleted version.
+            await queue.RunOnOwnerAsync<object?>(
+                () =>
                 {
-                    entry.Retire(); // disposed when the last request using it is answered
-                }
-            }
+                    lock (sync)
+                    {
+                        if (loaded.Remove((name, version), out var entry))
+                        {
+                            entry.Retire(); // disposed when the last request using it is answered
+                        }
+                    }
 
-            store.DeleteVersion(name, version);
-            failures.TryRemove((name, version), out _);
+                    store.DeleteVersion(name, version);
+                    failures.TryRemove((name, version), out _);
+                    return null;
+                },
+                CancellationToken.None);
         }
         finally
         {
@@ -289,7 +297,7 @@ public sealed partial class ModelRegistry(
         McPredictor? predictor = null;
         try
         {
-            var manifest = store.Manifest(name, version);
+            var manifest = ModelPackage.ReadManifest(Path.Combine(store.VersionDirectory(name, version), ModelPackage.ManifestFileName));
             if (ResourceGuards.Violation(manifest.Model.Network, options.Value) is { } limit)
             {
                 throw new InvalidDataException(limit);

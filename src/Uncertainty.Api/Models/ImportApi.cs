@@ -121,7 +121,8 @@ public static class ImportApi
         ModelPackage package;
         try
         {
-            package = await queue.RunOnOwnerAsync(() => SafetensorsImport.Import(weights, description), cancellationToken);
+            // Not cancelled by the client going away: the package built on the owner thread must reach the using below.
+            package = await queue.RunOnOwnerAsync(() => SafetensorsImport.Import(weights, description), CancellationToken.None);
         }
         catch (InvalidDataException e)
         {

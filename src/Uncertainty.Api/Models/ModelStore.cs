@@ -15,6 +15,10 @@ public sealed partial class ModelStore(IOptions<UncertaintyOptions> options, IHo
     public const string NamePattern = "^[a-z0-9][a-z0-9._-]{0,63}$";
     private const string DefaultVersionFile = "default-version";
 
+    // The highest version number ever given: a deleted version's number is never given again, so anything
+    // cached under (name, version) — here or in a reader sharing the store — can never describe another network.
+    private const string LastVersionFile = "last-version";
+
     // A directory's mtime comes from a coarse clock (one tick is several ms): a listing taken within this
     // window of its stamp may miss a change made in the same tick, so it is not trusted (as git does for racy files).
     private static readonly TimeSpan RacyWindow = TimeSpan.FromMilliseconds(250);
@@ -117,11 +121,19 @@ public sealed partial class ModelStore(IOptions<UncertaintyOptions> options, IHo
         // Training jobs and imports finish on different threads; one number per version.
         lock (adding)
         {
-            var version = (LatestVersion(name) ?? 0) + 1;
+            var version = Math.Max(LatestVersion(name) ?? 0, LastGiven(name)) + 1;
+            Directory.CreateDirectory(ModelDirectory(name));
+            AtomicFile.WriteAllBytes(Path.Combine(ModelDirectory(name), LastVersionFile), System.Text.Encoding.ASCII.GetBytes(version.ToString(CultureInfo.InvariantCulture)));
             package.Save(VersionDirectory(name, version));
             listings.TryRemove(name, out _);
             return version;
         }
+    }
+
+    private int LastGiven(string name)
+    {
+        var file = Path.Combine(ModelDirectory(name), LastVersionFile);
+        return File.Exists(file) && int.TryParse(File.ReadAllText(file).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var last) ? last : 0;
     }
 
     /// <summary>A version's manifest (cached: versions are immutable); <see cref="InvalidDataException"/> without server paths when unreadable.</summary>

@@ -40,7 +40,8 @@ public sealed record ModelDetails(
     string? Description,
     IReadOnlyList<float[]>? Examples);
 
-public sealed record SetDefaultVersionRequest(int Version);
+/// <param name="Version">The version to serve by default.</param>
+public sealed record SetDefaultVersionRequest(int? Version);
 
 public static class ModelsApi
 {
@@ -72,7 +73,7 @@ public static class ModelsApi
                 var model = store.Manifest(name, version).Model;
                 return new ModelSummary(name, version, versions, ModelSchema.TaskName(model.Network.Head.Kind), model.Network.Inputs, model.OutputNames, registry.FailureOf(name, version));
             }
-            catch (InvalidDataException e)
+            catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
             {
                 return new ModelSummary(name, version, versions, null, null, null, e.Message);
             }
@@ -83,7 +84,7 @@ public static class ModelsApi
 
     public static async Task<Ok<ModelDetails>> SetDefaultVersion(string name, SetDefaultVersionRequest request, ModelStore store, ModelRegistry registry, CancellationToken cancellationToken)
     {
-        await registry.SetDefaultAsync(name, request.Version, cancellationToken);
+        await registry.SetDefaultAsync(name, request.Version ?? throw new RequestValidationException("version", "Give the version to serve by default."), cancellationToken);
         return TypedResults.Ok(Details(store, registry, name));
     }
 
@@ -113,7 +114,7 @@ public static class ModelsApi
                 var manifest = store.Manifest(name, v);
                 return new VersionInfo(v, manifest.CreatedAt, manifest.WeightsSha256, TrainingInfo.From(manifest.Model.Training), registry.FailureOf(name, v));
             }
-            catch (InvalidDataException e)
+            catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
             {
                 return new VersionInfo(v, null, null, null, e.Message);
             }

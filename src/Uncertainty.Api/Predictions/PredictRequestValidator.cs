@@ -8,6 +8,8 @@ public static class PredictRequestValidator
 {
     private const int MaxErrors = 20;
 
+    public const double MaxIntervalLevel = 1 - 1e-9;
+
     /// <summary>The problems with <paramref name="request"/>, and its rows as model-ordered raw values when there are none.</summary>
     public static (Dictionary<string, string[]> Errors, float[] Values) Validate(PredictRequest request, ModelDescription model, UncertaintyOptions limits)
     {
@@ -43,9 +45,10 @@ public static class PredictRequestValidator
             errors["returnSamples"] = [$"Returning every pass's outputs here means {(long)rows.Length * (request.Samples ?? PredictionService.DefaultSamples) * model.Network.Head.Outputs:N0} values; at most {limits.MaxReturnedSampleValues:N0} (Uncertainty:MaxReturnedSampleValues). Ask for fewer rows or samples."];
         }
 
-        if (request.IntervalLevel is { } level && !(level > 0 && level < 1))
+        // 1 - 1e-9 keeps the normal quantile (about 6.1) finite: closer to 1 it overflows to infinity.
+        if (request.IntervalLevel is { } level && !(level > 0 && level <= MaxIntervalLevel))
         {
-            errors["intervalLevel"] = [$"intervalLevel must be in (0, 1); got {level}."];
+            errors["intervalLevel"] = [$"intervalLevel must be in (0, {MaxIntervalLevel}]; got {level}."];
         }
 
         if (request.Tolerance is { } tolerance && !(tolerance > 0 && double.IsFinite(tolerance)))
@@ -85,6 +88,12 @@ public static class PredictRequestValidator
                     if (index < 0)
                     {
                         errors[$"{path}.{property.Name}"] = [$"Unknown feature '{property.Name}'; the model's features are {string.Join(", ", names)}."];
+                        continue;
+                    }
+
+                    if (seen[index])
+                    {
+                        errors[$"{path}.{property.Name}"] = [$"Feature '{property.Name}' is given twice."];
                         continue;
                     }
 

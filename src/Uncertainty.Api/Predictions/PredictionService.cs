@@ -64,10 +64,12 @@ public sealed class PredictionService(ModelRegistry registry, InferenceScheduler
 
     public TimeSpan RequestTimeout => TimeSpan.FromSeconds(options.Value.RequestTimeoutSeconds);
 
-    private static bool Finite(RowPrediction row) => row switch
+    /// <summary>Every number a response would carry is finite (JSON has no NaN or infinity).</summary>
+    public static bool Finite(RowPrediction row) => row switch
     {
-        RegressionPrediction r => r.Mean.All(double.IsFinite) && r.EpistemicVariance.All(double.IsFinite),
-        ClassPrediction c => c.Probabilities.All(double.IsFinite),
+        RegressionPrediction r => r.Mean.All(double.IsFinite) && r.EpistemicVariance.All(double.IsFinite) && r.AleatoricVariance.All(double.IsFinite)
+            && (r.Samples?.All(pass => pass.All(float.IsFinite)) ?? true),
+        ClassPrediction c => c.Probabilities.All(double.IsFinite) && c.ProbabilityStd.All(double.IsFinite) && double.IsFinite(c.Entropy) && double.IsFinite(c.MutualInformation),
         _ => true,
     };
 }

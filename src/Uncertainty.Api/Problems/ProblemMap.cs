@@ -24,7 +24,7 @@ public static class ProblemMap
         ServiceUnavailableException e => new(StatusCodes.Status503ServiceUnavailable, e.Title, e.Message) { RetryAfterSeconds = e.RetryAfterSeconds },
         ModelUnavailableException e => new(StatusCodes.Status503ServiceUnavailable, e.Title, e.Message),
         WorkTimeoutException e => new(StatusCodes.Status504GatewayTimeout, e.Title, e.Message),
-        NonFiniteOutputException e => new(StatusCodes.Status500InternalServerError, e.Title, e.Message),
+        NonFiniteOutputException e => new(StatusCodes.Status422UnprocessableEntity, e.Title, e.Message),
 
         // Kestrel and the framework: unreadable or oversized bodies, malformed multipart.
         BadHttpRequestException { InnerException: System.Text.Json.JsonException json } e =>

@@ -61,6 +61,6 @@ public sealed class ModelUnavailableException(string name, int version, string r
 /// <summary>504: the work did not finish within its server-side time limit and was stopped.</summary>
 public sealed class WorkTimeoutException(string detail) : ServiceException("Timed out", detail);
 
-/// <summary>500: the model produced a non-finite output for this input.</summary>
-public sealed class NonFiniteOutputException()
-    : ServiceException("Model output is not finite", "The model produced a non-finite output (NaN or infinity) for this input.");
+/// <summary>422: the model's output for this input is not finite (the input drives it past float range).</summary>
+public sealed class NonFiniteOutputException(string detail = "The model's output for this input is not finite (NaN or infinity); the input is outside the range the model can represent.")
+    : ServiceException("Model output is not finite", detail);

@@ -135,8 +135,15 @@ public sealed partial class TrainingJobRunner(
                     continue; // cancelled while it waited (its queue place was given back then)
                 }
 
-                // A dedicated thread: training is long, CPU-bound native work.
-                await Task.Factory.StartNew(() => Run(entry, stoppingToken), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+                // A dedicated thread: training is long, CPU-bound native work. Nothing one job does may stop the runner.
+                try
+                {
+                    await Task.Factory.StartNew(() => Run(entry, stoppingToken), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    Log.RunnerError(logger, entry.Job.Id, e);
+                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -237,22 +244,36 @@ public sealed partial class TrainingJobRunner(
     }
 
     /// <summary>Called on the training thread after every epoch.</summary>
+    /// <summary>Called on the training thread after every epoch; a loss that is no longer finite ends the job (it cannot recover, and JSON has no NaN).</summary>
     private sealed class Reporter(TrainingJobRunner runner, Entry entry) : IProgress<TrainingProgress>
     {
-        public void Report(TrainingProgress value) =>
+        public void Report(TrainingProgress value)
+        {
+            if (!double.IsFinite(value.TrainLoss))
+            {
+                throw new TrainingDivergedException($"Training diverged: the training loss is {value.TrainLoss} at epoch {value.Epoch}; lower the learning rate or standardise the data.");
+            }
+
+            var validationLoss = Finite(value.ValidationLoss);
+            var validationMetric = Finite(value.ValidationMetric);
             runner.Update(entry, job => job with
             {
                 Epoch = value.Epoch,
                 Epochs = value.Epochs,
                 TrainLoss = value.TrainLoss,
-                ValidationLoss = value.ValidationLoss,
-                ValidationMetric = value.ValidationMetric,
-                MetricName = value.ValidationMetric is null ? null : value.MetricName,
+                ValidationLoss = validationLoss,
+                ValidationMetric = validationMetric,
+                MetricName = validationMetric is null ? null : value.MetricName,
                 ElapsedSeconds = value.Elapsed.TotalSeconds,
-                EtaSeconds = value.EstimatedRemaining.TotalSeconds,
-                History = [.. job.History, new EpochPoint(value.Epoch, value.TrainLoss, value.ValidationLoss, value.ValidationMetric)],
+                EtaSeconds = Finite(value.EstimatedRemaining.TotalSeconds),
+                History = [.. job.History, new EpochPoint(value.Epoch, value.TrainLoss, validationLoss, validationMetric)],
             }, persist: false);
+        }
+
+        private static double? Finite(double? value) => value is { } v && double.IsFinite(v) ? v : null;
     }
+
+    private sealed class TrainingDivergedException(string message) : Exception(message);
 
     private static partial class Log
     {
@@ -270,6 +291,9 @@ public sealed partial class TrainingJobRunner(
 
         [LoggerMessage(EventId = 3005, Level = LogLevel.Warning, Message = "Training job {Id} was running when the service last stopped; marked failed")]
         public static partial void MarkedFailed(ILogger logger, string id);
+
+        [LoggerMessage(EventId = 3007, Level = LogLevel.Error, Message = "Training job {Id}: its state could not be recorded")]
+        public static partial void RunnerError(ILogger logger, string id, Exception exception);
 
         [LoggerMessage(EventId = 3006, Level = LogLevel.Information, Message = "Training job {Id} interrupted by shutdown; queued for the next start")]
         public static partial void Requeued(ILogger logger, string id);

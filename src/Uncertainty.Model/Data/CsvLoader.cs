@@ -49,6 +49,11 @@ public static class CsvLoader
     public static Dataset Load(TextReader reader, string source, CsvOptions options)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxColumns, 1, nameof(options));
+        if (reader.Peek() == '\uFEFF')
+        {
+            reader.Read(); // a byte-order mark left in text (a file pasted into a JSON string) is not part of the first name
+        }
+
         var (header, rows) = options.Whitespace ? ReadWhitespace(reader, source, options.MaxColumns) : ReadCsv(reader, source, options.MaxColumns);
         if (rows.Count == 0)
         {

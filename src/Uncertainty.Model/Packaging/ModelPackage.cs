@@ -119,7 +119,36 @@ public sealed class ModelPackage(ModelDescription description, DropoutMlp networ
         {
             manifest = JsonSerializer.Deserialize<ModelManifest>(File.ReadAllBytes(manifestPath), NetworkSpec.Json)
                 ?? throw new InvalidDataException($"{manifestPath}: the manifest is empty.");
-            manifest.Model.Network.Validate();
+
+            // JSON null satisfies 'required': every part the service reads is checked here, so a hand-edited
+            // manifest fails as invalid data instead of as a null reference somewhere later.
+            var model = manifest.Model ?? throw new ArgumentException("'model' is missing");
+            var network = (model.Network ?? throw new ArgumentException("'model.network' is missing")).Validate();
+            var scaling = model.InputScaling ?? throw new ArgumentException("'model.inputScaling' is missing");
+            if (scaling.Mean?.Length != network.Inputs || scaling.Std?.Length != network.Inputs)
+            {
+                throw new ArgumentException($"'model.inputScaling' needs {network.Inputs} means and standard deviations");
+            }
+
+            if (model.TargetScaling is { } target && (target.Mean?.Length != network.Head.Outputs || target.Std?.Length != network.Head.Outputs))
+            {
+                throw new ArgumentException($"'model.targetScaling' needs {network.Head.Outputs} means and standard deviations");
+            }
+
+            if (model.FeatureNames is { } features && (features.Count != network.Inputs || features.Any(f => f is null)))
+            {
+                throw new ArgumentException($"'model.featureNames' needs {network.Inputs} names");
+            }
+
+            if (model.OutputNames is { } outputs && outputs.Any(o => o is null))
+            {
+                throw new ArgumentException("'model.outputNames' holds a null");
+            }
+
+            if (string.IsNullOrEmpty(manifest.WeightsSha256) || string.IsNullOrEmpty(manifest.WeightsFile))
+            {
+                throw new ArgumentException("'weightsSha256' and 'weightsFile' are needed");
+            }
         }
         catch (Exception e) when (e is JsonException or ArgumentException)
         {
