@@ -121,7 +121,13 @@ public sealed partial class ModelStore(IOptions<UncertaintyOptions> options, IHo
         // Training jobs and imports finish on different threads; one number per version.
         lock (adding)
         {
-            var version = Math.Max(LatestVersion(name) ?? 0, LastGiven(name)) + 1;
+            var last = Math.Max(LatestVersion(name) ?? 0, LastGiven(name));
+            if (last >= int.MaxValue - 1)
+            {
+                throw new Problems.ConflictException("No version numbers left", $"Model '{name}' has used every version number ({LastVersionFile} says {last}); use another model name.");
+            }
+
+            var version = last + 1;
             Directory.CreateDirectory(ModelDirectory(name));
             AtomicFile.WriteAllBytes(Path.Combine(ModelDirectory(name), LastVersionFile), System.Text.Encoding.ASCII.GetBytes(version.ToString(CultureInfo.InvariantCulture)));
             package.Save(VersionDirectory(name, version));
