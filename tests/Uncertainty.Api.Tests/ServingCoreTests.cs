@@ -515,10 +515,15 @@ public sealed class ServingCoreTests
 
         var temporary = Path.Combine(model, ".default-version.0123456789abcdef.tmp");
         File.WriteAllText(temporary, "2");
+        var job = Path.Combine(factory.ModelStore, ".jobs", "0123456789abcdef0123456789abcdef");
+        Directory.CreateDirectory(job);
+        var halfWrittenJob = Path.Combine(job, ".job.json.0123456789abcdef.tmp");
+        File.WriteAllText(halfWrittenJob, "{\"sta");
         await factory.Services.GetRequiredService<Uncertainty.Api.Hosting.ServiceState>().WhenStartedAsync();
 
         Assert.All(leftovers, directory => Assert.False(Directory.Exists(directory), directory));
         Assert.False(File.Exists(temporary));
+        Assert.False(File.Exists(halfWrittenJob));
         Assert.Equal("1", File.ReadAllText(Path.Combine(model, "default-version")).Trim());
     }
 

@@ -61,6 +61,12 @@ public sealed partial class TrainingJobStore(IOptions<UncertaintyOptions> option
 
         foreach (var directory in Directory.GetDirectories(Root).Order(StringComparer.Ordinal))
         {
+            // Half-written state files from a crash (the atomic writes' temporaries) are removed, not read.
+            foreach (var leftover in Directory.GetFiles(directory, ".*.tmp"))
+            {
+                File.Delete(leftover);
+            }
+
             var jobFile = Path.Combine(directory, JobFile);
             var requestFile = Path.Combine(directory, RequestFile);
             if (ValidId().IsMatch(Path.GetFileName(directory)) && File.Exists(jobFile) && File.Exists(requestFile))
