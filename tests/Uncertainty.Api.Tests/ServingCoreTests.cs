@@ -693,4 +693,98 @@ public sealed class ServingCoreTests
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
+
+    [Theory]
+    [InlineData("garbage{")]
+    [InlineData("""{"id": null, "model": null, "state": "Running", "data": null}""")]
+    public async Task A_damaged_training_job_file_is_moved_aside_and_the_service_starts(string jobJson)
+    {
+        using var factory = new UncertaintyApiFactory();
+        factory.PrepareStore();
+        var job = Path.Combine(factory.ModelStore, ".jobs", "0123456789abcdef0123456789abcdef");
+        Directory.CreateDirectory(job);
+        File.WriteAllText(Path.Combine(job, "job.json"), jobJson);
+        File.WriteAllText(Path.Combine(job, "request.json"), """{"model": "m", "dataset": "boston"}""");
+
+        var client = await factory.ReadyClientAsync();
+
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/training-jobs")).StatusCode);
+        Assert.False(Directory.Exists(job));
+        Assert.Single(Directory.GetDirectories(Path.Combine(factory.ModelStore, ".jobs"), "*.unreadable"));
+    }
+
+    [Fact]
+    public async Task Concurrent_deletes_of_one_version_give_one_204_and_404s()
+    {
+        using var factory = new UncertaintyApiFactory();
+        var client = await factory.ReadyClientAsync();
+        var version = await AddAsync(factory, "toy", Variant(31));
+
+        var statuses = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => client.DeleteAsync($"/models/toy/versions/{version}")));
+
+        Assert.Equal(1, statuses.Count(r => r.StatusCode == HttpStatusCode.NoContent));
+        Assert.All(statuses.Where(r => r.StatusCode != HttpStatusCode.NoContent), r => Assert.Equal(HttpStatusCode.NotFound, r.StatusCode));
+    }
+
+    [Fact]
+    public async Task A_model_folder_removed_by_hand_and_created_again_serves_the_new_network()
+    {
+        using var factory = new UncertaintyApiFactory();
+        var client = await factory.ReadyClientAsync();
+        Assert.Equal(1, await AddAsync(factory, "again", Variant(41)));
+        var old = await MeanAsync(await client.PostAsJsonAsync("/models/again/predict", Probe));
+
+        Directory.Delete(Path.Combine(factory.ModelStore, "again"), recursive: true); // an operator, outside the service
+        Assert.Equal(1, await AddAsync(factory, "again", Variant(42)));
+        var fresh = await MeanAsync(await client.PostAsJsonAsync("/models/again/predict", Probe));
+        var alone = await MeanAsync(await client.PostAsJsonAsync("/models/again/versions/1/predict", Probe));
+
+        Assert.NotEqual(old.Mean, fresh.Mean);
+        Assert.Equal(alone.Mean, fresh.Mean);
+    }
+
+    [Fact]
+    public async Task A_folder_without_a_manifest_never_collides_with_the_next_version()
+    {
+        using var factory = new UncertaintyApiFactory();
+        var client = await factory.ReadyClientAsync();
+        Directory.CreateDirectory(Path.Combine(factory.ModelStore, "toy", "7")); // a copy still in progress
+
+        var version = await AddAsync(factory, "toy", Variant(51));
+
+        Assert.Equal(8, version);
+    }
+
+    [Fact]
+    public async Task A_pointer_rewritten_in_place_takes_effect()
+    {
+        using var factory = new UncertaintyApiFactory();
+        var client = await factory.ReadyClientAsync();
+        var second = await AddAsync(factory, "toy", Variant(61));
+        Assert.Equal(1, (await MeanAsync(await client.PostAsJsonAsync("/models/toy/predict", Probe))).Version);
+
+        await Task.Delay(300); // past the listing's racy window, so only the pointer's own time can tell
+        using (var pointer = new FileStream(Path.Combine(factory.ModelStore, "toy", "default-version"), FileMode.Open, FileAccess.Write))
+        {
+            pointer.SetLength(0);
+            pointer.Write(Encoding.ASCII.GetBytes(second.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        }
+
+        Assert.Equal(second, (await MeanAsync(await client.PostAsJsonAsync("/models/toy/predict", Probe))).Version);
+    }
+
+    [Fact]
+    public async Task A_version_whose_reported_numbers_overflow_fails_its_check()
+    {
+        using var factory = new UncertaintyApiFactory();
+        var client = await factory.ReadyClientAsync();
+        using var package = Variant(71);
+        var scaled = new ModelPackage(package.Description with { TargetScaling = new Standardizer([0.0], [1e200]) }, package.Network);
+
+        var refused = await Assert.ThrowsAsync<Uncertainty.Api.Problems.UnprocessableException>(
+            () => factory.Services.GetRequiredService<ModelRegistry>().AddVersionAsync("scaled", scaled, makeDefault: true, replaceSchema: false, CancellationToken.None));
+
+        Assert.Contains("not finite", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/models/scaled")).StatusCode);
+    }
 }

@@ -67,12 +67,13 @@ public sealed partial class ModelRegistry(
     /// <summary>A lease on the version a request means, loading it first if needed.</summary>
     public async Task<ModelLease> AcquireAsync(string name, int? version, CancellationToken cancellationToken)
     {
-        var v = Resolve(name, version);
         while (true)
         {
+            // Resolved again after every load attempt: a version deleted meanwhile is a 404, never a retry loop.
+            var v = Resolve(name, version);
             lock (sync)
             {
-                if (loaded.TryGetValue((name, v), out var entry) && entry.TryAcquire())
+                if (loaded.TryGetValue((name, v), out var entry) && IsCurrent(entry) && entry.TryAcquire())
                 {
                     return new ModelLease(entry);
                 }
@@ -85,6 +86,33 @@ public sealed partial class ModelRegistry(
 
             await LoadAsync(name, v).WaitAsync(cancellationToken);
         }
+    }
+
+    /// <summary>
+    /// Whether a loaded version is still the package on disk under its number (an operator may have removed a
+    /// model folder and a new package taken the number again); a stale one is retired, and the caller loads anew.
+    /// </summary>
+    private bool IsCurrent(LoadedVersion entry)
+    {
+        ModelManifest current;
+        try
+        {
+            current = store.Manifest(entry.Name, entry.Version);
+        }
+        catch (InvalidDataException)
+        {
+            return true; // unreadable now: keep serving what was verified at load; a reload would fail
+        }
+
+        if (current.WeightsSha256 == entry.Manifest.WeightsSha256 && current.CreatedAt == entry.Manifest.CreatedAt)
+        {
+            return true;
+        }
+
+        loaded.Remove((entry.Name, entry.Version));
+        entry.Retire();
+        failures.TryRemove((entry.Name, entry.Version), out _);
+        return false;
     }
 
     /// <summary>Makes <paramref name="version"/> the default once it has loaded and passed its check; 422 (nothing changed) when it cannot.</summary>
@@ -137,9 +165,13 @@ public sealed partial class ModelRegistry(
             }
             catch (ModelUnavailableException e)
             {
-                store.DeleteVersion(name, version);
-                failures.TryRemove((name, version), out _);
+                Discard(name, version);
                 throw new UnprocessableException("Model version cannot be loaded", $"Nothing was kept; the current versions keep serving. The new version failed its load check: {e.Reason}", e);
+            }
+            catch
+            {
+                Discard(name, version);
+                throw;
             }
 
             Log.VersionAdded(logger, name, version);
@@ -155,6 +187,17 @@ public sealed partial class ModelRegistry(
         {
             writes.Release();
         }
+    }
+
+    /// <summary>Removes a just-saved version that will not be kept.</summary>
+    private void Discard(string name, int version)
+    {
+        if (store.Exists(name, version))
+        {
+            store.DeleteVersion(name, version);
+        }
+
+        failures.TryRemove((name, version), out _);
     }
 
     /// <summary>Throws <see cref="ConflictException"/> when <paramref name="candidate"/> changes what clients of <paramref name="name"/> rely on.</summary>
@@ -190,6 +233,7 @@ public sealed partial class ModelRegistry(
         await writes.WaitAsync(cancellationToken);
         try
         {
+            Resolve(name, version); // again under the lock: a concurrent delete may have taken it
             if (store.DefaultVersion(name) == version)
             {
                 throw new ConflictException("Default version", $"Version {version} is the default version of '{name}'; make another version the default first.");
@@ -208,7 +252,15 @@ public sealed partial class ModelRegistry(
                         }
                     }
 
-                    store.DeleteVersion(name, version);
+                    try
+                    {
+                        store.DeleteVersion(name, version);
+                    }
+                    catch (DirectoryNotFoundException)
+                    {
+                        throw new NotFoundException("Model version not found", $"Model '{name}' version {version} was removed meanwhile.");
+                    }
+
                     failures.TryRemove((name, version), out _);
                     return null;
                 },
@@ -323,6 +375,11 @@ public sealed partial class ModelRegistry(
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             predictor?.Dispose();
+            if (!store.Exists(name, version))
+            {
+                return; // deleted while it loaded: nothing to report, the request will find it gone
+            }
+
             var reason = store.Redact(e.Message);
             failures[(name, version)] = new Failure(reason, Stopwatch.GetTimestamp());
             metrics.ModelLoadFailed();
@@ -341,21 +398,15 @@ public sealed partial class ModelRegistry(
             examples[r].AsSpan(0, Math.Min(width, examples[r].Length)).CopyTo(raw.AsSpan(r * width, width));
         }
 
+        // Checked in reported units, as the API would return them: scaling back (x std, variance x std^2, 1/tau) can overflow too.
         var inputs = model.PrepareInputs(raw);
-        var deterministic = predictor.PredictDeterministic(inputs, examples.Count);
-        var mc = predictor.Predict(new McRequest { Inputs = inputs, Rows = examples.Count, Samples = CheckSamples, Seed = 0 });
-        if (!deterministic.Concat(mc.Rows).All(Finite))
+        var deterministic = predictor.PredictDeterministic(inputs, examples.Count).Select(model.ToReportedUnits);
+        var mc = model.ToReportedUnits(predictor.Predict(new McRequest { Inputs = inputs, Rows = examples.Count, Samples = CheckSamples, Seed = 0 }));
+        if (!deterministic.Concat(mc.Rows).All(Predictions.PredictionService.Finite) || !inputs.All(float.IsFinite))
         {
             throw new InvalidDataException("its outputs on its example rows are not finite (NaN or infinity), so it is not served.");
         }
     }
-
-    private static bool Finite(RowPrediction row) => row switch
-    {
-        RegressionPrediction r => r.Mean.All(double.IsFinite) && r.EpistemicVariance.All(double.IsFinite) && r.AleatoricVariance.All(double.IsFinite),
-        ClassPrediction c => c.Probabilities.All(double.IsFinite),
-        _ => false,
-    };
 
     /// <summary>
     /// Evicts least-recently-used versions no request holds until <paramref name="bytes"/> more fit the budget.

@@ -23,7 +23,7 @@ public sealed partial class ModelStore(IOptions<UncertaintyOptions> options, IHo
     // window of its stamp may miss a change made in the same tick, so it is not trusted (as git does for racy files).
     private static readonly TimeSpan RacyWindow = TimeSpan.FromMilliseconds(250);
 
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Name, int Version), ModelManifest> manifests = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Name, int Version), CachedManifest> manifests = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Listing> listings = new();
     private readonly Lock adding = new();
 
@@ -43,8 +43,12 @@ public sealed partial class ModelStore(IOptions<UncertaintyOptions> options, IHo
     private Listing Read(string name)
     {
         var directory = ModelDirectory(name);
+        // The directory's time moves when entries are added, renamed or removed; the pointer's own time when it
+        // is rewritten in place (an operator's editor). Either change means a new listing.
         var stamp = Directory.GetLastWriteTimeUtc(directory); // 1601-01-01 when absent
-        if (listings.TryGetValue(name, out var cached) && cached.Stamp == stamp && cached.ListedAt - stamp > RacyWindow)
+        var pointerStamp = File.GetLastWriteTimeUtc(Path.Combine(directory, DefaultVersionFile));
+        if (listings.TryGetValue(name, out var cached) && cached.Stamp == stamp && cached.PointerStamp == pointerStamp
+            && cached.ListedAt - Max(stamp, pointerStamp) > RacyWindow)
         {
             return cached;
         }
@@ -57,7 +61,7 @@ public sealed partial class ModelStore(IOptions<UncertaintyOptions> options, IHo
                 .Where(v => v > 0 && File.Exists(Path.Combine(VersionDirectory(name, v), ModelPackage.ManifestFileName)))
                 .Order()]
             : [];
-        var listing = new Listing(stamp, listedAt, versions, ReadPointer(directory, versions));
+        var listing = new Listing(stamp, pointerStamp, listedAt, versions, ReadPointer(directory, versions));
         listings[name] = listing;
         return listing;
     }
@@ -121,7 +125,7 @@ public sealed partial class ModelStore(IOptions<UncertaintyOptions> options, IHo
         // Training jobs and imports finish on different threads; one number per version.
         lock (adding)
         {
-            var last = Math.Max(LatestVersion(name) ?? 0, LastGiven(name));
+            var last = Math.Max(Math.Max(LatestVersion(name) ?? 0, LastGiven(name)), HighestFolder(name));
             if (last >= int.MaxValue - 1)
             {
                 throw new Problems.ConflictException("No version numbers left", $"Model '{name}' has used every version number ({LastVersionFile} says {last}); use another model name.");
@@ -136,18 +140,37 @@ public sealed partial class ModelStore(IOptions<UncertaintyOptions> options, IHo
         }
     }
 
+    /// <summary>The highest integer-named folder, finished or not (a copy in progress has no manifest yet).</summary>
+    private int HighestFolder(string name) =>
+        Directory.Exists(ModelDirectory(name))
+            ? Directory.GetDirectories(ModelDirectory(name)).Select(Path.GetFileName)
+                .Select(v => int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : 0).DefaultIfEmpty(0).Max()
+            : 0;
+
     private int LastGiven(string name)
     {
         var file = Path.Combine(ModelDirectory(name), LastVersionFile);
         return File.Exists(file) && int.TryParse(File.ReadAllText(file).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var last) ? last : 0;
     }
 
-    /// <summary>A version's manifest (cached: versions are immutable); <see cref="InvalidDataException"/> without server paths when unreadable.</summary>
+    /// <summary>
+    /// A version's manifest, cached while its file is unchanged (a version removed and re-created by hand under
+    /// the same number is read again); <see cref="InvalidDataException"/> without server paths when unreadable.
+    /// </summary>
     public ModelManifest Manifest(string name, int version)
     {
+        var path = Path.Combine(VersionDirectory(name, version), ModelPackage.ManifestFileName);
+        var file = new FileInfo(path);
         try
         {
-            return manifests.GetOrAdd((name, version), key => ModelPackage.ReadManifest(Path.Combine(VersionDirectory(key.Name, key.Version), ModelPackage.ManifestFileName)));
+            if (file.Exists && manifests.TryGetValue((name, version), out var cached) && cached.Stamp == file.LastWriteTimeUtc && cached.Length == file.Length)
+            {
+                return cached.Manifest;
+            }
+
+            var manifest = ModelPackage.ReadManifest(path);
+            manifests[(name, version)] = new CachedManifest(file.LastWriteTimeUtc, file.Length, manifest);
+            return manifest;
         }
         catch (InvalidDataException e)
         {
@@ -190,7 +213,8 @@ public sealed partial class ModelStore(IOptions<UncertaintyOptions> options, IHo
 
             var name = Path.GetFileName(model);
             listings.TryRemove(name, out _);
-            if (DefaultVersion(name) is null && LatestVersion(name) is { } newest)
+            // Only a missing pointer is written; an unreadable one is the operator's to mend (it is reported).
+            if (!File.Exists(Path.Combine(model, DefaultVersionFile)) && LatestVersion(name) is { } newest)
             {
                 SetDefaultVersion(name, newest);
                 pointed.Add($"{name} -> {newest}");
@@ -216,7 +240,11 @@ public sealed partial class ModelStore(IOptions<UncertaintyOptions> options, IHo
             : throw new ArgumentException($"Model name '{name}' resolves outside the model store.", nameof(name));
     }
 
-    private sealed record Listing(DateTime Stamp, DateTime ListedAt, int[] Versions, int? DefaultVersion);
+    private static DateTime Max(DateTime a, DateTime b) => a > b ? a : b;
+
+    private sealed record Listing(DateTime Stamp, DateTime PointerStamp, DateTime ListedAt, int[] Versions, int? DefaultVersion);
+
+    private sealed record CachedManifest(DateTime Stamp, long Length, ModelManifest Manifest);
 }
 
 /// <summary>What <see cref="ModelStore.Repair"/> did.</summary>

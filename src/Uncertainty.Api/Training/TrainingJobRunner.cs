@@ -96,7 +96,7 @@ public sealed partial class TrainingJobRunner(
             return Task.CompletedTask; // jobs belong to the writer
         }
 
-        foreach (var (job, request) in jobStore.LoadAll())
+        foreach (var (job, request) in jobStore.LoadAll((path, reason) => Log.Unreadable(logger, path, reason)))
         {
             var entry = new Entry(job, request);
             jobs[job.Id] = entry;
@@ -291,6 +291,9 @@ public sealed partial class TrainingJobRunner(
 
         [LoggerMessage(EventId = 3005, Level = LogLevel.Warning, Message = "Training job {Id} was running when the service last stopped; marked failed")]
         public static partial void MarkedFailed(ILogger logger, string id);
+
+        [LoggerMessage(EventId = 3008, Level = LogLevel.Error, Message = "Training job directory {Path} cannot be read ({Reason}); moved aside as *.unreadable")]
+        public static partial void Unreadable(ILogger logger, string path, string reason);
 
         [LoggerMessage(EventId = 3007, Level = LogLevel.Error, Message = "Training job {Id}: its state could not be recorded")]
         public static partial void RunnerError(ILogger logger, string id, Exception exception);

@@ -52,15 +52,27 @@ public sealed partial class TrainingJobStore(IOptions<UncertaintyOptions> option
         AtomicFile.WriteAllBytes(Path.Combine(JobDirectory(job.Id), JobFile), JsonSerializer.SerializeToUtf8Bytes(job, Json));
 
     /// <summary>Every job with its request; directories without a readable job file (a crash before it was written) are skipped.</summary>
-    public IEnumerable<(TrainingJob Job, TrainingJobRequest Request)> LoadAll()
+    /// <summary>
+    /// Every readable job with its request. A job directory whose files cannot be read or do not describe a job
+    /// of that id is renamed aside (*.unreadable) and reported through <paramref name="skipped"/>: one damaged
+    /// file must never stop the service from starting.
+    /// </summary>
+    public IReadOnlyList<(TrainingJob Job, TrainingJobRequest Request)> LoadAll(Action<string, string> skipped)
     {
+        var loaded = new List<(TrainingJob, TrainingJobRequest)>();
         if (!Directory.Exists(Root))
         {
-            yield break;
+            return loaded;
         }
 
         foreach (var directory in Directory.GetDirectories(Root).Order(StringComparer.Ordinal))
         {
+            var id = Path.GetFileName(directory);
+            if (!ValidId().IsMatch(id))
+            {
+                continue;
+            }
+
             // Half-written state files from a crash (the atomic writes' temporaries) are removed, not read.
             foreach (var leftover in Directory.GetFiles(directory, ".*.tmp"))
             {
@@ -69,16 +81,31 @@ public sealed partial class TrainingJobStore(IOptions<UncertaintyOptions> option
 
             var jobFile = Path.Combine(directory, JobFile);
             var requestFile = Path.Combine(directory, RequestFile);
-            if (ValidId().IsMatch(Path.GetFileName(directory)) && File.Exists(jobFile) && File.Exists(requestFile))
+            if (!File.Exists(jobFile) || !File.Exists(requestFile))
+            {
+                continue; // a crash before the job file was written: nothing was accepted
+            }
+
+            try
             {
                 var job = JsonSerializer.Deserialize<TrainingJob>(File.ReadAllBytes(jobFile), Json);
                 var request = JsonSerializer.Deserialize<TrainingJobRequest>(File.ReadAllBytes(requestFile), Json);
-                if (job is not null && request is not null)
+                if (job is null || request is null || job.Id != id || job.Model is null || !ModelStore.ValidName().IsMatch(job.Model) || request.Model != job.Model)
                 {
-                    yield return (job, request);
+                    throw new InvalidDataException("the files do not describe a job with this id");
                 }
+
+                loaded.Add((job, request));
+            }
+            catch (Exception e) when (e is JsonException or InvalidDataException or IOException or NotSupportedException)
+            {
+                var aside = $"{directory}.{Guid.NewGuid():N}.unreadable";
+                Directory.Move(directory, aside);
+                skipped(Redact(directory), Redact(e.Message));
             }
         }
+
+        return loaded;
     }
 
     /// <summary>The job's rows: its uploaded CSV, or the bundled dataset it names.</summary>
