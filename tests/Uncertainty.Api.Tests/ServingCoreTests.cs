@@ -42,6 +42,21 @@ public sealed class ServingCoreTests
         }
     }
 
+    /// <summary>The job a 202 answer points at, once it is no longer queued or running.</summary>
+    private static async Task<JsonElement> FinishedJobAsync(HttpClient client, HttpResponseMessage submitted)
+    {
+        Assert.Equal(HttpStatusCode.Accepted, submitted.StatusCode);
+        JsonElement job;
+        do
+        {
+            await Task.Delay(50);
+            job = await client.GetFromJsonAsync<JsonElement>(submitted.Headers.Location, Json);
+        }
+        while (job.GetProperty("state").GetString() is "Queued" or "Running");
+
+        return job;
+    }
+
     private static async Task<(int Version, double Mean)> MeanAsync(HttpResponseMessage response)
     {
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -298,14 +313,7 @@ public sealed class ServingCoreTests
         for (int i = 0; i < 3; i++)
         {
             var submitted = await client.PostAsJsonAsync("/training-jobs", new { model = "same", dataset = "boston", network = new { hidden = new[] { 16 } }, training = new { epochs = 15, seed = 0 } });
-            Assert.Equal(HttpStatusCode.Accepted, submitted.StatusCode);
-            JsonElement job;
-            do
-            {
-                await Task.Delay(50);
-                job = await client.GetFromJsonAsync<JsonElement>(submitted.Headers.Location, Json);
-            }
-            while (job.GetProperty("state").GetString() is "Queued" or "Running");
+            var job = await FinishedJobAsync(client, submitted);
 
             Assert.Equal("Succeeded", job.GetProperty("state").GetString());
             var version = job.GetProperty("version").GetInt32();
@@ -596,13 +604,7 @@ public sealed class ServingCoreTests
         var client = await factory.ReadyClientAsync();
 
         var submitted = await client.PostAsJsonAsync("/training-jobs", new { model = "diverge", dataset = "boston", training = new { epochs = 3, learningRate = 1e308 } });
-        JsonElement job;
-        do
-        {
-            await Task.Delay(50);
-            job = await client.GetFromJsonAsync<JsonElement>(submitted.Headers.Location, Json);
-        }
-        while (job.GetProperty("state").GetString() is "Queued" or "Running");
+        var job = await FinishedJobAsync(client, submitted);
 
         Assert.Equal("Failed", job.GetProperty("state").GetString());
         Assert.Contains("diverged", job.GetProperty("error").GetString(), StringComparison.Ordinal);
