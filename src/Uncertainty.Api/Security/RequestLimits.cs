@@ -2,8 +2,8 @@ using System.Globalization;
 using System.Net;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Http.Features;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.RateLimiting;
+using Uncertainty.Api.Problems;
 
 namespace Uncertainty.Api.Security;
 
@@ -33,20 +33,9 @@ public static class RequestLimits
                 var retryAfter = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromMinutes(1);
                 var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
                 var http = rejected.HttpContext;
-                http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-                await WriteProblemAsync(http, StatusCodes.Status429TooManyRequests, "Rate limit exceeded", $"At most {PerMinute(http)} requests a minute per client; retry in {seconds} s.");
+                await ProblemMap.WriteAsync(http, new ProblemMap.Problem(StatusCodes.Status429TooManyRequests, "Rate limit exceeded", $"At most {PerMinute(http)} requests a minute per client; retry in {seconds} s.") { RetryAfterSeconds = seconds });
             };
         });
-
-    private static async Task WriteProblemAsync(HttpContext context, int status, string title, string detail)
-    {
-        context.Response.StatusCode = status;
-        await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = context,
-            ProblemDetails = new ProblemDetails { Status = status, Title = title, Detail = detail },
-        });
-    }
 
     private static int PerMinute(HttpContext context) =>
         context.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<UncertaintyOptions>>().Value.RateLimitPerMinute;
@@ -59,8 +48,7 @@ public static class RequestLimits
             var limit = context.GetEndpoint()?.Metadata.GetMetadata<UploadEndpoint>() is null ? options.MaxRequestBodyBytes : options.MaxUploadBytes;
             if (context.Request.ContentLength > limit)
             {
-                await WriteProblemAsync(context, StatusCodes.Status413PayloadTooLarge, "Request body too large", $"This endpoint takes at most {limit} bytes; the request declares {context.Request.ContentLength}.");
-                return;
+                throw new PayloadTooLargeException("Request body too large", $"This endpoint takes at most {limit} bytes; the request declares {context.Request.ContentLength}.");
             }
 
             if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } feature)
