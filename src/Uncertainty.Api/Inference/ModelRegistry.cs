@@ -71,11 +71,22 @@ public sealed partial class ModelRegistry(
         {
             // Resolved again after every load attempt: a version deleted meanwhile is a 404, never a retry loop.
             var v = Resolve(name, version);
+            var onDisk = ManifestOrNull(name, v); // read outside the lock: file I/O
             lock (sync)
             {
-                if (loaded.TryGetValue((name, v), out var entry) && IsCurrent(entry) && entry.TryAcquire())
+                if (loaded.TryGetValue((name, v), out var entry))
                 {
-                    return new ModelLease(entry);
+                    if (onDisk is not null && !SamePackage(onDisk, entry.Manifest))
+                    {
+                        // An operator removed the model folder and a new package took the number: load the new one.
+                        loaded.Remove((name, v));
+                        entry.Retire();
+                        failures.TryRemove((name, v), out _);
+                    }
+                    else if (entry.TryAcquire())
+                    {
+                        return new ModelLease(entry);
+                    }
                 }
             }
 
@@ -88,32 +99,21 @@ public sealed partial class ModelRegistry(
         }
     }
 
-    /// <summary>
-    /// Whether a loaded version is still the package on disk under its number (an operator may have removed a
-    /// model folder and a new package taken the number again); a stale one is retired, and the caller loads anew.
-    /// </summary>
-    private bool IsCurrent(LoadedVersion entry)
+    /// <summary>The manifest on disk now; null when unreadable (what was verified at load keeps serving; a reload would fail).</summary>
+    private ModelManifest? ManifestOrNull(string name, int version)
     {
-        ModelManifest current;
         try
         {
-            current = store.Manifest(entry.Name, entry.Version);
+            return store.Manifest(name, version);
         }
         catch (InvalidDataException)
         {
-            return true; // unreadable now: keep serving what was verified at load; a reload would fail
+            return null;
         }
-
-        if (current.WeightsSha256 == entry.Manifest.WeightsSha256 && current.CreatedAt == entry.Manifest.CreatedAt)
-        {
-            return true;
-        }
-
-        loaded.Remove((entry.Name, entry.Version));
-        entry.Retire();
-        failures.TryRemove((entry.Name, entry.Version), out _);
-        return false;
     }
+
+    private static bool SamePackage(ModelManifest a, ModelManifest b) =>
+        a.WeightsSha256 == b.WeightsSha256 && a.CreatedAt == b.CreatedAt;
 
     /// <summary>Makes <paramref name="version"/> the default once it has loaded and passed its check; 422 (nothing changed) when it cannot.</summary>
     public async Task SetDefaultAsync(string name, int version, CancellationToken cancellationToken)
@@ -156,7 +156,7 @@ public sealed partial class ModelRegistry(
         await writes.WaitAsync(cancellationToken);
         try
         {
-            CheckSchema(name, package.Description, replaceSchema);
+            CheckSchema(name, ModelSchema.Of(package.Description), replaceSchema);
             var version = store.Add(name, package);
             try
             {
@@ -201,7 +201,7 @@ public sealed partial class ModelRegistry(
     }
 
     /// <summary>Throws <see cref="ConflictException"/> when <paramref name="candidate"/> changes what clients of <paramref name="name"/> rely on.</summary>
-    public void CheckSchema(string name, ModelDescription candidate, bool replaceSchema)
+    public void CheckSchema(string name, ModelSchema candidate, bool replaceSchema)
     {
         if (replaceSchema || store.DefaultVersion(name) is not { } current)
         {
@@ -218,7 +218,7 @@ public sealed partial class ModelRegistry(
             return; // an unreadable default has no schema to keep
         }
 
-        if (serving.Differences(ModelSchema.Of(candidate)) is { Count: > 0 } differences)
+        if (serving.Differences(candidate) is { Count: > 0 } differences)
         {
             throw new ConflictException(
                 "Schema differs from the model's",

@@ -104,7 +104,7 @@ public static class ImportApi
 
         // Before anything is allocated: a spec over the limits is refused here, in microseconds.
         ResourceGuards.Check(description.Network, options.Value);
-        registry.CheckSchema(name, description, request.ReplaceSchema);
+        registry.CheckSchema(name, ModelSchema.Of(description), request.ReplaceSchema);
 
         try
         {

@@ -6,7 +6,6 @@ using Uncertainty.Api.Problems;
 using Uncertainty.Api.Security;
 using Uncertainty.Model.Data;
 using Uncertainty.Model.Networks;
-using Uncertainty.Model.Packaging;
 using Uncertainty.Model.Training;
 
 namespace Uncertainty.Api.Training;
@@ -63,13 +62,7 @@ public static class TrainingJobsApi
 
         // Checked before the job is queued: a spec over the limits or a schema change is refused now, not after training.
         ResourceGuards.Check(spec, options.Value);
-        registry.CheckSchema(request.Model!, new ModelDescription
-        {
-            Network = spec,
-            InputScaling = Standardizer.Identity(spec.Inputs),
-            FeatureNames = data.FeatureNames,
-            OutputNames = data.ClassLabels ?? [data.TargetName],
-        }, request.ReplaceSchema);
+        registry.CheckSchema(request.Model!, new ModelSchema(ModelSchema.TaskName(spec.Head.Kind), data.FeatureNames, data.ClassLabels ?? [data.TargetName]), request.ReplaceSchema);
         var job = runner.Submit(request, data.Rows);
         return TypedResults.Accepted($"/training-jobs/{job.Id}", job);
     }
