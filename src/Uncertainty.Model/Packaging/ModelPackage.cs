@@ -140,6 +140,11 @@ public sealed class ModelPackage(ModelDescription description, DropoutNetwork ne
                 throw new ArgumentException($"'model.featureNames' needs {network.Inputs} names");
             }
 
+            if (model.Image is { } image && (network.InputShape is not { Count: 3 } shape || image.Channels != shape[0] || image.Height != shape[1] || image.Width != shape[2] || !(image.PixelMax > 0) || !double.IsFinite(image.PixelMax)))
+            {
+                throw new ArgumentException("'model.image' must match the network's [channels, height, width] input and have a positive pixelMax");
+            }
+
             if (model.OutputNames is { } outputs && outputs.Any(o => o is null))
             {
                 throw new ArgumentException("'model.outputNames' holds a null");

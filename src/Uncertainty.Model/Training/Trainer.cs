@@ -143,6 +143,7 @@ public static class Trainer
         private readonly bool decoupled;
         private readonly Random random;
         private readonly List<Parameter> decayed;
+        private readonly float blank;
 
         public Run(DropoutNetwork network, TrainingSet data, TrainingOptions options, Device device)
         {
@@ -157,7 +158,18 @@ public static class Trainer
                 throw new ArgumentException($"Expected rows x {spec.Inputs} inputs, got {data.Inputs.Length} values.", nameof(data));
             }
 
-            if (options.Image is { } image && (data.InputScaling is null || image.Height * image.Width != spec.Inputs))
+            if (options.Image is { } image && spec.IsImage)
+            {
+                var shape = spec.InputShape!;
+                if (image.Height != shape[1] || image.Width != shape[2] || data.InputScaling is null)
+                {
+                    throw new ArgumentException($"Image augmentation needs the input scaling and the network's {shape[1]}x{shape[2]} images, not {image.Height}x{image.Width}.", nameof(options));
+                }
+
+                // A blank pixel in network units: what shifted-in borders, cutout and erasing fill with.
+                blank = data.InputScaling.Transform([0f])[0];
+            }
+            else if (options.Image is { } flat && (data.InputScaling is null || flat.Height * flat.Width != spec.Inputs))
             {
                 throw new ArgumentException($"Image augmentation needs the input scaling and {spec.Inputs} = height x width pixels.", nameof(options));
             }
@@ -259,6 +271,12 @@ public static class Trainer
             using var scope = NewDisposeScope();
             optimizer.ZeroGrad();
             var x = tensor(inputs, [batch.Length, spec.Inputs], device: device);
+            if (options.Image is { } image && spec.IsImage)
+            {
+                // Image networks augment on the training device, the whole batch in a few tensor ops.
+                x = BatchImageAugmenter.Apply(x.view([batch.Length, .. spec.InputShape!.Select(extent => (long)extent)]), image, blank, options.Seed, step).view(batch.Length, spec.Inputs);
+            }
+
             var y = tensor(targets, [batch.Length, targetWidth], device: device);
             var plan = MaskPlan.ForTraining(options.Seed, step, batch.Length, network.DropoutLayers, device);
             var loss = Loss(network.RunStages(x, 0, network.StageCount, plan, masks), y);
@@ -310,8 +328,9 @@ public static class Trainer
                 data.Inputs.AsSpan(batch[i] * width, width).CopyTo(inputs.AsSpan(i * width));
             }
 
-            if (options.Image is { } image)
+            if (options.Image is { } image && !spec.IsImage)
             {
+                // An MLP over image pixels standardised per pixel: augmented on the host in raw pixel values.
                 var scaling = data.InputScaling!;
                 for (int i = 0; i < batch.Length; i++)
                 {
