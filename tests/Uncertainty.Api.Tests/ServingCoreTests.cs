@@ -386,8 +386,8 @@ public sealed class ServingCoreTests
         var models = await client.GetFromJsonAsync<JsonElement>("/models", Json);
 
         Assert.True(response.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.NotFound, $"{name}: {(int)response.StatusCode}");
-        Assert.Equal("boston,toy", string.Join(',', models.EnumerateArray().Select(m => m.GetProperty("name").GetString())));
-        Assert.Equal("boston,toy", string.Join(',', Directory.GetDirectories(factory.ModelStore).Select(Path.GetFileName).Where(n => !n!.StartsWith('.')).Order()));
+        Assert.Equal("boston,digits,toy", string.Join(',', models.EnumerateArray().Select(m => m.GetProperty("name").GetString())));
+        Assert.Equal("boston,digits,toy", string.Join(',', Directory.GetDirectories(factory.ModelStore).Select(Path.GetFileName).Where(n => !n!.StartsWith('.')).Order()));
     }
 
     [Fact]
