@@ -13,7 +13,9 @@ internal sealed class DataOptions
 {
     public Option<string?> Data { get; } = new("--data") { Description = "CSV file (header on line 1) or, with --whitespace, whitespace-separated values without a header." };
 
-    public Option<string?> Dataset { get; } = new("--dataset") { Description = $"A bundled dataset instead of --data: {string.Join(", ", BundledDatasets.All.Select(d => d.Name))}." };
+    public Option<string?> Dataset { get; } = new("--dataset") { Description = $"A named dataset instead of --data: bundled {string.Join(", ", BundledDatasets.All.Select(d => d.Name))}, or the image sets {string.Join(", ", ImageDatasets.All.Where(d => !d.Bundled).Select(d => d.Name))} (after 'fetch')." };
+
+    public Option<string?> Split { get; } = new("--split") { Description = "train, test or all: the part of an image dataset (mnist, fashion-mnist, digits) to use. Default: train for training, test for evaluation." };
 
     public Option<string?> Target { get; } = new("--target") { Description = "Target column: header name or 0-based index (negative counts from the end). Default: the bundled dataset's target, else the last column." };
 
@@ -31,10 +33,28 @@ internal sealed class DataOptions
         command.Options.Add(Features);
         command.Options.Add(Whitespace);
         command.Options.Add(Task);
+        command.Options.Add(Split);
     }
 
-    public Dataset Load(ParseResult parse)
+    /// <summary>The named image dataset's part, as a table of pixels; null when <paramref name="name"/> is not an image dataset or none was asked for.</summary>
+    public Dataset? LoadImages(ParseResult parse, string? name, ImageSplit defaultSplit)
     {
+        if (name is null || !ImageDatasets.All.Any(d => d.Name == name) || (name == "digits" && parse.GetValue(Split) is null))
+        {
+            return null;
+        }
+
+        var split = parse.GetValue(Split) is { } text ? Cli.ParseEnum<ImageSplit>(text, "--split") : defaultSplit;
+        return ImageDatasets.Load(name, split).ToDataset() with { Name = $"{name} ({split.ToString().ToLowerInvariant()})" };
+    }
+
+    public Dataset Load(ParseResult parse, ImageSplit defaultSplit = ImageSplit.Train)
+    {
+        if (LoadImages(parse, parse.GetValue(Dataset), defaultSplit) is { } images)
+        {
+            return images;
+        }
+
         var task = parse.GetValue(Task) is { } text ? Cli.ParseEnum<TaskKind>(text, "--task") : (TaskKind?)null;
         if (parse.GetValue(Dataset) is { } name)
         {

@@ -26,13 +26,14 @@ internal static class TrainCommand
         var heteroscedastic = new Option<bool>("--heteroscedastic") { Description = "Regression head that learns the noise variance per input." };
         var tau = new Option<double?>("--tau") { Description = "Noise precision of the regression head, in standardised target units (default 1)." };
         var testFraction = new Option<double?>("--test-fraction") { Description = "Hold out this share of rows and report test metrics after training." };
+        var evaluateOnTest = new Option<bool>("--evaluate-test-split") { Description = "For an image dataset, score the model on its test split after training." };
         var samples = new Option<int>("--samples") { Description = "MC samples for the test metrics.", DefaultValueFactory = _ => 1000 };
         var flags = new TrainingFlags();
         var json = Cli.JsonOption();
 
         var command = new Command("train", "Train a dropout network on a CSV file or a bundled dataset and save it as a model package.");
         data.AddTo(command);
-        foreach (var option in new Option[] { output, specFile, optionsFile, hidden, activation, inputDropout, dropout, dropoutKind, normalization, heteroscedastic, tau, testFraction, samples, json })
+        foreach (var option in new Option[] { output, specFile, optionsFile, hidden, activation, inputDropout, dropout, dropoutKind, normalization, heteroscedastic, tau, testFraction, evaluateOnTest, samples, json })
         {
             command.Options.Add(option);
         }
@@ -41,8 +42,8 @@ internal static class TrainCommand
         command.SetAction(parse => Cli.Run(() =>
         {
             var dataset = data.Load(parse);
-            var options = flags.Apply(parse, parse.GetValue(optionsFile) is { } path ? ReadJson<TrainingOptions>(path) : new TrainingOptions(), dataset);
             var spec = parse.GetValue(specFile) is { } specPath ? NetworkSpec.FromJson(File.ReadAllText(specPath)) : new NetworkSpec { Inputs = dataset.Columns };
+            var options = flags.Apply(parse, parse.GetValue(optionsFile) is { } path ? ReadJson<TrainingOptions>(path) : new TrainingOptions(), dataset, spec);
             spec = spec with
             {
                 Hidden = parse.GetValue(hidden) is { } h ? [.. Cli.Numbers(h, "--hidden").Select(v => (int)v)] : spec.Hidden,
@@ -58,7 +59,10 @@ internal static class TrainCommand
                 },
             };
 
-            var (train, test) = parse.GetValue(testFraction) is { } fraction
+            // An image dataset's own test split, when asked for, instead of a random hold-out.
+            var (train, test) = parse.GetValue(testFraction) is null && parse.GetValue(evaluateOnTest) && data.LoadImages(parse, dataset.Name.Split(' ')[0], ImageSplit.Test) is { } imageTest
+                ? (dataset, imageTest)
+                : parse.GetValue(testFraction) is { } fraction
                 ? TrainingPipeline.HoldOut(dataset, fraction, unchecked((int)options.Seed))
                 : (dataset, null);
             Console.WriteLine($"training on {train.Rows} rows of {dataset.Name} ({dataset.Columns} features, target '{dataset.TargetName}', {dataset.Task.ToString().ToLowerInvariant()})");
@@ -72,7 +76,7 @@ internal static class TrainCommand
 
             var outputDirectory = parse.GetValue(output)!;
             var manifest = package.Save(outputDirectory);
-            Console.WriteLine($"saved {outputDirectory} (weights sha256 {manifest.WeightsSha256[..12]}...) in {Cli.F(summary.Seconds, 1)} s");
+            Console.WriteLine($"saved {outputDirectory} (weights sha256 {manifest.WeightsSha256[..12]}...) in {Cli.F(summary.Seconds, 1)} s, {Cli.F(summary.RowsPerSecond, 0)} rows/s");
 
             EvaluationReport? report = null;
             if (test is not null)
@@ -125,13 +129,26 @@ internal sealed class TrainingFlags
         }
     }
 
-    public TrainingOptions Apply(ParseResult parse, TrainingOptions options, Dataset dataset)
+    public TrainingOptions Apply(ParseResult parse, TrainingOptions options, Dataset dataset, NetworkSpec spec)
     {
-        var image = BundledDatasets.All.FirstOrDefault(d => d.Name == dataset.Name)?.ImageShape;
+        var image = spec.IsImage ? (Height: spec.InputShape![1], Width: spec.InputShape[2]) : BundledDatasets.All.FirstOrDefault(d => d.Name == dataset.Name)?.ImageShape;
         if (parse.GetValue(augmentImages) && image is null)
         {
             throw new ArgumentException($"--augment-images needs an image dataset; {dataset.Name} is tabular.");
         }
+
+        // Shifts and cutout in proportion to the image: 1 pixel and 3x3 on 8x8 digits, 2 pixels and 7x7 on 28x28.
+        var augmentation = image is { } size
+            ? new ImageAugmentation
+            {
+                Height = size.Height,
+                Width = size.Width,
+                MaxShift = Math.Max(1, size.Height / 14),
+                CutoutProbability = 0.5,
+                CutoutSize = Math.Max(3, size.Height / 4),
+                MaxRotationDegrees = spec.IsImage ? 10 : 0,
+            }
+            : null;
 
         return (options with
         {
@@ -150,7 +167,7 @@ internal sealed class TrainingFlags
             LabelSmoothing = parse.GetValue(labelSmoothing) ?? options.LabelSmoothing,
             MixupAlpha = parse.GetValue(mixup) ?? options.MixupAlpha,
             InputNoise = parse.GetValue(noise) ?? options.InputNoise,
-            Image = parse.GetValue(augmentImages) ? new ImageAugmentation { Height = image!.Value.Height, Width = image.Value.Width, MaxShift = 1, CutoutProbability = 0.5, CutoutSize = 3 } : options.Image,
+            Image = parse.GetValue(augmentImages) ? augmentation : options.Image,
             Seed = parse.GetValue(seed) ?? options.Seed,
         }).Validate();
     }

@@ -51,7 +51,11 @@ public sealed record TrainingSummary(
     ulong Seed,
     double Seconds,
     bool StoppedEarly,
-    IReadOnlyList<EpochRecord> History);
+    IReadOnlyList<EpochRecord> History)
+{
+    /// <summary>Training throughput: rows (images) per second over every epoch run.</summary>
+    public double RowsPerSecond => Seconds > 0 ? (double)Rows * Epochs / Seconds : 0;
+}
 
 /// <summary>
 /// Mini-batch training with the regularisation toolbox: SGD/Adam/AdamW, learning-rate schedules,
