@@ -164,7 +164,7 @@ internal static class Cases
     }
 
     /// <summary>What a hand-written MC loop does: T ordinary forward passes with dropout sampling, mean and variance at the end.</summary>
-    private static void NaiveLoop(DropoutMlp network, float[] inputs, int rows, int samples, Device device)
+    private static void NaiveLoop(DropoutNetwork network, float[] inputs, int rows, int samples, Device device)
     {
         using var scope = NewDisposeScope();
         using var inference = inference_mode();
@@ -182,7 +182,7 @@ internal static class Cases
     }
 
     /// <summary>The network's layers in order with torch's own dropout (global RNG) after each activation, as a plain PyTorch-style loop does.</summary>
-    private static Tensor NaiveForward(DropoutMlp network, Tensor x)
+    private static Tensor NaiveForward(DropoutNetwork network, Tensor x)
     {
         var h = x;
         var linears = network.children().First().children().ToList();

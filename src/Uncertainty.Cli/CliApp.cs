@@ -11,5 +11,6 @@ public static class CliApp
         EvaluateCommand.Create(),
         PredictCommand.Create(),
         ReproduceCommand.Create(),
+        FetchCommand.Create(),
     };
 }

@@ -65,12 +65,16 @@ internal static class Cli
 
     public static Option<ulong> SeedOption(ulong fallback = 0) => new("--seed") { Description = "Seed for everything random.", DefaultValueFactory = _ => fallback };
 
-    /// <summary>Runs a command body: loads the backend, turns expected failures into one clear line and exit code 1.</summary>
-    public static int Run(Func<int> body)
+    /// <summary>Runs a command body: loads the backend (unless the command needs none), turns expected failures into one clear line and exit code 1.</summary>
+    public static int Run(Func<int> body, bool loadBackend = true)
     {
         try
         {
-            TorchBackend.Initialize(libTorchDirectory: null, NullLogger.Instance);
+            if (loadBackend)
+            {
+                TorchBackend.Initialize(libTorchDirectory: null, NullLogger.Instance);
+            }
+
             return body();
         }
         catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException or IOException or FormatException or PlatformNotSupportedException)

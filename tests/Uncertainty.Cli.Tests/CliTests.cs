@@ -122,7 +122,7 @@ public sealed class CliTests : IDisposable
         var result = Run("--help");
 
         Assert.Equal(0, result.ExitCode);
-        foreach (var command in new[] { "train", "evaluate", "predict", "reproduce" })
+        foreach (var command in new[] { "train", "evaluate", "predict", "reproduce", "fetch" })
         {
             Assert.Contains(command, result.Output, StringComparison.Ordinal);
         }

@@ -13,10 +13,10 @@ public class DropoutKindTests
     /// A standard-dropout network whose weights after each dropout layer are the inverted network's
     /// divided by (1 - p): both then compute the same function, sampled and deterministic.
     /// </summary>
-    private static (DropoutMlp Inverted, DropoutMlp Standard) EquivalentPair()
+    private static (DropoutNetwork Inverted, DropoutNetwork Standard) EquivalentPair()
     {
         var inverted = Trainer.CreateNetwork(Inverted, seed: 12);
-        var standard = new DropoutMlp(Inverted with { DropoutKind = DropoutKind.Standard });
+        var standard = new DropoutNetwork(Inverted with { DropoutKind = DropoutKind.Standard });
         double[] ratesBefore = [0.2, 0.5, 0.3];
         var linear = 0;
         using var noGrad = no_grad();

@@ -47,9 +47,9 @@ public class NetworkSpecTests
     [Fact]
     public void Prefix_ends_at_the_first_positive_dropout()
     {
-        Assert.Equal(0, new DropoutMlp(new NetworkSpec { Inputs = 3, InputDropout = 0.1 }).FirstStochasticStage);
-        Assert.Equal(2, new DropoutMlp(new NetworkSpec { Inputs = 3, HiddenDropout = [0.1] }).FirstStochasticStage);
-        Assert.False(new DropoutMlp(new NetworkSpec { Inputs = 3, HiddenDropout = [0] }).IsStochastic);
+        Assert.Equal(0, new DropoutNetwork(new NetworkSpec { Inputs = 3, InputDropout = 0.1 }).FirstStochasticStage);
+        Assert.Equal(2, new DropoutNetwork(new NetworkSpec { Inputs = 3, HiddenDropout = [0.1] }).FirstStochasticStage);
+        Assert.False(new DropoutNetwork(new NetworkSpec { Inputs = 3, HiddenDropout = [0] }).IsStochastic);
     }
 
     public static TheoryData<NetworkSpec> Specs() =>
@@ -64,7 +64,7 @@ public class NetworkSpecTests
     [MemberData(nameof(Specs))]
     public void Parameter_count_is_what_the_network_allocates(NetworkSpec spec)
     {
-        using var network = new DropoutMlp(spec);
+        using var network = new DropoutNetwork(spec);
 
         Assert.Equal(network.parameters().Sum(p => p.numel()), spec.ParameterCount);
     }

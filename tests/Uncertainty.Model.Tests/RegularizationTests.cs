@@ -7,7 +7,7 @@ namespace Uncertainty.Model.Tests;
 
 public class RegularizationTests
 {
-    private static float[] Weights(DropoutMlp network) => [.. network.parameters().SelectMany(p => p.data<float>().ToArray())];
+    private static float[] Weights(DropoutNetwork network) => [.. network.parameters().SelectMany(p => p.data<float>().ToArray())];
 
     private static (float[] X, float[] Y) Data(int rows, int seed = 1)
     {

@@ -73,7 +73,7 @@ public class ReproducibilityTests
         Assert.Equal(Bits(first), Bits(onOtherThread));
     }
 
-    public static TheoryData<string> Networks() => ["prefix", "input dropout", "classifier", "heteroscedastic", "batchnorm"];
+    public static TheoryData<string> Networks() => ["prefix", "input dropout", "classifier", "heteroscedastic", "batchnorm", "cnn"];
 
     [Theory]
     [MemberData(nameof(Networks))]
@@ -86,6 +86,7 @@ public class ReproducibilityTests
             "input dropout" => new NetworkSpec { Inputs = 13, Hidden = [64, 64], InputDropout = 0.1, HiddenDropout = [0.1] },
             "classifier" => new NetworkSpec { Inputs = 20, Hidden = [48], HiddenDropout = [0.3], Head = new HeadSpec { Kind = HeadKind.Classification, Outputs = 10 } },
             "heteroscedastic" => new NetworkSpec { Inputs = 6, Hidden = [40], InputDropout = 0.1, HiddenDropout = [0.2], Head = new HeadSpec { Kind = HeadKind.HeteroscedasticRegression, Outputs = 2 } },
+            "cnn" => ConvolutionalNetworkTests.SmallCnn(),
             _ => new NetworkSpec { Inputs = 9, Hidden = [30, 30], HiddenDropout = [0.2], Normalization = Normalization.BatchNorm },
         };
         using var predictor = TestNetworks.Predictor(spec);

@@ -8,7 +8,7 @@ namespace Uncertainty.Model.Tests;
 /// <summary>Small networks and inputs shared by the tests; every one is built from a fixed seed.</summary>
 internal static class TestNetworks
 {
-    public static DropoutMlp Create(NetworkSpec spec, ulong seed = 7) => Trainer.CreateNetwork(spec, seed);
+    public static DropoutNetwork Create(NetworkSpec spec, ulong seed = 7) => Trainer.CreateNetwork(spec, seed);
 
     public static McPredictor Predictor(NetworkSpec spec, McOptions? options = null, ulong seed = 7) =>
         new(Create(spec, seed), CPU, options);

@@ -5,7 +5,7 @@ namespace Uncertainty.Model.Tests;
 
 public class TrainerTests
 {
-    private static float[] Weights(DropoutMlp network) =>
+    private static float[] Weights(DropoutNetwork network) =>
         [.. network.parameters().SelectMany(p => p.data<float>().ToArray())];
 
     private static (float[] X, float[] Y) LinearData(int rows)

@@ -38,7 +38,12 @@ public sealed record ModelDetails(
     IReadOnlyList<string>? Outputs,
     NetworkSpec Network,
     string? Description,
-    IReadOnlyList<float[]>? Examples);
+    IReadOnlyList<float[]>? Examples)
+{
+    /// <summary>For an image model, how a picture becomes its input (POST /models/{name}/predict/image); null otherwise.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public ImageInput? Image { get; init; }
+}
 
 /// <param name="Version">The version to serve by default.</param>
 public sealed record SetDefaultVersionRequest(int? Version);
@@ -120,6 +125,6 @@ public static class ModelsApi
             }
         }).ToList();
         var schema = ModelSchema.Of(model);
-        return new ModelDetails(name, defaultVersion, versions, schema.Task, schema.Inputs, model.OutputNames, model.Network, model.Description, model.Examples);
+        return new ModelDetails(name, defaultVersion, versions, schema.Task, schema.Inputs, model.OutputNames, model.Network, model.Description, model.Examples) { Image = model.Image };
     }
 }

@@ -28,9 +28,17 @@ public static class PredictRequestValidator
         {
             values = new float[request.Inputs.Length * features];
             var names = model.FeatureNames ?? [.. Enumerable.Range(0, features).Select(i => $"x{i}")];
+            var shape = model.Network.ResolvedInputShape;
             for (int r = 0; r < request.Inputs.Length && errors.Count < MaxErrors; r++)
             {
-                ReadRow(request.Inputs[r], $"inputs[{r}]", names, values.AsSpan(r * features, features), errors);
+                if (shape.Count > 1)
+                {
+                    ReadShaped(request.Inputs[r], $"inputs[{r}]", shape, values.AsSpan(r * features, features), errors);
+                }
+                else
+                {
+                    ReadRow(request.Inputs[r], $"inputs[{r}]", names, values.AsSpan(r * features, features), errors);
+                }
             }
         }
 
@@ -112,6 +120,65 @@ public static class PredictRequestValidator
             default:
                 errors[path] = [$"A row is an array of {names.Count} numbers or an object keyed by feature name, not {element.ValueKind.ToString().ToLowerInvariant()}."];
                 return;
+        }
+    }
+
+    /// <summary>
+    /// A row of a model whose input has a shape ([channels, height, width] for images): nested arrays in that shape, or one
+    /// flat array of all its values in row-major order.
+    /// </summary>
+    private static void ReadShaped(JsonElement element, string path, IReadOnlyList<int> shape, Span<float> row, Dictionary<string, string[]> errors)
+    {
+        var expected = $"nested arrays of shape [{string.Join(", ", shape)}] or a flat array of {row.Length} numbers";
+        if (element.ValueKind != JsonValueKind.Array)
+        {
+            errors[path] = [$"A row is {expected}, not {element.ValueKind.ToString().ToLowerInvariant()}."];
+            return;
+        }
+
+        if (element.GetArrayLength() == row.Length && (row.Length != shape[0] || element.EnumerateArray().All(cell => cell.ValueKind != JsonValueKind.Array)))
+        {
+            int c = 0;
+            foreach (var cell in element.EnumerateArray())
+            {
+                ReadValue(cell, $"{path}[{c}]", out row[c], errors);
+                c++;
+            }
+
+            return;
+        }
+
+        int offset = 0;
+        ReadNested(element, path, shape, 0, row, ref offset, errors, expected);
+    }
+
+    private static void ReadNested(JsonElement element, string path, IReadOnlyList<int> shape, int dimension, Span<float> row, ref int offset, Dictionary<string, string[]> errors, string expected)
+    {
+        if (element.ValueKind != JsonValueKind.Array || element.GetArrayLength() != shape[dimension])
+        {
+            var found = element.ValueKind == JsonValueKind.Array ? $"{element.GetArrayLength()} entries" : element.ValueKind.ToString().ToLowerInvariant();
+            errors[path] = [$"Expected {shape[dimension]} entries along dimension {dimension} of [{string.Join(", ", shape)}], got {found}; a row is {expected}."];
+            return;
+        }
+
+        int i = 0;
+        foreach (var item in element.EnumerateArray())
+        {
+            if (errors.Count >= MaxErrors)
+            {
+                return;
+            }
+
+            if (dimension == shape.Count - 1)
+            {
+                ReadValue(item, $"{path}[{i}]", out row[offset++], errors);
+            }
+            else
+            {
+                ReadNested(item, $"{path}[{i}]", shape, dimension + 1, row, ref offset, errors, expected);
+            }
+
+            i++;
         }
     }
 

@@ -32,7 +32,21 @@ public sealed class PredictionService(ModelRegistry registry, InferenceScheduler
     public async Task<ServedPrediction> PredictAsync(string name, int? version, PredictRequest request, CancellationToken cancellationToken)
     {
         using var lease = await AcquireAsync(name, version, cancellationToken);
-        var model = lease.Version;
+        return await PredictAsync(lease.Version, request, cancellationToken);
+    }
+
+    /// <summary>A picture (PNG or JPEG) through an image model: decoded into one row as the model's preprocessing says, then the same path.</summary>
+    public async Task<ServedPrediction> PredictImageAsync(string name, int? version, byte[] picture, PredictRequest options, CancellationToken cancellationToken)
+    {
+        using var lease = await AcquireAsync(name, version, cancellationToken);
+        var image = lease.Version.Description.Image
+            ?? throw new RequestValidationException("image", $"Model '{name}' is not an image model; send its rows as JSON to /models/{name}/predict.");
+        var row = ImageDecoder.ToRow(picture, image);
+        return await PredictAsync(lease.Version, options with { Inputs = [System.Text.Json.JsonSerializer.SerializeToElement(row)] }, cancellationToken);
+    }
+
+    private async Task<ServedPrediction> PredictAsync(LoadedVersion model, PredictRequest request, CancellationToken cancellationToken)
+    {
         var (errors, raw) = PredictRequestValidator.Validate(request, model.Description, options.Value);
         if (errors.Count > 0)
         {

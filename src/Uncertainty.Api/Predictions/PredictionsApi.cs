@@ -22,6 +22,11 @@ public static class PredictionsApi
         group.MapPost("/models/{name}/versions/{version:int}/predict", PredictModelVersion)
             .WithName("PredictWithModelVersion")
             .WithSummary("Predict with one version of a named model.");
+        group.MapPost("/models/{name}/predict/image", PredictImage)
+            .WithName("PredictImage")
+            .WithSummary("Predict for one picture with an image model's default version: multipart part 'image' (PNG or JPEG), converted, resized and scaled as the model's preprocessing ('image' in GET /models/{name}) says.")
+            .Accepts<IFormFile>("multipart/form-data")
+            .DisableAntiforgery();
         return app;
     }
 
@@ -34,9 +39,34 @@ public static class PredictionsApi
     public static Task<Ok<PredictResponse>> PredictModelVersion(string name, int version, PredictRequest request, PredictionService predictions, CancellationToken cancellationToken) =>
         Predict(name, version, request, predictions, cancellationToken);
 
-    private static async Task<Ok<PredictResponse>> Predict(string name, int? version, PredictRequest request, PredictionService predictions, CancellationToken cancellationToken)
+    /// <param name="samples">T, the number of stochastic passes.</param>
+    /// <param name="seed">Seeds the dropout masks; omitted, fresh masks are drawn and the seed used is returned.</param>
+    /// <param name="returnSamples">Also return every pass's class probabilities.</param>
+    public static async Task<Ok<PredictResponse>> PredictImage(string name, HttpRequest http, PredictionService predictions, int? samples, ulong? seed, bool? returnSamples, CancellationToken cancellationToken)
     {
-        var served = await predictions.PredictAsync(name, version, request, cancellationToken);
+        if (!http.HasFormContentType)
+        {
+            throw new UnsupportedMediaTypeException("Unsupported media type", "Send multipart/form-data with the picture (PNG or JPEG) in a part named 'image'.");
+        }
+
+        var form = await RequestBodies.ReadFormAsync(http, cancellationToken);
+        if (form.Files.GetFile("image") is not { } file)
+        {
+            throw new RequestValidationException("image", "The 'image' part (a PNG or JPEG file) is missing.");
+        }
+
+        using var picture = new MemoryStream();
+        await file.CopyToAsync(picture, cancellationToken);
+        var options = new PredictRequest(null, samples, seed, ReturnSamples: returnSamples ?? false);
+        var served = await predictions.PredictImageAsync(name, null, picture.ToArray(), options, cancellationToken);
+        return Respond(served, options);
+    }
+
+    private static async Task<Ok<PredictResponse>> Predict(string name, int? version, PredictRequest request, PredictionService predictions, CancellationToken cancellationToken) =>
+        Respond(await predictions.PredictAsync(name, version, request, cancellationToken), request);
+
+    private static Ok<PredictResponse> Respond(ServedPrediction served, PredictRequest request)
+    {
         var level = request.IntervalLevel ?? DefaultIntervalLevel;
         var labels = served.Model.Description.OutputNames;
         var rows = served.Prediction.Rows.Select(row => ToResult(row, level, labels)).ToList();

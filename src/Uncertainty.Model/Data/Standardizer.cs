@@ -32,6 +32,28 @@ public sealed record Standardizer(double[] Mean, double[] Std)
         return new Standardizer(mean, std);
     }
 
+    /// <summary>
+    /// One mean and standard deviation over every value, repeated per column: images are normalised as a whole (per-pixel
+    /// statistics would blow up the always-blank border pixels of digits, and shifts would move pixels between statistics).
+    /// </summary>
+    public static Standardizer FitGlobal(ReadOnlySpan<float> values, int columns)
+    {
+        double sum = 0;
+        foreach (var value in values)
+        {
+            sum += value;
+        }
+
+        double mean = sum / Math.Max(1, values.Length), squares = 0;
+        foreach (var value in values)
+        {
+            squares += (value - mean) * (value - mean);
+        }
+
+        var sd = values.Length > 1 ? Math.Sqrt(squares / (values.Length - 1)) : 0;
+        return new Standardizer([.. Enumerable.Repeat(mean, columns)], [.. Enumerable.Repeat(sd > 1e-12 ? sd : 1, columns)]);
+    }
+
     /// <summary>The identity map for <paramref name="columns"/> columns.</summary>
     public static Standardizer Identity(int columns) => new([.. new double[columns]], [.. Enumerable.Repeat(1.0, columns)]);
 

@@ -7,21 +7,22 @@ using static TorchSharp.torch;
 namespace Uncertainty.Model.Inference;
 
 /// <summary>
-/// Monte Carlo dropout with the T passes folded into the batch: a request's [B, F] inputs become
-/// [T*B, F] rows and one forward pass computes every sample; several requests merge into the same pass.
+/// Monte Carlo dropout with the T passes folded into the batch: a request's [B, ...] inputs become
+/// [T*B, ...] rows ([T*B, C, H, W] for images) and one forward pass computes every sample; several requests merge into the
+/// same pass. The predictor knows nothing of layer types: the network runs its deterministic prefix and its masks.
 /// Rows are processed in chunks within a memory budget and streamed into per-request statistics.
 /// Not thread-safe: TorchSharp's dispose scopes and grad mode are per thread, so one thread owns a predictor.
 /// </summary>
 public sealed class McPredictor : IDisposable
 {
-    private readonly DropoutMlp network;
+    private readonly DropoutNetwork network;
     private readonly DropoutMasks maskSource;
     private readonly McOptions options;
     private readonly double[] outputScale;
 
     /// <param name="network">Moved to <paramref name="device"/> and put in eval mode (BatchNorm uses running statistics).</param>
     /// <param name="outputScale">Per output, the factor from network units to reported units; adaptive T compares standard errors in those.</param>
-    public McPredictor(DropoutMlp network, Device device, McOptions? options = null, IReadOnlyList<double>? outputScale = null)
+    public McPredictor(DropoutNetwork network, Device device, McOptions? options = null, IReadOnlyList<double>? outputScale = null)
     {
         TorchBackend.EnsureInitialized();
         this.network = network;
@@ -262,17 +263,18 @@ public sealed class McPredictor : IDisposable
 
     internal static long PaddedRows(long rows) => Math.Max(16, (rows + 7) / 8 * 8);
 
-    /// <summary><paramref name="count"/> copies of <paramref name="block"/> in <paramref name="rows"/> rows (any rows beyond them zero).</summary>
+    /// <summary><paramref name="count"/> copies of <paramref name="block"/> ([rows, ...] of any rank) in <paramref name="rows"/> rows (any rows beyond them zero).</summary>
     private static Tensor Repeated(Tensor block, int count, long rows)
     {
         long used = block.shape[0] * count;
+        var rest = block.shape[1..];
         if (rows == used)
         {
-            return block.repeat(count, 1);
+            return block.repeat([count, .. rest.Select(_ => 1L)]);
         }
 
-        var result = zeros([rows, block.shape[1]], block.dtype, block.device);
-        result.narrow(0, 0, used).view(count, block.shape[0], block.shape[1]).copy_(block.unsqueeze(0).expand(count, block.shape[0], block.shape[1]));
+        var result = zeros([rows, .. rest], block.dtype, block.device);
+        result.narrow(0, 0, used).view([count, block.shape[0], .. rest]).copy_(block.unsqueeze(0).expand([count, block.shape[0], .. rest]));
         return result;
     }
 

@@ -5,6 +5,39 @@ using Uncertainty.Model.Training;
 
 namespace Uncertainty.Model.Packaging;
 
+/// <summary>What the training images looked like: light ink on a dark background (MNIST, the 8x8 digits) or the reverse.</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<ImageBackground>))]
+public enum ImageBackground
+{
+    Dark,
+    Light,
+}
+
+/// <summary>
+/// An image model's preprocessing: a picture is converted to <see cref="Channels"/> channels (1 = grey), resized to
+/// <see cref="Height"/> x <see cref="Width"/>, scaled so full intensity is <see cref="PixelMax"/> (the raw units of the
+/// training data), and inverted when its background is the opposite of <see cref="Background"/>.
+/// </summary>
+public sealed record ImageInput(int Channels, int Height, int Width, double PixelMax, ImageBackground Background)
+{
+    /// <summary>The preprocessing of a network over [C, H, W] trained on <paramref name="pixels"/> (raw values, row-major).</summary>
+    public static ImageInput For(NetworkSpec spec, ReadOnlySpan<float> pixels)
+    {
+        var shape = spec.InputShape ?? throw new ArgumentException("Not an image network: it has no [channels, height, width] input shape.", nameof(spec));
+        double max = 0, sum = 0;
+        foreach (var value in pixels)
+        {
+            max = Math.Max(max, value);
+            sum += value;
+        }
+
+        max = max <= 1 ? 1 : max;
+        // Most of a digit or garment picture is background, so the mean pixel sits on the background's side.
+        var background = pixels.Length > 0 && sum / pixels.Length > max / 2 ? ImageBackground.Light : ImageBackground.Dark;
+        return new ImageInput(shape[0], shape[1], shape[2], max, background);
+    }
+}
+
 /// <summary>Everything about a model but its weights: the network and how raw inputs and outputs map to network units.</summary>
 public sealed record ModelDescription
 {
@@ -17,6 +50,10 @@ public sealed record ModelDescription
     public Standardizer? TargetScaling { get; init; }
 
     public IReadOnlyList<string>? FeatureNames { get; init; }
+
+    /// <summary>For an image model: how a picture becomes an input row (null for tabular models).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public ImageInput? Image { get; init; }
 
     /// <summary>Names of the regression targets, or the class labels in output order.</summary>
     public IReadOnlyList<string>? OutputNames { get; init; }

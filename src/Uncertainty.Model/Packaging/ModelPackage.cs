@@ -26,14 +26,14 @@ public sealed record ModelManifest
 /// A package appears whole or not at all (written to a staging directory, flushed, then renamed),
 /// and loading refuses a package whose weights do not match their hash or the network's shapes.
 /// </summary>
-public sealed class ModelPackage(ModelDescription description, DropoutMlp network) : IDisposable
+public sealed class ModelPackage(ModelDescription description, DropoutNetwork network) : IDisposable
 {
     public const string ManifestFileName = "manifest.json";
     public const string WeightsFileName = "weights.bin";
 
     public ModelDescription Description { get; } = description;
 
-    public DropoutMlp Network { get; } = network;
+    public DropoutNetwork Network { get; } = network;
 
     /// <summary>Writes the package to <paramref name="directory"/>, which must not exist yet; returns the manifest written.</summary>
     public ModelManifest Save(string directory)
@@ -91,7 +91,7 @@ public sealed class ModelPackage(ModelDescription description, DropoutMlp networ
             throw new InvalidDataException($"{weightsPath}: SHA-256 is {actual} but the manifest expects {manifest.WeightsSha256}; the weights are corrupt or truncated.");
         }
 
-        var network = new DropoutMlp(manifest.Model.Network);
+        var network = new DropoutNetwork(manifest.Model.Network);
         try
         {
             using var reader = new BinaryReader(new MemoryStream(weights));
@@ -138,6 +138,11 @@ public sealed class ModelPackage(ModelDescription description, DropoutMlp networ
             if (model.FeatureNames is { } features && (features.Count != network.Inputs || features.Any(f => f is null)))
             {
                 throw new ArgumentException($"'model.featureNames' needs {network.Inputs} names");
+            }
+
+            if (model.Image is { } image && (network.InputShape is not { Count: 3 } shape || image.Channels != shape[0] || image.Height != shape[1] || image.Width != shape[2] || !(image.PixelMax > 0) || !double.IsFinite(image.PixelMax)))
+            {
+                throw new ArgumentException("'model.image' must match the network's [channels, height, width] input and have a positive pixelMax");
             }
 
             if (model.OutputNames is { } outputs && outputs.Any(o => o is null))

@@ -10,8 +10,9 @@ namespace Uncertainty.Model.Packaging;
 
 /// <summary>
 /// Weights trained in PyTorch, as safetensors (tensors and a JSON header, nothing executable), loaded
-/// into a network of the given spec. Tensors are matched by our names (layers.{i}.weight, ...) or, for a
-/// network without normalisation layers, by order: the file's 2-D ".weight" tensors sorted by their
+/// into a network of the given spec. Tensors are matched by the names of a torch.nn.ModuleList built from the spec's layer
+/// list (0.weight, 0.bias, ...: docs/layers.md), by our own names (layers.{k}.weight, ...) or, for an MLP shorthand
+/// without normalisation layers, by order: the file's 2-D ".weight" tensors sorted by their
 /// numeric prefix (an nn.Sequential's 0.weight, 3.weight, ...) become our Linear layers in order, each with
 /// the ".bias" beside it. Every shape must match. Pickle-based files (torch.save) are refused: unpickling
 /// runs code chosen by whoever wrote the file. The header is checked before TorchSharp.PyBridge reads anything
@@ -68,15 +69,19 @@ public static partial class SafetensorsImport
             throw new InvalidDataException($"The file is not valid safetensors: {e.Message}", e);
         }
 
-        var network = new DropoutMlp(description.Network);
+        var network = new DropoutNetwork(description.Network);
         try
         {
             RejectNonFinite(tensors);
             var ours = network.state_dict();
-            var mapping = MatchByName(ours.Keys, tensors.Keys) ?? MatchByOrder(description.Network, ours.Keys, tensors)
+            var byPosition = PositionNames(network);
+            var mapping = MatchByName(ours.Keys, tensors.Keys)
+                ?? MatchByName(byPosition.Keys, tensors.Keys)?.ToDictionary(pair => byPosition[pair.Key], pair => pair.Value)
+                ?? MatchByOrder(description.Network, ours.Keys, tensors)
                 ?? throw new InvalidDataException(
-                    $"The tensors ({string.Join(", ", tensors.Keys.Order(StringComparer.Ordinal))}) match neither the network's names " +
-                    $"({string.Join(", ", ours.Keys)}) nor, by order, its Linear layers.");
+                    $"The tensors ({string.Join(", ", tensors.Keys.Order(StringComparer.Ordinal))}) match neither the names of a PyTorch " +
+                    $"ModuleList built from the spec ({string.Join(", ", byPosition.Keys)}), nor the network's own names ({string.Join(", ", ours.Keys)}), " +
+                    "nor, by order, an MLP's Linear layers (docs/layers.md).");
             using (no_grad())
             {
                 foreach (var (name, source) in mapping)
@@ -228,6 +233,25 @@ public static partial class SafetensorsImport
         }
     }
 
+    /// <summary>
+    /// PyTorch's names for the network's tensors, mapped to ours: a torch.nn.ModuleList built from the same layer list names a
+    /// tensor {position}.{name} with every layer counted, dropout included (0.weight, 0.bias, 4.running_mean, ...).
+    /// </summary>
+    private static Dictionary<string, string> PositionNames(DropoutNetwork network)
+    {
+        var names = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var name in network.state_dict().Keys)
+        {
+            // Ours are layers.{module}.{tensor}.
+            var parts = name.Split('.', 3);
+            int module = int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
+            int position = network.ModuleIndexOfLayer.ToList().IndexOf(module);
+            names[$"{position}.{parts[2]}"] = name;
+        }
+
+        return names;
+    }
+
     /// <summary>Ours to theirs when the file uses our names (BatchNorm's step counter may be left out).</summary>
     private static Dictionary<string, string>? MatchByName(IEnumerable<string> ours, IEnumerable<string> theirs)
     {
@@ -240,7 +264,7 @@ public static partial class SafetensorsImport
 
     private static Dictionary<string, string>? MatchByOrder(NetworkSpec spec, IEnumerable<string> ours, Dictionary<string, Tensor> theirs)
     {
-        if (spec.Normalization != Normalization.None)
+        if (spec.Layers is not null || spec.Normalization != Normalization.None)
         {
             return null;
         }

@@ -62,22 +62,29 @@ public sealed record TrainingSummary(
 public static class Trainer
 {
     /// <summary>Builds a network with weights drawn from <paramref name="seed"/>; normalisation layers keep their (1, 0) start.</summary>
-    public static DropoutMlp CreateNetwork(NetworkSpec spec, ulong seed, WeightInitialization initialization = WeightInitialization.Default)
+    public static DropoutNetwork CreateNetwork(NetworkSpec spec, ulong seed, WeightInitialization initialization = WeightInitialization.Default)
     {
         TorchBackend.EnsureInitialized();
-        var network = new DropoutMlp(spec);
+        var network = new DropoutNetwork(spec);
         using var generator = new Generator(seed);
         using var noGrad = no_grad();
         var parameters = network.named_parameters().ToDictionary(p => p.name, p => p.parameter);
-        foreach (var (name, weight) in parameters.Where(p => IsLinearWeight(p.Key, p.Value)))
+        foreach (var (name, weight) in parameters.Where(p => IsKernelWeight(p.Key, p.Value)))
         {
-            var bias = parameters[name[..^"weight".Length] + "bias"];
-            long fanOut = weight.shape[0], fanIn = weight.shape[1];
+            var bias = parameters.GetValueOrDefault(name[..^"weight".Length] + "bias");
+            // A kernel is [out, in, receptive field...]: a linear weight's field is 1, a k x k convolution's k^2.
+            long receptiveField = weight.numel() / (weight.shape[0] * weight.shape[1]);
+            long fanOut = weight.shape[0] * receptiveField, fanIn = weight.shape[1] * receptiveField;
             var bound = initialization == WeightInitialization.Glorot ? Math.Sqrt(6.0 / (fanIn + fanOut)) : 1 / Math.Sqrt(fanIn);
             // Scalars held in using-scopes: see Optimizer for why temporaries are avoided.
             using var width = (2 * bound).ToScalar();
             using var offset = bound.ToScalar();
             weight.copy_(rand(weight.shape, generator: generator).mul_(width).sub_(offset));
+            if (bias is null)
+            {
+                continue;
+            }
+
             if (initialization == WeightInitialization.Glorot)
             {
                 bias.zero_();
@@ -92,7 +99,7 @@ public static class Trainer
     }
 
     public static TrainingSummary Train(
-        DropoutMlp network,
+        DropoutNetwork network,
         TrainingSet data,
         TrainingOptions options,
         Device? device = null,
@@ -108,10 +115,11 @@ public static class Trainer
     /// <summary>The effective weight decay lambda (gradient convention) for this network and data.</summary>
     public static double WeightDecayFor(NetworkSpec spec, int rows, TrainingOptions options) =>
         options.PriorLengthScale is { } lengthScale
-            ? Regularization.WeightDecayFromPrior(lengthScale, spec.HiddenDropoutAt(0), rows, spec.Head.Tau)
+            ? Regularization.WeightDecayFromPrior(lengthScale, spec.FirstHiddenDropout, rows, spec.Head.Tau)
             : options.WeightDecay;
 
-    internal static bool IsLinearWeight(string name, Tensor parameter) => name.EndsWith("weight", StringComparison.Ordinal) && parameter.dim() == 2;
+    /// <summary>Linear and convolution weights (2-D and above): initialised from the seed, decayed and max-normed; normalisation scales are 1-D.</summary>
+    internal static bool IsKernelWeight(string name, Tensor parameter) => name.EndsWith("weight", StringComparison.Ordinal) && parameter.dim() >= 2;
 
     /// <summary>The learning rate of epoch <paramref name="epoch"/> (0-based).</summary>
     public static double LearningRateAt(TrainingOptions options, int epoch) => options.Schedule switch
@@ -124,7 +132,7 @@ public static class Trainer
     /// <summary>One training run's state, so the loop reads as the steps it takes.</summary>
     private sealed class Run
     {
-        private readonly DropoutMlp network;
+        private readonly DropoutNetwork network;
         private readonly TrainingSet data;
         private readonly TrainingOptions options;
         private readonly Device device;
@@ -135,8 +143,9 @@ public static class Trainer
         private readonly bool decoupled;
         private readonly Random random;
         private readonly List<Parameter> decayed;
+        private readonly float blank;
 
-        public Run(DropoutMlp network, TrainingSet data, TrainingOptions options, Device device)
+        public Run(DropoutNetwork network, TrainingSet data, TrainingOptions options, Device device)
         {
             this.network = network;
             this.data = data;
@@ -149,7 +158,18 @@ public static class Trainer
                 throw new ArgumentException($"Expected rows x {spec.Inputs} inputs, got {data.Inputs.Length} values.", nameof(data));
             }
 
-            if (options.Image is { } image && (data.InputScaling is null || image.Height * image.Width != spec.Inputs))
+            if (options.Image is { } image && spec.IsImage)
+            {
+                var shape = spec.InputShape!;
+                if (image.Height != shape[1] || image.Width != shape[2] || data.InputScaling is null)
+                {
+                    throw new ArgumentException($"Image augmentation needs the input scaling and the network's {shape[1]}x{shape[2]} images, not {image.Height}x{image.Width}.", nameof(options));
+                }
+
+                // A blank pixel in network units: what shifted-in borders, cutout and erasing fill with.
+                blank = data.InputScaling.Transform([0f])[0];
+            }
+            else if (options.Image is { } flat && (data.InputScaling is null || flat.Height * flat.Width != spec.Inputs))
             {
                 throw new ArgumentException($"Image augmentation needs the input scaling and {spec.Inputs} = height x width pixels.", nameof(options));
             }
@@ -160,7 +180,7 @@ public static class Trainer
             random = new Random(unchecked((int)DropoutMasks.SplitMix64(options.Seed ^ 0x5EED)));
             // Move first: Module.to(device) replaces the parameter objects, so references taken earlier go stale.
             network.to(device);
-            decayed = [.. network.named_parameters().Where(p => IsLinearWeight(p.name, p.parameter)).Select(p => p.parameter)];
+            decayed = [.. network.named_parameters().Where(p => IsKernelWeight(p.name, p.parameter)).Select(p => p.parameter)];
         }
 
         private bool IsClassifier => spec.Head.Kind == HeadKind.Classification;
@@ -251,6 +271,12 @@ public static class Trainer
             using var scope = NewDisposeScope();
             optimizer.ZeroGrad();
             var x = tensor(inputs, [batch.Length, spec.Inputs], device: device);
+            if (options.Image is { } image && spec.IsImage)
+            {
+                // Image networks augment on the training device, the whole batch in a few tensor ops.
+                x = BatchImageAugmenter.Apply(x.view([batch.Length, .. spec.InputShape!.Select(extent => (long)extent)]), image, blank, options.Seed, step).view(batch.Length, spec.Inputs);
+            }
+
             var y = tensor(targets, [batch.Length, targetWidth], device: device);
             var plan = MaskPlan.ForTraining(options.Seed, step, batch.Length, network.DropoutLayers, device);
             var loss = Loss(network.RunStages(x, 0, network.StageCount, plan, masks), y);
@@ -266,7 +292,7 @@ public static class Trainer
                 using var noGrad = no_grad();
                 foreach (var weight in decayed)
                 {
-                    // Each row of a Linear weight is one unit's incoming weight vector.
+                    // Dimension 0 indexes units: a linear row or a convolution filter is one unit's incoming weights.
                     weight.copy_(weight.renorm(2, 0, (float)maxNorm));
                 }
             }
@@ -274,7 +300,7 @@ public static class Trainer
             return loss.item<float>();
         }
 
-        /// <summary>Weight decay on the Linear weights: into the gradient (coupled) or straight onto the weights (decoupled).</summary>
+        /// <summary>Weight decay on the linear and convolution weights: into the gradient (coupled) or straight onto the weights (decoupled).</summary>
         private void Decay(double learningRate)
         {
             using var noGrad = no_grad();
@@ -302,8 +328,9 @@ public static class Trainer
                 data.Inputs.AsSpan(batch[i] * width, width).CopyTo(inputs.AsSpan(i * width));
             }
 
-            if (options.Image is { } image)
+            if (options.Image is { } image && !spec.IsImage)
             {
+                // An MLP over image pixels standardised per pixel: augmented on the host in raw pixel values.
                 var scaling = data.InputScaling!;
                 for (int i = 0; i < batch.Length; i++)
                 {
@@ -387,7 +414,16 @@ public static class Trainer
             int count = targets.Length / (IsClassifier ? 1 : targetWidth);
             var all = Enumerable.Range(0, count).ToArray();
             var y = tensor(Targets(targets, all, smoothing: 0), [count, targetWidth], device: device);
-            var output = network.call(tensor(inputs, [count, spec.Inputs], device: device));
+            // In batches within the CPU chunk budget: a whole validation set of images in one pass would hold gigabytes of activations.
+            int batchRows = (int)Math.Clamp(McOptions.CpuChunkElements / spec.MaxWidth, 1, 4096);
+            var outputs = new List<Tensor>();
+            for (int start = 0; start < count; start += batchRows)
+            {
+                int rowsHere = Math.Min(batchRows, count - start);
+                outputs.Add(network.call(tensor(inputs.AsSpan(start * spec.Inputs, rowsHere * spec.Inputs).ToArray(), [rowsHere, spec.Inputs], device: device)));
+            }
+
+            var output = cat(outputs, 0);
             double loss = Loss(output, y).item<float>();
             double metric = IsClassifier
                 ? output.argmax(1).eq(y.argmax(1)).to(ScalarType.Float64).mean().item<double>()

@@ -46,6 +46,9 @@ public sealed record ImageAugmentation
     /// <summary>Random translation of up to this many pixels in each direction (vacated pixels become 0).</summary>
     public int MaxShift { get; init; } = 1;
 
+    /// <summary>Random rotation about the image centre by up to this many degrees either way (batched augmentation only); 0 for none.</summary>
+    public double MaxRotationDegrees { get; init; }
+
     /// <summary>Mirror left-right with probability 1/2; only where that preserves the label (not for digits).</summary>
     public bool HorizontalFlip { get; init; }
 
@@ -146,6 +149,7 @@ public sealed record TrainingOptions
         {
             Require(image.Height >= 1 && image.Width >= 1, "image", "needs a positive height and width");
             Require(image.MaxShift >= 0, "image.maxShift", "must be non-negative");
+            Require(image.MaxRotationDegrees is >= 0 and <= 180, "image.maxRotationDegrees", "must be in [0, 180]");
             Require(image.CutoutProbability is >= 0 and <= 1, "image.cutoutProbability", "must be in [0, 1]");
             Require(image.ErasingProbability is >= 0 and <= 1, "image.erasingProbability", "must be in [0, 1]");
             Require(image.CutoutSize >= 1, "image.cutoutSize", "must be at least 1");

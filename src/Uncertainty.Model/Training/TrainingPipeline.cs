@@ -23,7 +23,7 @@ public static class TrainingPipeline
             ? HoldOut(train, options.ValidationFraction, unchecked((int)options.Seed))
             : (train, null);
 
-        var inputScaling = Standardizer.Fit(fit.Features, fit.Columns);
+        var inputScaling = spec.IsImage ? Standardizer.FitGlobal(fit.Features, fit.Columns) : Standardizer.Fit(fit.Features, fit.Columns);
         var targetScaling = train.Task == TaskKind.Regression ? Standardizer.Fit(fit.Targets, 1) : null;
         var set = new TrainingSet(inputScaling.Transform(fit.Features), Scale(fit.Targets, targetScaling))
         {
@@ -41,7 +41,9 @@ public static class TrainingPipeline
                 Network = spec,
                 InputScaling = inputScaling,
                 TargetScaling = targetScaling,
-                FeatureNames = train.FeatureNames,
+                // Pixels are read as a picture or an array in the image's shape, never by name.
+                FeatureNames = spec.IsImage ? null : train.FeatureNames,
+                Image = spec.IsImage ? ImageInput.For(spec, fit.Features) : null,
                 OutputNames = train.ClassLabels ?? [train.TargetName],
                 Training = summary,
                 Description = description,
@@ -59,11 +61,20 @@ public static class TrainingPipeline
             throw new ArgumentException($"A {spec.Head.Kind} head cannot be trained on {data.Name}'s {data.Task} target '{data.TargetName}'.", nameof(spec));
         }
 
-        return (spec with
+        var head = spec.Head with { Outputs = data.ClassLabels?.Count ?? 1 };
+        if (spec.Layers is null)
         {
-            Inputs = data.Columns,
-            Head = spec.Head with { Outputs = data.ClassLabels?.Count ?? 1 },
-        }).Validate();
+            return (spec with { Inputs = data.Columns, Head = head }).Validate();
+        }
+
+        // A layer list keeps its input shape (a tabular one takes the data's width); its last layer must already fit the head.
+        var shape = spec.InputShape is { Count: 1 } or null ? [data.Columns] : spec.InputShape;
+        if (LayerShape.Values(shape) != data.Columns)
+        {
+            throw new ArgumentException($"The network reads [{string.Join(", ", shape)}] = {LayerShape.Values(shape)} values per row; {data.Name} has {data.Columns} columns.", nameof(spec));
+        }
+
+        return (spec with { InputShape = shape, Head = head }).Validate();
     }
 
     /// <summary>A seeded random hold-out of <paramref name="fraction"/> of the rows.</summary>

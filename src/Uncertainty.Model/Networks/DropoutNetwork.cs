@@ -8,69 +8,64 @@ using static TorchSharp.torch.nn;
 namespace Uncertainty.Model.Networks;
 
 /// <summary>
-/// The MLP described by a <see cref="NetworkSpec"/>. Dropout is not a module here: whether it samples
-/// is decided per call by passing a <see cref="MaskPlan"/> (sample) or not (deterministic weight scaling),
-/// so MC sampling never depends on the train/eval flag, which only switches BatchNorm between batch and running statistics.
+/// The network a <see cref="NetworkSpec"/> describes, for any layer list. Dropout is not a module here: whether it samples
+/// is decided per call by passing a <see cref="MaskPlan"/> (sample) or not (deterministic weight scaling), so MC sampling
+/// never depends on the train/eval flag, which only switches BatchNorm between batch and running statistics.
+/// Every other layer is a module from <see cref="LayerModules"/>, registered as layers.{k} with k counting those modules
+/// (dropout layers are not numbered), which keeps the names of packages saved before layer lists existed.
 /// </summary>
-public sealed class DropoutMlp : Module<Tensor, Tensor>
+public sealed class DropoutNetwork : Module<Tensor, Tensor>
 {
     private readonly ModuleList<Module<Tensor, Tensor>> layers;
     private readonly Stage[] stages;
+    private readonly long[] inputShape;
 
     // The backend is initialised in the base-constructor argument: Module's constructor already calls native code.
-    public DropoutMlp(NetworkSpec spec) : base(InitializedName())
+    public DropoutNetwork(NetworkSpec spec) : base(InitializedName())
     {
         Spec = spec.Validate();
         var modules = new List<Module<Tensor, Tensor>>();
         var plan = new List<Stage>();
-
-        void AddModule(Module<Tensor, Tensor> module)
+        var moduleOfLayer = new List<int>();
+        int ordinal = 0;
+        foreach (var layer in spec.Shapes())
         {
-            plan.Add(new ModuleStage(modules.Count));
-            modules.Add(module);
-        }
-
-        void AddDropout(double p, int width)
-        {
-            if (p > 0)
+            moduleOfLayer.Add(layer.Layer.IsDropout ? -1 : modules.Count);
+            switch (layer.Layer)
             {
-                plan.Add(new DropoutStage(plan.OfType<DropoutStage>().Count(), p, width));
-            }
-        }
-
-        AddDropout(spec.InputDropout, spec.Inputs);
-        int width = spec.Inputs;
-        for (int i = 0; i < spec.Hidden.Count; i++)
-        {
-            AddModule(Linear(width, spec.Hidden[i]));
-            width = spec.Hidden[i];
-            switch (spec.Normalization)
-            {
-                case Normalization.BatchNorm:
-                    AddModule(BatchNorm1d(width));
+                case { IsDropout: true, Rate: 0 }:
                     break;
-                case Normalization.LayerNorm:
-                    AddModule(LayerNorm(width));
+                case { Type: LayerType.Dropout, Rate: var p }:
+                    plan.Add(new DropoutStage(ordinal++, p, 1, (int)layer.OutputValues, 1));
+                    break;
+                case { Type: LayerType.Dropout2d, Rate: var p }:
+                    // One mask value per channel, broadcast over the channel's H x W positions.
+                    plan.Add(new DropoutStage(ordinal++, p, 1, layer.Input[0], layer.Input[1] * layer.Input[2]));
+                    break;
+                default:
+                    plan.Add(new ModuleStage(modules.Count));
+                    modules.Add(LayerModules.Create(layer));
                     break;
             }
-
-            AddModule(ActivationModule(spec.Activation));
-            AddDropout(spec.HiddenDropoutAt(i), width);
         }
 
-        AddModule(Linear(width, spec.HeadWidth));
         stages = [.. plan];
+        ModuleIndexOfLayer = moduleOfLayer;
+        inputShape = [.. spec.ResolvedInputShape.Select(extent => (long)extent)];
         layers = ModuleList([.. modules]);
         FirstStochasticStage = Array.FindIndex(stages, stage => stage is DropoutStage) is var first and >= 0 ? first : stages.Length;
         RegisterComponents();
     }
+
+    /// <summary>For each layer of <see cref="NetworkSpec.ResolvedLayers"/>, the k of its module's name layers.{k}; -1 for dropout layers.</summary>
+    public IReadOnlyList<int> ModuleIndexOfLayer { get; }
 
     public NetworkSpec Spec { get; }
 
     private static string InitializedName()
     {
         TorchBackend.EnsureInitialized();
-        return nameof(DropoutMlp);
+        return nameof(DropoutNetwork);
     }
 
     /// <summary>Stages before this index are deterministic: MC prediction may run them once per input and share the result across samples.</summary>
@@ -102,13 +97,14 @@ public sealed class DropoutMlp : Module<Tensor, Tensor>
             throw new ArgumentNullException(nameof(masks), "A mask plan needs a mask source.");
         }
 
-        var x = input;
+        // Rows arrive flat ([rows, inputs]); the first layer reads them in the spec's shape ([rows, C, H, W] for images).
+        var x = from == 0 && input.dim() == 2 && inputShape.Length > 1 ? input.view([input.shape[0], .. inputShape]) : input;
         for (int i = from; i < to; i++)
         {
             x = stages[i] switch
             {
                 ModuleStage module => layers[module.Index].call(x),
-                DropoutStage dropout when plan is not null => ApplyMask(x, masks!.Mask(plan, dropout.Ordinal, dropout.Width, dropout.P, KeptScale(dropout.P), x.dtype), plan.RowsPerSample),
+                DropoutStage dropout when plan is not null => ApplyMask(x, masks!.Mask(plan, dropout.Ordinal, dropout.Units, dropout.P, KeptScale(dropout.P), x.dtype), plan.RowsPerSample, dropout),
                 DropoutStage dropout => Spec.DropoutKind == DropoutKind.Standard ? Scaled(x, 1 - dropout.P) : x,
                 _ => throw new InvalidOperationException("unknown stage"),
             };
@@ -118,10 +114,12 @@ public sealed class DropoutMlp : Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// x times its mask; with <paramref name="rowsPerSample"/> above one the [samples, width] mask is broadcast over each
-    /// sample's rows rather than gathered to every row.
+    /// x times its mask. Each row's activation is read as [outer, units, inner] and the mask row (one value per unit) is
+    /// broadcast over outer and inner: element-wise dropout has every value as a unit, spatial dropout the channels.
+    /// With <paramref name="rowsPerSample"/> above one the [samples, units] mask is broadcast over each sample's rows
+    /// rather than gathered to every row.
     /// </summary>
-    private static Tensor ApplyMask(Tensor x, Tensor mask, int rowsPerSample)
+    private static Tensor ApplyMask(Tensor x, Tensor mask, int rowsPerSample, DropoutStage stage)
     {
         // Only under inference/no-grad, where x is always a fresh activation; a training batch may be a view of the data.
         bool inPlace = !is_grad_enabled();
@@ -134,19 +132,20 @@ public sealed class DropoutMlp : Module<Tensor, Tensor>
                 throw new ArgumentException($"The plan covers {covered} rows; the activation has {x.shape[0]} (extra rows only under inference).", nameof(x));
             }
 
-            ApplyMask(x.narrow(0, 0, covered), mask, rowsPerSample);
+            ApplyMask(x.narrow(0, 0, covered), mask, rowsPerSample, stage);
             return x;
         }
 
-        if (rowsPerSample > 1)
+        if (!x.is_contiguous())
         {
-            var width = x.shape[^1];
-            var grouped = x.view(-1, rowsPerSample, width);
-            var expanded = mask.unsqueeze(1);
-            return (inPlace ? grouped.mul_(expanded) : grouped.mul(expanded)).view(-1, width);
+            x = x.contiguous();
+            inPlace = false;
         }
 
-        return inPlace ? x.mul_(mask) : x.mul(mask);
+        var shape = x.shape;
+        var grouped = x.view(-1, rowsPerSample, stage.Outer, stage.Units, stage.Inner);
+        var expanded = mask.view(-1, 1, 1, stage.Units, 1);
+        return (inPlace ? grouped.mul_(expanded) : grouped.mul(expanded)).view(shape);
     }
 
     /// <summary>x times a constant, the Scalar held alive for the call (TorchSharp's temporary Scalars can be finalised mid-call).</summary>
@@ -159,21 +158,10 @@ public sealed class DropoutMlp : Module<Tensor, Tensor>
     /// <summary>Inverted dropout scales kept units by 1/(1-p) while sampling; standard dropout does not.</summary>
     private double KeptScale(double p) => Spec.DropoutKind == DropoutKind.Inverted ? 1 / (1 - p) : 1;
 
-    private static Module<Tensor, Tensor> ActivationModule(Activation activation) => activation switch
-    {
-        Activation.Relu => ReLU(),
-        Activation.Tanh => Tanh(),
-        Activation.Gelu => GELU(),
-        Activation.Sigmoid => Sigmoid(),
-        Activation.Elu => ELU(),
-        Activation.LeakyRelu => LeakyReLU(),
-        Activation.Identity => Identity(),
-        _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "unknown activation"),
-    };
-
     private abstract record Stage;
 
     private sealed record ModuleStage(int Index) : Stage;
 
-    private sealed record DropoutStage(int Ordinal, double P, int Width) : Stage;
+    /// <summary>A dropout layer whose mask has one value per unit of a row's activation read as [outer, units, inner].</summary>
+    private sealed record DropoutStage(int Ordinal, double P, int Outer, int Units, int Inner) : Stage;
 }
