@@ -142,7 +142,7 @@ async function imageViewMocked() {
       const request = route.request();
       const url = new URL(request.url());
       const body = request.postDataBuffer();
-      sent.push({ query: Object.fromEntries(url.searchParams), type: request.headers()['content-type'], field: body.includes('name="image"'), png: body.includes(Buffer.from([0x89, 0x50, 0x4e, 0x47])) });
+      sent.push({ query: Object.fromEntries(url.searchParams), type: request.headers()['content-type'], field: body.includes('name="image"'), png: body.includes(Buffer.from([0x89, 0x50, 0x4e, 0x47])), body });
       const probabilities = [0.02, 0.6, 0.02, 0.02, 0.02, 0.02, 0.02, 0.02, 0.2, 0.06];
       const votes = [1, 1, 8, 1, 1, 1, 8, 1, 1, 9, 1, 1];
       return route.fulfill({ json: {
@@ -165,7 +165,7 @@ async function imageViewMocked() {
   await page.click('#image-predict');
   await page.waitForSelector('#image[data-rendered="true"][data-source="drawing"]');
   const shown = await imageShown();
-  assert.deepEqual(sent[0], { query: { samples: '100', seed: '42', returnSamples: 'true' }, type: sent[0].type, field: true, png: true }, 'the pad is sent as a PNG in the "image" field');
+  assert.deepEqual({ ...sent[0], body: null }, { query: { samples: '100', seed: '42', returnSamples: 'true' }, type: sent[0].type, field: true, png: true, body: null }, 'the pad is sent as a PNG in the "image" field');
   assert.match(sent[0].type, /^multipart\/form-data; boundary=/);
   assert.equal(shown.bars, 10);
   assert.deepEqual(shown.labels, classes, 'class labels reach the chart unchanged');
@@ -178,11 +178,24 @@ async function imageViewMocked() {
   await page.click('#image-example-clothing');
   await page.waitForSelector('#image[data-source="clothing"]');
   assert.equal(sent.length, 2, 'the example was predicted');
+  assert.ok(sent[1].png && sent[1].body.includes('filename="clothing.png"'), 'the example is sent as a PNG');
+  // An uploaded file is sent unchanged (a dark bar on white: the server, not the page, inverts it).
+  const upload = Buffer.from(await page.evaluate(async () => {
+    const c = document.createElement('canvas');
+    c.width = c.height = 16;
+    const x = c.getContext('2d');
+    x.fillStyle = '#fff'; x.fillRect(0, 0, 16, 16); x.fillStyle = '#000'; x.fillRect(6, 2, 4, 12);
+    const blob = await new Promise((resolve) => c.toBlob(resolve, 'image/png'));
+    return [...new Uint8Array(await blob.arrayBuffer())];
+  }));
+  await page.setInputFiles('#image-file', { name: 'upload.png', mimeType: 'image/png', buffer: upload });
+  await page.waitForSelector('#image[data-source="upload"]');
+  assert.ok(sent[2].body.includes(upload) && sent[2].body.includes('filename="upload.png"'), 'the uploaded file is sent as it is');
   await page.locator('#image').screenshot({ path: `${shots}/image-mocked.png` });
   for (const [match, handler] of routes) await page.unroute(match, handler);
   await page.goto(`${base}/`);
   await page.waitForSelector('#curve[data-rendered="true"]');
-  step('image view (mocked server): drawn stroke sent as PNG, 10 bars with ±2σ, entropy and mutual information, 10 sample votes, labels as text');
+  step('image view (mocked server): drawn stroke sent as PNG, examples and an upload sent as they are, 10 bars with ±2σ, entropy and mutual information, 10 sample votes, labels as text');
 }
 
 /** The image view against the real `digits` image model, when the server has one. */
@@ -216,7 +229,7 @@ async function imageViewLive() {
     await page.locator('#image').screenshot({ path: `${shots}/image-${example}.png` });
   }
   const line = (r) => `${r.numbers['predicted class']}, entropy ${r.entropy.toFixed(3)}, mutual information ${r.mutualInformation.toFixed(3)}`;
-  step(`digits image model: drawn stroke -> ${line(drawn)}; example digit -> ${line(results.digit)}; Fashion-MNIST pullover -> ${line(results.clothing)}`);
+  step(`digits image model: drawn stroke -> ${line(drawn)}; example digit -> ${line(results.digit)}; Fashion-MNIST trouser -> ${line(results.clothing)}`);
 }
 
 try {

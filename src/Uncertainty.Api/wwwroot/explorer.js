@@ -55,7 +55,7 @@ async function showModel(name) {
   state.model = model;
   const image = model.image;
   const inputs = image
-    ? `image model: ${image.channels}×${image.height}×${image.width} pixels, 0–${image.pixelMax}, trained on ${image.background === 'dark' ? 'light ink on a dark background' : 'dark ink on a light background'}`
+    ? `image model: ${image.channels}×${image.height}×${image.width} pixels, 0–${image.pixelMax}, trained on ${String(image.background).toLowerCase() === 'dark' ? 'light ink on a dark background' : 'dark ink on a light background'}`
     : `${model.inputs.length} input(s): ${model.inputs.slice(0, 6).join(', ')}${model.inputs.length > 6 ? ', …' : ''}`;
   $('model-info').textContent = `${inputs}; versions ${model.versions.map((v) => v.version).join(', ')}`;
   showEvaluationChoices(model);
@@ -129,9 +129,12 @@ async function drawCurve() {
 function buildRowForm(model) {
   const example = model.examples?.[0] ?? [];
   $('row-form').replaceChildren(...model.inputs.map((name, i) => {
-    // The name wraps onto at most two lines, then ends in an ellipsis; the whole name is its tooltip.
+    // The name wraps onto at most two lines (preferably after _ - . or a space), then ends in an ellipsis; the whole
+    // name is its tooltip. The break points are <wbr> elements between text nodes, so the text stays the name.
     const label = el('label');
-    label.append(el('span', name, { class: 'name', title: name }), el('input', null, { name, type: 'number', step: 'any', value: example[i] ?? 0, required: '' }));
+    const text = el('span', null, { class: 'name', title: name });
+    name.split(/(?<=[_\-. ])/).forEach((part, j) => text.append(...(j ? [el('wbr')] : []), document.createTextNode(part)));
+    label.append(text, el('input', null, { name, type: 'number', step: 'any', value: example[i] ?? 0, required: '' }));
     return label;
   }));
 }
@@ -228,6 +231,10 @@ function showImageModel(model) {
   state.charts['image-chart']?.destroy();
   delete state.charts['image-chart'];
   $('image').dataset.rendered = 'false';
+  const { height, width } = model.image;
+  $('image-framing').textContent = height < 28
+    ? `Your drawing is sent framed like the training pictures: its ink fills the frame, which the server shrinks to ${height}×${width}.`
+    : `Your drawing is sent framed like MNIST: its ink scaled into a 20×20 box centred in ${height}×${width}.`;
   say(`Draw a shape for ${model.name} (${model.outputs?.length ?? '?'} classes), or try an example.`);
 }
 
@@ -264,7 +271,7 @@ function wirePad() {
   canvas.addEventListener('pointercancel', end);
 }
 
-/** An uploaded file is sent as it is; the pad shows it fitted into 28x28 as a preview. */
+/** An uploaded file (or an example) is sent as it is; the pad shows it fitted into 28x28 as a preview. */
 async function useUpload(file) {
   if (!file) return;
   const bitmap = await createImageBitmap(file);
@@ -279,22 +286,51 @@ async function useUpload(file) {
   await predictImage('upload');
 }
 
-/** Loads one of the embedded 28x28 examples into the pad and predicts it. */
+/** Loads one of the embedded 28x28 examples into the pad and predicts it, sent as it is (like an upload, not reframed). */
 async function useExample(name) {
   const { pixels } = examples[name];
   const ctx = pad();
   const picture = ctx.createImageData(28, 28);
   pixels.forEach((v, i) => picture.data.set([v, v, v, 255], 4 * i));
   ctx.putImageData(picture, 0, 0);
-  state.upload = null;
   $('image-file').value = '';
+  const png = await new Promise((resolve) => ctx.canvas.toBlob(resolve, 'image/png'));
+  state.upload = new File([png], `${name}.png`, { type: 'image/png' });
   await predictImage(name);
+}
+
+/**
+ * The pad framed the way the model's training pictures are: the ink's bounding box, aspect kept, centred and
+ * scaled to fill the frame for small pictures (the 8x8 digits fill theirs), or to 20 of 28 pixels as MNIST frames
+ * its digits. The server only resizes, so a small drawing in a corner would otherwise reach the model as a speck.
+ */
+function framedPad(model) {
+  const canvas = $('image-canvas');
+  const size = canvas.width;
+  const { data } = pad().getImageData(0, 0, size, canvas.height);
+  let [left, top, right, bottom] = [size, size, -1, -1];
+  for (let i = 0; i < data.length; i += 4) {
+    if (data[i] < 32) continue;
+    const x = (i / 4) % size, y = Math.floor(i / 4 / size);
+    [left, top, right, bottom] = [Math.min(left, x), Math.min(top, y), Math.max(right, x), Math.max(bottom, y)];
+  }
+  if (right < 0) return canvas; // nothing drawn: send the empty pad as it is
+  const [w, h] = [right - left + 1, bottom - top + 1];
+  const scale = (model.image.height < 28 ? size : 20) / Math.max(w, h);
+  const framed = document.createElement('canvas');
+  framed.width = framed.height = size;
+  const ctx = framed.getContext('2d');
+  ctx.fillStyle = '#000';
+  ctx.fillRect(0, 0, size, size);
+  ctx.imageSmoothingQuality = 'high';
+  ctx.drawImage(canvas, left, top, w, h, (size - w * scale) / 2, (size - h * scale) / 2, w * scale, h * scale);
+  return framed;
 }
 
 /** Sends the upload, or else the pad as a PNG; source ('drawing', 'upload' or an example) is recorded for the test. */
 async function predictImage(source = 'drawing') {
   const model = state.model;
-  const picture = state.upload ?? await new Promise((resolve) => $('image-canvas').toBlob(resolve, 'image/png'));
+  const picture = state.upload ?? await new Promise((resolve) => framedPad(model).toBlob(resolve, 'image/png'));
   const form = new FormData();
   form.append('image', picture, state.upload?.name ?? 'drawing.png');
   const query = new URLSearchParams({ samples: imageSamples, seed: imageSeed, returnSamples: true });
