@@ -4,6 +4,10 @@
 // Also the page's safety: the security headers, and a model imported with HTML/script payloads in its feature
 // names, class labels and description (plus error and training-job text carrying them) shows them as text only:
 // nothing injected, no dialog, no Content-Security-Policy violation.
+// Fixes a new user asked for: no empty loss chart before training, band colours told apart (legend = plot), long
+// feature names that cannot overlap, evaluation datasets that fit the model, and which rows an evaluation scored.
+// The image view (drawing pad, upload, examples) runs against a mocked server always, and against the real
+// `digits` image model when the server has one (skipped with a note otherwise).
 // Usage: node explorer.test.mjs http://127.0.0.1:18600 ../../artifacts/explorer
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
@@ -78,6 +82,10 @@ function assertSecurityHeaders(path, response) {
   assert.equal(response.headers.get('referrer-policy'), 'no-referrer', `${path}: Referrer-Policy`);
 }
 
+/** Distance between two CSS colours as the page's canvas resolves them (0-441 in RGB). */
+const rgb = (css) => css.match(/\d+(\.\d+)?/g).slice(0, 3).map(Number);
+const colourDistance = (a, b) => Math.hypot(...rgb(a).map((v, i) => v - rgb(b)[i]));
+
 /** Nothing from the payloads became an element or ran. */
 async function assertNothingInjected(where) {
   const found = await page.evaluate(() => ({
@@ -88,8 +96,144 @@ async function assertNothingInjected(where) {
   assert.deepEqual(found, { injected: [], inlineScripts: 0, ran: null }, `${where}: payload markup reached the DOM or ran`);
 }
 
+/** Draws a stroke on the pad with the mouse (a "1" with a foot) and checks that ink landed on the 28x28 pixels. */
+async function drawStroke() {
+  const box = await page.locator('#image-canvas').boundingBox();
+  const at = (fx, fy) => [box.x + fx * box.width, box.y + fy * box.height];
+  await page.mouse.move(...at(0.4, 0.25));
+  await page.mouse.down();
+  for (const [fx, fy] of [[0.5, 0.18], [0.5, 0.5], [0.5, 0.8], [0.4, 0.8], [0.62, 0.8]]) await page.mouse.move(...at(fx, fy), { steps: 8 });
+  await page.mouse.up();
+  const ink = await page.$eval('#image-canvas', (c) => c.getContext('2d').getImageData(0, 0, 28, 28).data.filter((v, i) => i % 4 === 0 && v > 128).length);
+  assert.ok(ink > 20, `the stroke left ${ink} bright pixels on the pad`);
+  return ink;
+}
+
+/** What the image view shows after a prediction. */
+const imageShown = () => page.evaluate(() => {
+  const chart = window.explorer.charts['image-chart'];
+  const numbers = Object.fromEntries([...document.querySelectorAll('#image-numbers dt')].map((dt) => [dt.textContent, dt.nextElementSibling.textContent]));
+  return {
+    bars: chart.getDatasetMeta(0).data.length, labels: chart.data.labels, std: chart.options.plugins.errorBars.std, k: chart.options.plugins.errorBars.k,
+    numbers, votes: [...document.querySelectorAll('#image-votes .vote')].map((v) => v.textContent),
+    entropy: Number(document.querySelector('#image').dataset.entropy), mutualInformation: Number(document.querySelector('#image').dataset.mutualInformation),
+  };
+});
+
+/** The image view against the server contract, mocked (it runs before that server side exists): a model with an
+ * `image` block, POST /predict/image answered with fixed probabilities; class labels carry the XSS payloads. */
+async function imageViewMocked() {
+  assert.deepEqual(await page.evaluate(() => window.cspViolations), [], 'CSP violations before the page is reloaded');
+  const classes = ['0', '1', '2', '3', '4', '5', '6', '7', ...payloads.classes];
+  const model = {
+    name: 'mock-image', defaultVersion: 1, versions: [{ version: 1 }], task: 'classification',
+    inputs: Array.from({ length: 64 }, (_, i) => `px${i}`), outputs: classes, description: 'mocked image model',
+    network: { inputs: 64, inputShape: [1, 8, 8] }, examples: null,
+    image: { channels: 1, height: 8, width: 8, pixelMax: 16, background: 'dark' },
+  };
+  const sent = [];
+  const routes = [
+    [(url) => url.pathname === '/models', async (route) => {
+      const list = await (await route.fetch()).json();
+      await route.fulfill({ json: [...list, { name: model.name, defaultVersion: 1, versions: [1], task: 'classification', inputs: 64, outputs: classes }] });
+    }],
+    [(url) => url.pathname === '/models/mock-image', (route) => route.fulfill({ json: model })],
+    [(url) => url.pathname === '/models/mock-image/predict/image', (route) => {
+      const request = route.request();
+      const url = new URL(request.url());
+      const body = request.postDataBuffer();
+      sent.push({ query: Object.fromEntries(url.searchParams), type: request.headers()['content-type'], field: body.includes('name="image"'), png: body.includes(Buffer.from([0x89, 0x50, 0x4e, 0x47])), body });
+      const probabilities = [0.02, 0.6, 0.02, 0.02, 0.02, 0.02, 0.02, 0.02, 0.2, 0.06];
+      const votes = [1, 1, 8, 1, 1, 1, 8, 1, 1, 9, 1, 1];
+      return route.fulfill({ json: {
+        model: model.name, version: 1, samples: 100, seed: 42,
+        predictions: [{
+          probabilities, probabilityStd: probabilities.map((q) => q / 4), label: classes[1], entropy: 1.234, expectedEntropy: 0.9,
+          mutualInformation: 0.334, variationRatio: 0.25, samples: votes.map((c) => classes.map((_, i) => (i === c ? 0.9 : 0.1 / 9))),
+        }],
+      } });
+    }],
+  ];
+  for (const [match, handler] of routes) await page.route(match, handler);
+  await page.goto(`${base}/`);
+  await page.waitForSelector('#curve[data-rendered="true"]');
+  await page.selectOption('#model', 'mock-image');
+  await page.waitForSelector('#image:not([hidden])');
+  assert.equal(await page.isHidden('#tabular'), true, 'an image model hides the row form');
+  assert.match(await page.textContent('#model-info'), /image model: 1×8×8 pixels, 0–16/);
+  await drawStroke();
+  await page.click('#image-predict');
+  await page.waitForSelector('#image[data-rendered="true"][data-source="drawing"]');
+  const shown = await imageShown();
+  assert.deepEqual({ ...sent[0], body: null }, { query: { samples: '100', seed: '42', returnSamples: 'true' }, type: sent[0].type, field: true, png: true, body: null }, 'the pad is sent as a PNG in the "image" field');
+  assert.match(sent[0].type, /^multipart\/form-data; boundary=/);
+  assert.equal(shown.bars, 10);
+  assert.deepEqual(shown.labels, classes, 'class labels reach the chart unchanged');
+  assert.equal(shown.k, 2, 'error bars are ±2σ');
+  assert.deepEqual(shown.votes, ['1', '1', payloads.classes[0], '1', '1', '1', payloads.classes[0], '1', '1', payloads.classes[1]], 'the first 10 samples\' choices, as text');
+  assert.equal(shown.numbers['entropy (total uncertainty)'], '1.234');
+  assert.equal(shown.numbers['mutual information (the model does not know)'], '0.334');
+  assert.match(shown.numbers['predicted class'], /^1 \(probability 0\.600 ± 0\.300\)$/);
+  await assertNothingInjected('image view (mocked)');
+  await page.click('#image-example-clothing');
+  await page.waitForSelector('#image[data-source="clothing"]');
+  assert.equal(sent.length, 2, 'the example was predicted');
+  assert.ok(sent[1].png && sent[1].body.includes('filename="clothing.png"'), 'the example is sent as a PNG');
+  // An uploaded file is sent unchanged (a dark bar on white: the server, not the page, inverts it).
+  const upload = Buffer.from(await page.evaluate(async () => {
+    const c = document.createElement('canvas');
+    c.width = c.height = 16;
+    const x = c.getContext('2d');
+    x.fillStyle = '#fff'; x.fillRect(0, 0, 16, 16); x.fillStyle = '#000'; x.fillRect(6, 2, 4, 12);
+    const blob = await new Promise((resolve) => c.toBlob(resolve, 'image/png'));
+    return [...new Uint8Array(await blob.arrayBuffer())];
+  }));
+  await page.setInputFiles('#image-file', { name: 'upload.png', mimeType: 'image/png', buffer: upload });
+  await page.waitForSelector('#image[data-source="upload"]');
+  assert.ok(sent[2].body.includes(upload) && sent[2].body.includes('filename="upload.png"'), 'the uploaded file is sent as it is');
+  await page.locator('#image').screenshot({ path: `${shots}/image-mocked.png` });
+  for (const [match, handler] of routes) await page.unroute(match, handler);
+  await page.goto(`${base}/`);
+  await page.waitForSelector('#curve[data-rendered="true"]');
+  step('image view (mocked server): drawn stroke sent as PNG, examples and an upload sent as they are, 10 bars with ±2σ, entropy and mutual information, 10 sample votes, labels as text');
+}
+
+/** The image view against the real `digits` image model, when the server has one. */
+async function imageViewLive() {
+  const response = await fetch(`${base}/models/digits`);
+  const digits = response.ok ? await response.json() : null;
+  if (!digits?.image) {
+    console.log(`explorer: NOTE: image view against a real model skipped: the server has no digits image model (GET /models/digits: ${response.status}${digits ? ', no "image" block' : ''})`);
+    return;
+  }
+  await page.selectOption('#model', 'digits');
+  await page.waitForSelector('#image:not([hidden])');
+  await drawStroke();
+  await page.click('#image-predict');
+  await page.waitForSelector('#image[data-rendered="true"][data-source="drawing"]', { timeout: 60_000 });
+  const drawn = await imageShown();
+  assert.equal(drawn.bars, 10, 'ten class bars');
+  assert.deepEqual(drawn.labels, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+  assert.ok(Number.isFinite(drawn.entropy) && Number.isFinite(drawn.mutualInformation), 'entropy and mutual information are numbers');
+  assert.match(drawn.numbers['entropy (total uncertainty)'], /^\d+\.\d{3}$/);
+  assert.match(drawn.numbers['mutual information (the model does not know)'], /^\d+\.\d{3}$/);
+  assert.equal(drawn.votes.length, 10, 'the first 10 MC samples\' choices');
+  await page.locator('#image').screenshot({ path: `${shots}/image-drawn.png` });
+  const results = {};
+  for (const example of ['digit', 'clothing']) {
+    await page.click(`#image-example-${example}`);
+    await page.waitForSelector(`#image[data-source="${example}"]`, { timeout: 60_000 });
+    results[example] = await imageShown();
+    assert.match(results[example].numbers['mutual information (the model does not know)'], /^\d+\.\d{3}$/, `${example}: mutual information shown`);
+    assert.match(results[example].numbers['entropy (total uncertainty)'], /^\d+\.\d{3}$/, `${example}: entropy shown`);
+    await page.locator('#image').screenshot({ path: `${shots}/image-${example}.png` });
+  }
+  const line = (r) => `${r.numbers['predicted class']}, entropy ${r.entropy.toFixed(3)}, mutual information ${r.mutualInformation.toFixed(3)}`;
+  step(`digits image model: drawn stroke -> ${line(drawn)}; example digit -> ${line(results.digit)}; Fashion-MNIST trouser -> ${line(results.clothing)}`);
+}
+
 try {
-  for (const path of ['/', '/index.html', '/explorer.js', '/explorer.css', '/vendor/chart.umd.min.js']) {
+  for (const path of ['/', '/index.html', '/explorer.js', '/image-examples.js', '/explorer.css', '/vendor/chart.umd.min.js']) {
     const response = await fetch(`${base}${path}`);
     assert.equal(response.status, 200, path);
     assertSecurityHeaders(path, response);
@@ -120,6 +264,52 @@ try {
   step(`toy plot: ${curve.labels.length} datasets, ${curve.points} training points, band ${curve.centre.toFixed(3)} at x=0 vs ${curve.edge.toFixed(3)} at the edge`);
   await page.screenshot({ path: `${shots}/toy.png`, fullPage: false });
 
+  // (b) The ±2σ total and ±2σ epistemic bands differ clearly, and each strip of the plot is its legend's colour:
+  // each strip (total beyond ±2σ epistemic, ±2σ epistemic beyond ±1σ) is sampled midway where it is widest. The
+  // total strip is widest among the training dots, so lines and dots are hidden while the pixels are read.
+  const bands = await page.evaluate(() => {
+    const chart = window.explorer.charts['curve-chart'];
+    const legend = Object.fromEntries(chart.legend.legendItems.map((item) => [item.text, item.fillStyle]));
+    const sets = Object.fromEntries(chart.data.datasets.map((d) => [d.label, d.data]));
+    const y = (label, i) => chart.scales.y.getPixelForValue(sets[label][i].y);
+    const ctx = chart.canvas.getContext('2d');
+    const ratio = chart.currentDevicePixelRatio;
+    const lines = chart.data.datasets.map((d, i) => (d.label.includes('σ') ? -1 : i)).filter((i) => i >= 0);
+    lines.forEach((i) => chart.setDatasetVisibility(i, false));
+    chart.update('none');
+    const strip = (outer, inner) => {
+      let best = { width: -1 };
+      sets['MC mean'].forEach((_, i) => {
+        const width = y(inner, i) - y(outer, i); // canvas y grows downwards
+        if (width > best.width) best = { width, x: chart.scales.x.getPixelForValue(sets['MC mean'][i].x), y: (y(inner, i) + y(outer, i)) / 2 };
+      });
+      // Five pixels along the strip's middle.
+      const pixels = [-4, -2, 0, 2, 4].map((dx) => `rgb(${[...ctx.getImageData(Math.round((best.x + dx) * ratio), Math.round(best.y * ratio), 1, 1).data].slice(0, 3).join(',')})`);
+      return { width: best.width, pixels };
+    };
+    const strips = { '±2σ total': strip('±2σ total upper', '±2σ epistemic upper'), '±2σ epistemic': strip('±2σ epistemic upper', '±1σ epistemic upper') };
+    lines.forEach((i) => chart.setDatasetVisibility(i, true));
+    chart.update('none');
+    return { legend, strips };
+  });
+  const apart = colourDistance(bands.legend['±2σ total'], bands.legend['±2σ epistemic']);
+  assert.ok(apart > 100, `legend swatches ±2σ total ${bands.legend['±2σ total']} and ±2σ epistemic ${bands.legend['±2σ epistemic']} are too alike (${apart.toFixed(0)})`);
+  for (const [label, { width, pixels }] of Object.entries(bands.strips)) {
+    assert.ok(width > 2.5, `the ${label} strip is at most ${width.toFixed(1)} px wide`);
+    // Most, not all: the strip's edges slope, and a thin strip's edge can cut one of the five pixels.
+    assert.ok(pixels.filter((p) => colourDistance(p, bands.legend[label]) < 12).length >= 3, `the ${label} strip is drawn ${pixels.join(' ')}, its legend ${bands.legend[label]}`);
+  }
+  step(`band colours: legend swatches ${apart.toFixed(0)} apart in RGB; the plotted strips match their swatches`);
+
+  // (a) No empty chart area under "Train a model" before a job has a curve.
+  const idle = await page.evaluate(() => ({ hidden: document.querySelector('#train-figure').hidden, height: document.querySelector('#training').getBoundingClientRect().height }));
+  assert.equal(idle.hidden, true, 'the loss chart is shown before any training');
+  assert.ok(idle.height < 200, `"Train a model" is ${idle.height}px tall with nothing trained`);
+  // (d) A 1-input regressor fits no bundled dataset: nothing to choose, nothing to run.
+  assert.deepEqual(await page.$$eval('#eval-dataset option', (o) => o.map((x) => x.value)), [], 'toy: no bundled dataset fits');
+  assert.equal(await page.isDisabled('#eval-run'), true, 'toy: Evaluate is disabled');
+  step(`before training: no loss chart ("Train a model" is ${idle.height.toFixed(0)}px tall); toy offers no evaluation dataset`);
+
   const answered = page.waitForResponse((r) => r.url().endsWith('/models/toy/predict') && r.request().postDataJSON().samples === 300);
   await page.fill('#curve-samples', '300');
   assert.equal((await answered).status(), 200);
@@ -130,6 +320,7 @@ try {
   await page.fill('#train-name', 'browser-model');
   await page.fill('#train-epochs', '8');
   await page.click('#train-start');
+  await page.waitForSelector('#train-figure:not([hidden])', { timeout: 120_000 });
   await page.waitForSelector('#training[data-state="Succeeded"]', { timeout: 120_000 });
   const points = await page.evaluate(() => window.explorer.charts['train-chart'].data.labels.length);
   assert.equal(points, 8, 'the loss curve has one point per epoch');
@@ -141,16 +332,50 @@ try {
   await page.locator('#training').screenshot({ path: `${shots}/training.png` });
   await page.locator('#tabular').screenshot({ path: `${shots}/classifier.png` });
 
+  // (c) breast_cancer's 30 long feature names (mean_fractal_dimension, ...): no two fields overlap, no name spills
+  // out of its own field, each shows its full name as a tooltip; at desktop and at phone width.
+  const checkFields = async (where) => {
+    const fields = await page.$$eval('#row-form label', (labels) => labels.map((label) => {
+      const name = label.querySelector('.name');
+      const box = (e) => { const r = e.getBoundingClientRect(); return { left: r.left, right: r.right, top: r.top, bottom: r.bottom }; };
+      return { text: name.textContent, title: name.title, label: box(label), name: box(name), input: box(label.querySelector('input')), spills: name.scrollWidth > name.clientWidth + 1 };
+    }));
+    assert.equal(fields.length, 30, `${where}: 30 fields`);
+    const overlap = (a, b) => a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5;
+    const inside = (a, b) => a.left >= b.left - 0.5 && a.right <= b.right + 0.5 && a.top >= b.top - 0.5 && a.bottom <= b.bottom + 0.5;
+    for (const [i, f] of fields.entries()) {
+      assert.equal(f.title, f.text, `${where}: ${f.text} has its full name as a tooltip`);
+      assert.ok(!f.spills && inside(f.name, f.label) && inside(f.input, f.label), `${where}: ${f.text} stays inside its field`);
+      for (const g of fields.slice(i + 1)) assert.ok(!overlap(f.label, g.label), `${where}: ${f.text} overlaps ${g.text}`);
+    }
+    return fields;
+  };
+  const fields = await checkFields('desktop');
+  assert.ok(fields.some((f) => f.text === 'mean_fractal_dimension'), 'breast_cancer feature names are shown');
+  await page.setViewportSize({ width: 390, height: 844 });
+  await checkFields('phone');
+  await page.locator('#row-form').screenshot({ path: `${shots}/long-feature-names-phone.png` });
+  await page.setViewportSize({ width: 1200, height: 900 });
+  step('30 long breast_cancer feature names: no overlap, none spills out of its field, full names as tooltips (1200 and 390 px)');
+
+  // (d) The evaluation offers the datasets that fit the selected classifier (30 inputs, classification) only.
+  assert.deepEqual(await page.$$eval('#eval-dataset option', (o) => o.map((x) => x.value)), ['breast_cancer'], 'browser-model: compatible datasets');
+  assert.equal(await page.inputValue('#eval-dataset'), 'breast_cancer');
+
   await page.selectOption('#eval-dataset', 'breast_cancer');
   await page.click('#eval-run');
   await page.waitForSelector('#eval-figure:not([hidden])');
   assert.match(await page.textContent('#eval-metrics'), /expectedCalibrationError/);
-  step('evaluation shows metrics and a reliability diagram');
+  // (e) The evaluation says which rows it scored, from the response (model, version, data, report.rows).
+  assert.match(await page.textContent('#eval-summary'), /^Scored 569 rows of breast_cancer \(all rows of the bundled dataset, not a held-out split\) with browser-model v1, T = 100\.$/);
+  step(`evaluation shows metrics and a reliability diagram; "${await page.textContent('#eval-summary')}"`);
   await page.locator('#evaluation').screenshot({ path: `${shots}/evaluation.png` });
 
   await page.selectOption('#model', 'boston');
   await page.waitForFunction(() => window.explorer.model?.name === 'boston' && document.querySelector('#row-numbers').textContent.includes('predictive variance'));
   await page.locator('#tabular').screenshot({ path: `${shots}/boston.png` });
+  assert.deepEqual(await page.$$eval('#eval-dataset option', (o) => o.map((x) => x.value)), ['boston'], 'boston: compatible datasets');
+  assert.equal(await page.textContent('#eval-summary'), '', 'the previous model\'s evaluation is cleared');
   step('boston: a real row prefilled, histogram of samples with the interval');
 
   // Stored XSS: the imported model's feature names, class labels and description are payloads; they show as text.
@@ -179,8 +404,14 @@ try {
   await page.locator('#tabular').screenshot({ path: `${shots}/payload-model.png` });
   step('a model with markup in its feature names, class labels and description shows them as text; nothing injected');
 
+  // xss-probe (2 inputs) fits no bundled dataset, so the page offers none and Evaluate is off.
+  assert.equal(await page.isDisabled('#eval-run'), true, 'xss-probe: Evaluate is disabled');
+
   // Error text (ProblemDetails title, detail and field errors) and training-job fields are shown as text too.
-  const evaluateRoute = (url) => url.pathname === '/models/xss-probe/evaluate';
+  // The evaluation's answer is replaced for boston, which the page can evaluate.
+  await page.selectOption('#model', 'boston');
+  await page.waitForFunction(() => window.explorer.model?.name === 'boston' && !document.querySelector('#eval-run').disabled);
+  const evaluateRoute = (url) => url.pathname === '/models/boston/evaluate';
   await page.route(evaluateRoute, (route) => route.fulfill({
     status: 400, contentType: 'application/problem+json',
     body: JSON.stringify({ title: payloads.problem, detail: payloads.problem, errors: { [payloads.problem]: [payloads.problem] } }),
@@ -208,6 +439,9 @@ try {
   await assertNothingInjected('training job');
   await page.unroute(jobsRoute);
   step('error text and training-job fields with markup are shown as text; nothing injected');
+
+  await imageViewMocked();
+  await imageViewLive();
 
   await page.setViewportSize({ width: 390, height: 844 });
   await page.selectOption('#model', 'toy');

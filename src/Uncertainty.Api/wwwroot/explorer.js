@@ -2,6 +2,8 @@
 // Whatever the service sends (model, feature and class names, descriptions, job fields, error text, numbers) is
 // data, never markup: it reaches the page only as textContent or a plain attribute value, through el() below, and
 // never through innerHTML and the like. The page's Content-Security-Policy allows no inline script as a second line.
+import { examples } from './image-examples.js';
+
 const $ = (id) => document.getElementById(id);
 
 /** A new element whose text and attributes are set as data: nothing here goes through the HTML parser. */
@@ -12,11 +14,13 @@ function el(tag, text, attributes = {}) {
   return element;
 }
 
-const state = { model: null, charts: {}, job: null };
+const state = { model: null, charts: {}, job: null, upload: null };
 window.explorer = state; // read by the browser test
 
 async function api(path, options = {}) {
-  const response = await fetch(path, { ...options, headers: { 'content-type': 'application/json', ...(options.headers || {}) } });
+  // A FormData body sets its own multipart content type (with the boundary); everything else is JSON.
+  const json = options.body instanceof FormData ? {} : { 'content-type': 'application/json' };
+  const response = await fetch(path, { ...options, headers: { ...json, ...(options.headers || {}) } });
   const body = await response.json().catch(() => null);
   if (!response.ok) {
     const fields = body?.errors ? ' ' + Object.entries(body.errors).map(([k, v]) => `${k}: ${[].concat(v).join(' ')}`).join('; ') : '';
@@ -49,11 +53,19 @@ async function loadModels(select) {
 async function showModel(name) {
   const model = await api(`/models/${encodeURIComponent(name)}`);
   state.model = model;
-  $('model-info').textContent = `${model.inputs.length} input(s): ${model.inputs.slice(0, 6).join(', ')}${model.inputs.length > 6 ? ', …' : ''}; versions ${model.versions.map((v) => v.version).join(', ')}`;
-  const oneInput = model.task !== 'classification' && model.inputs.length === 1;
+  const image = model.image;
+  const inputs = image
+    ? `image model: ${image.channels}×${image.height}×${image.width} pixels, 0–${image.pixelMax}, trained on ${String(image.background).toLowerCase() === 'dark' ? 'light ink on a dark background' : 'dark ink on a light background'}`
+    : `${model.inputs.length} input(s): ${model.inputs.slice(0, 6).join(', ')}${model.inputs.length > 6 ? ', …' : ''}`;
+  $('model-info').textContent = `${inputs}; versions ${model.versions.map((v) => v.version).join(', ')}`;
+  showEvaluationChoices(model);
+  const oneInput = !image && model.task !== 'classification' && model.inputs.length === 1;
   $('curve').hidden = !oneInput;
-  $('tabular').hidden = oneInput;
-  if (oneInput) {
+  $('tabular').hidden = oneInput || Boolean(image);
+  $('image').hidden = !image;
+  if (image) {
+    showImageModel(model);
+  } else if (oneInput) {
     await drawCurve();
   } else {
     buildRowForm(model);
@@ -62,6 +74,8 @@ async function showModel(name) {
 }
 
 // ---- 1-D regression: bands and sample curves ----------------------------------------------------------
+// Total (epistemic + aleatoric) in warm sand, epistemic in two blues: told apart at a glance, in the legend and the plot.
+const bandColours = { total: 'rgb(248, 214, 160)', epistemic2: 'rgb(168, 193, 240)', epistemic1: 'rgb(104, 145, 226)' };
 async function drawCurve() {
   const model = state.model;
   const samples = Number($('curve-samples').value);
@@ -78,20 +92,22 @@ async function drawCurve() {
   const p = response.predictions;
   const line = (f) => grid.map((x, i) => ({ x, y: f(p[i]) }));
   const sd = (v) => Math.sqrt(v);
-  const band = (label, k, variance, color) => [
-    { label: `${label} upper`, data: line((r) => r.mean[0] + k * sd(variance(r))), borderWidth: 0, pointRadius: 0, fill: false, backgroundColor: color },
-    { label, data: line((r) => r.mean[0] - k * sd(variance(r))), borderWidth: 0, pointRadius: 0, fill: '-1', backgroundColor: color },
+  // Opaque fills drawn widest first, under the lines and dots: each visible strip is exactly its legend colour (no
+  // blending where bands overlap). Chart.js draws a higher `order` earlier, so underneath.
+  const band = (label, k, variance, color, order) => [
+    { label: `${label} upper`, data: line((r) => r.mean[0] + k * sd(variance(r))), borderWidth: 0, pointRadius: 0, fill: false, backgroundColor: color, order },
+    { label, data: line((r) => r.mean[0] - k * sd(variance(r))), borderWidth: 0, pointRadius: 0, fill: '-1', backgroundColor: color, order },
   ];
   const curves = Array.from({ length: Math.min(5, response.samples) }, (_, t) => ({
-    label: t === 0 ? 'MC samples' : `sample ${t + 1}`, data: line((r) => r.samples[t][0]), borderColor: 'rgba(120,120,120,.55)', borderWidth: 1, pointRadius: 0,
+    label: t === 0 ? 'MC samples' : `sample ${t + 1}`, data: line((r) => r.samples[t][0]), borderColor: 'rgba(120,120,120,.55)', borderWidth: 1, pointRadius: 0, order: 3,
   }));
   const datasets = [
-    ...band('±2σ total', 2, (r) => r.predictiveVariance[0], 'rgba(36,86,199,.10)'),
-    ...band('±2σ epistemic', 2, (r) => r.epistemicVariance[0], 'rgba(36,86,199,.18)'),
-    ...band('±1σ epistemic', 1, (r) => r.epistemicVariance[0], 'rgba(36,86,199,.28)'),
+    ...band('±2σ total', 2, (r) => r.predictiveVariance[0], bandColours.total, 6),
+    ...band('±2σ epistemic', 2, (r) => r.epistemicVariance[0], bandColours.epistemic2, 5),
+    ...band('±1σ epistemic', 1, (r) => r.epistemicVariance[0], bandColours.epistemic1, 4),
     ...curves,
-    { label: 'MC mean', data: line((r) => r.mean[0]), borderColor: '#2456c7', borderWidth: 2.5, pointRadius: 0 },
-    { label: 'training data', type: 'scatter', data: (model.examples ?? []).map((e) => ({ x: e[0], y: e[1] })), backgroundColor: '#d9480f', pointRadius: 2.5 },
+    { label: 'MC mean', data: line((r) => r.mean[0]), borderColor: '#1d2430', borderWidth: 2.5, pointRadius: 0, order: 2 },
+    { label: 'training data', type: 'scatter', data: (model.examples ?? []).map((e) => ({ x: e[0], y: e[1] })), backgroundColor: '#d9480f', pointRadius: 2.5, order: 1 },
   ];
   chart('curve-chart', {
     type: 'line',
@@ -99,7 +115,7 @@ async function drawCurve() {
     options: {
       parsing: false,
       scales: { x: { type: 'linear', title: { display: true, text: model.inputs[0] } }, y: { title: { display: true, text: model.outputs?.[0] ?? 'y' } } },
-      plugins: { legend: { labels: { filter: (item) => !item.text.endsWith('upper') && !item.text.startsWith('sample ') } } },
+      plugins: { legend: { labels: { filter: (item) => !item.text.endsWith('upper') && !item.text.startsWith('sample '), sort: (a, b) => a.datasetIndex - b.datasetIndex } } },
     },
   });
   const section = $('curve');
@@ -113,8 +129,12 @@ async function drawCurve() {
 function buildRowForm(model) {
   const example = model.examples?.[0] ?? [];
   $('row-form').replaceChildren(...model.inputs.map((name, i) => {
-    const label = el('label', name);
-    label.append(el('input', null, { name, type: 'number', step: 'any', value: example[i] ?? 0, required: '' }));
+    // The name wraps onto at most two lines (preferably after _ - . or a space), then ends in an ellipsis; the whole
+    // name is its tooltip. The break points are <wbr> elements between text nodes, so the text stays the name.
+    const label = el('label');
+    const text = el('span', null, { class: 'name', title: name });
+    name.split(/(?<=[_\-. ])/).forEach((part, j) => text.append(...(j ? [el('wbr')] : []), document.createTextNode(part)));
+    label.append(text, el('input', null, { name, type: 'number', step: 'any', value: example[i] ?? 0, required: '' }));
     return label;
   }));
 }
@@ -159,17 +179,17 @@ function drawHistogram(model, p) {
   $('row-caption').textContent = `Distribution of the ${values.length} MC means (epistemic spread); blue bars lie inside the 95% predictive interval ${p.interval.lower[0].toFixed(2)} – ${p.interval.upper[0].toFixed(2)}, which also includes the aleatoric noise.`;
 }
 
-// Error bars drawn over the bars: ±1 std of each class probability across the MC samples.
+// Error bars drawn over the bars: ±k std of each class probability across the MC samples (k = 1 unless given).
 const errorBars = {
   id: 'errorBars',
   afterDatasetsDraw(c) {
-    const std = c.config.options.plugins.errorBars?.std;
+    const { std, k = 1 } = c.config.options.plugins.errorBars ?? {};
     if (!std) return;
     const meta = c.getDatasetMeta(0), y = c.scales.y, ctx = c.ctx;
     ctx.save(); ctx.strokeStyle = '#1d2430'; ctx.lineWidth = 1.5;
     meta.data.forEach((bar, i) => {
       const value = c.data.datasets[0].data[i];
-      const top = y.getPixelForValue(Math.min(1, value + std[i])), bottom = y.getPixelForValue(Math.max(0, value - std[i]));
+      const top = y.getPixelForValue(Math.min(1, value + k * std[i])), bottom = y.getPixelForValue(Math.max(0, value - k * std[i]));
       ctx.beginPath(); ctx.moveTo(bar.x, top); ctx.lineTo(bar.x, bottom);
       ctx.moveTo(bar.x - 6, top); ctx.lineTo(bar.x + 6, top); ctx.moveTo(bar.x - 6, bottom); ctx.lineTo(bar.x + 6, bottom); ctx.stroke();
     });
@@ -187,6 +207,162 @@ function drawClasses(model, p) {
   $('row-caption').textContent = 'Class probabilities averaged over the MC samples, with ±1 std across samples. Mutual information (above) is the epistemic part of the entropy.';
 }
 
+// ---- image models: a drawing pad, an upload, class probabilities and the MC samples' votes ---------------
+// The pad is 28x28 (MNIST's size), white ink on black; the server turns whatever it gets into the model's own
+// size, grey levels and background (GET /models/{name} -> image), so the page sends the picture as it is.
+const imageSamples = 100;
+const imageSeed = 42;
+const votesShown = 10;
+
+function pad() { return $('image-canvas').getContext('2d', { willReadFrequently: true }); }
+
+function clearPad() {
+  const ctx = pad();
+  ctx.fillStyle = '#000';
+  ctx.fillRect(0, 0, ctx.canvas.width, ctx.canvas.height);
+  state.upload = null;
+  $('image-file').value = '';
+}
+
+function showImageModel(model) {
+  clearPad();
+  $('image-numbers').replaceChildren();
+  $('image-votes').replaceChildren();
+  state.charts['image-chart']?.destroy();
+  delete state.charts['image-chart'];
+  $('image').dataset.rendered = 'false';
+  const { height, width } = model.image;
+  $('image-framing').textContent = height < 28
+    ? `Your drawing is sent framed like the training pictures: its ink fills the frame, which the server shrinks to ${height}×${width}.`
+    : `Your drawing is sent framed like MNIST: its ink scaled into a 20×20 box centred in ${height}×${width}.`;
+  say(`Draw a shape for ${model.name} (${model.outputs?.length ?? '?'} classes), or try an example.`);
+}
+
+/** Pointer drawing on the pad: positions are scaled from the enlarged on-screen box to the 28x28 pixels. */
+function wirePad() {
+  const canvas = $('image-canvas');
+  let last = null;
+  const at = (e) => {
+    const box = canvas.getBoundingClientRect();
+    return [((e.clientX - box.left) / box.width) * canvas.width, ((e.clientY - box.top) / box.height) * canvas.height];
+  };
+  const stroke = (from, to) => {
+    const ctx = pad();
+    ctx.strokeStyle = '#fff';
+    ctx.lineWidth = 2.4;
+    ctx.lineCap = 'round';
+    ctx.lineJoin = 'round';
+    ctx.beginPath(); ctx.moveTo(...from); ctx.lineTo(...to); ctx.stroke();
+  };
+  canvas.addEventListener('pointerdown', (e) => {
+    if (state.upload) clearPad(); // drawing starts a new picture: the upload is no longer what would be sent
+    canvas.setPointerCapture(e.pointerId);
+    last = at(e);
+    stroke(last, last);
+  });
+  canvas.addEventListener('pointermove', (e) => {
+    if (!last) return;
+    const next = at(e);
+    stroke(last, next);
+    last = next;
+  });
+  const end = () => { last = null; };
+  canvas.addEventListener('pointerup', end);
+  canvas.addEventListener('pointercancel', end);
+}
+
+/** An uploaded file (or an example) is sent as it is; the pad shows it fitted into 28x28 as a preview. */
+async function useUpload(file) {
+  if (!file) return;
+  const bitmap = await createImageBitmap(file);
+  const ctx = pad();
+  const scale = Math.min(ctx.canvas.width / bitmap.width, ctx.canvas.height / bitmap.height);
+  const w = bitmap.width * scale, h = bitmap.height * scale;
+  ctx.fillStyle = '#000';
+  ctx.fillRect(0, 0, ctx.canvas.width, ctx.canvas.height);
+  ctx.drawImage(bitmap, (ctx.canvas.width - w) / 2, (ctx.canvas.height - h) / 2, w, h);
+  bitmap.close();
+  state.upload = file;
+  await predictImage('upload');
+}
+
+/** Loads one of the embedded 28x28 examples into the pad and predicts it, sent as it is (like an upload, not reframed). */
+async function useExample(name) {
+  const { pixels } = examples[name];
+  const ctx = pad();
+  const picture = ctx.createImageData(28, 28);
+  pixels.forEach((v, i) => picture.data.set([v, v, v, 255], 4 * i));
+  ctx.putImageData(picture, 0, 0);
+  $('image-file').value = '';
+  const png = await new Promise((resolve) => ctx.canvas.toBlob(resolve, 'image/png'));
+  state.upload = new File([png], `${name}.png`, { type: 'image/png' });
+  await predictImage(name);
+}
+
+/**
+ * The pad framed the way the model's training pictures are: the ink's bounding box, aspect kept, centred and
+ * scaled to fill the frame for small pictures (the 8x8 digits fill theirs), or to 20 of 28 pixels as MNIST frames
+ * its digits. The server only resizes, so a small drawing in a corner would otherwise reach the model as a speck.
+ */
+function framedPad(model) {
+  const canvas = $('image-canvas');
+  const size = canvas.width;
+  const { data } = pad().getImageData(0, 0, size, canvas.height);
+  let [left, top, right, bottom] = [size, size, -1, -1];
+  for (let i = 0; i < data.length; i += 4) {
+    if (data[i] < 32) continue;
+    const x = (i / 4) % size, y = Math.floor(i / 4 / size);
+    [left, top, right, bottom] = [Math.min(left, x), Math.min(top, y), Math.max(right, x), Math.max(bottom, y)];
+  }
+  if (right < 0) return canvas; // nothing drawn: send the empty pad as it is
+  const [w, h] = [right - left + 1, bottom - top + 1];
+  const scale = (model.image.height < 28 ? size : 20) / Math.max(w, h);
+  const framed = document.createElement('canvas');
+  framed.width = framed.height = size;
+  const ctx = framed.getContext('2d');
+  ctx.fillStyle = '#000';
+  ctx.fillRect(0, 0, size, size);
+  ctx.imageSmoothingQuality = 'high';
+  ctx.drawImage(canvas, left, top, w, h, (size - w * scale) / 2, (size - h * scale) / 2, w * scale, h * scale);
+  return framed;
+}
+
+/** Sends the upload, or else the pad as a PNG; source ('drawing', 'upload' or an example) is recorded for the test. */
+async function predictImage(source = 'drawing') {
+  const model = state.model;
+  const picture = state.upload ?? await new Promise((resolve) => framedPad(model).toBlob(resolve, 'image/png'));
+  const form = new FormData();
+  form.append('image', picture, state.upload?.name ?? 'drawing.png');
+  const query = new URLSearchParams({ samples: imageSamples, seed: imageSeed, returnSamples: true });
+  const response = await api(`/models/${encodeURIComponent(model.name)}/predict/image?${query}`, { method: 'POST', body: form });
+  const p = response.predictions[0];
+  const classes = model.outputs ?? p.probabilities.map((_, i) => String(i));
+  const best = p.probabilities.indexOf(Math.max(...p.probabilities));
+  $('image-numbers').replaceChildren(...[
+    ['predicted class', `${p.label} (probability ${p.probabilities[best].toFixed(3)} ± ${(2 * p.probabilityStd[best]).toFixed(3)})`],
+    ['entropy (total uncertainty)', p.entropy.toFixed(3)],
+    ['mutual information (the model does not know)', p.mutualInformation.toFixed(3)],
+  ].flatMap(([k, v]) => [el('dt', k), el('dd', v)]));
+  const argmax = (probabilities) => probabilities.indexOf(Math.max(...probabilities));
+  $('image-votes').replaceChildren(...(p.samples ?? []).slice(0, votesShown).map((s, t) => {
+    const choice = classes[argmax(s)];
+    return el('span', choice, { class: choice === p.label ? 'vote' : 'vote other', title: `MC sample ${t + 1}` });
+  }));
+  chart('image-chart', {
+    type: 'bar',
+    data: { labels: classes, datasets: [{ label: 'MC mean probability', data: p.probabilities, backgroundColor: 'rgba(36,86,199,.7)' }] },
+    options: { scales: { y: { min: 0, max: 1, title: { display: true, text: 'probability' } } }, plugins: { errorBars: { std: p.probabilityStd, k: 2 } } },
+    plugins: [errorBars],
+  });
+  $('image-caption').textContent = `Bars: class probabilities averaged over T = ${response.samples} MC samples (seed ${response.seed}); whiskers: ±2σ across the samples.`;
+  const section = $('image');
+  section.dataset.entropy = String(p.entropy);
+  section.dataset.mutualInformation = String(p.mutualInformation);
+  section.dataset.source = source;
+  section.dataset.rendered = 'true';
+  say(`${model.name} v${response.version}: ${p.label}, mutual information ${p.mutualInformation.toFixed(3)} (T = ${response.samples}).`);
+}
+
 // ---- training -------------------------------------------------------------------------------------------
 async function startTraining(event) {
   event.preventDefault();
@@ -202,6 +378,7 @@ async function startTraining(event) {
   try {
     const job = await api('/training-jobs', { method: 'POST', body: JSON.stringify(body), headers: key ? { 'X-Api-Key': key } : {} });
     state.job = job.id;
+    $('train-figure').hidden = true; // shown again with this job's first epoch
     $('train-cancel').disabled = false;
     $('train-start').disabled = true;
     const lossChart = chart('train-chart', {
@@ -222,6 +399,7 @@ async function followJob(id, lossChart, name) {
     lossChart.data.datasets[0].data = job.history.map((h) => h.trainLoss);
     lossChart.data.datasets[1].data = job.history.map((h) => h.validationLoss);
     lossChart.update();
+    if (job.history.length > 0) $('train-figure').hidden = false; // no empty chart before the first epoch
     const metric = job.validationMetric != null ? `, validation ${job.metricName} ${job.validationMetric.toFixed(3)}` : '';
     const eta = job.etaSeconds != null ? `, about ${Math.ceil(job.etaSeconds)} s left` : '';
     say(`Job ${id.slice(0, 8)}…: ${job.state.toLowerCase()}, epoch ${job.epoch}/${job.epochs}${metric}${eta}`, job.state === 'Failed', $('train-status'));
@@ -248,8 +426,35 @@ async function cancelTraining() {
 }
 
 // ---- evaluation -----------------------------------------------------------------------------------------
+// The bundled datasets (BundledDatasets.All on the server): a model can be scored on those of its task with as
+// many feature columns as it has inputs.
+const bundledDatasets = [
+  { name: 'boston', task: 'regression', inputs: 13 },
+  { name: 'concrete', task: 'regression', inputs: 8 },
+  { name: 'breast_cancer', task: 'classification', inputs: 30 },
+  { name: 'digits', task: 'classification', inputs: 64 },
+];
+
+/** Offers only the bundled datasets that fit the selected model; clears the previous model's scores. */
+function showEvaluationChoices(model) {
+  const fits = bundledDatasets.filter((d) => d.task === model.task && d.inputs === model.inputs.length);
+  const picker = $('eval-dataset');
+  const kept = picker.value;
+  picker.replaceChildren(...fits.map((d) => el('option', d.name, { value: d.name })));
+  if (fits.some((d) => d.name === kept)) picker.value = kept;
+  picker.disabled = fits.length === 0;
+  $('eval-run').disabled = fits.length === 0;
+  $('eval-fit').textContent = fits.length === 0
+    ? `No bundled dataset fits this model (${model.task}, ${model.inputs.length} inputs).`
+    : `Datasets for a ${model.task} model with ${model.inputs.length} inputs.`;
+  $('eval-summary').textContent = '';
+  $('eval-metrics').replaceChildren();
+  $('eval-figure').hidden = true;
+}
+
 async function evaluate() {
   const model = state.model;
+  $('eval-summary').textContent = '';
   try {
     const result = await api(`/models/${encodeURIComponent(model.name)}/evaluate`, {
       method: 'POST', body: JSON.stringify({ dataset: $('eval-dataset').value, samples: Number($('eval-samples').value) }),
@@ -273,7 +478,9 @@ async function evaluate() {
       return tr;
     }));
     $('eval-metrics').replaceChildren(body);
-    say(`${model.name} v${result.version} on ${result.data}: ${r.rows} rows, T = ${r.samples}.`);
+    // A bundled dataset is scored whole: the response names it and counts its rows; there is no held-out split.
+    $('eval-summary').textContent = `Scored ${r.rows} rows of ${result.data} (all rows of the bundled dataset, not a held-out split) with ${result.model} v${result.version}, T = ${r.samples}.`;
+    say(`${result.model} v${result.version} evaluated on ${result.data}.`);
   } catch (error) {
     say(error.message, true);
   }
@@ -308,5 +515,11 @@ window.addEventListener('DOMContentLoaded', () => {
   $('train-form').addEventListener('submit', startTraining);
   $('train-cancel').addEventListener('click', cancelTraining);
   $('eval-run').addEventListener('click', evaluate);
+  wirePad();
+  $('image-clear').addEventListener('click', clearPad);
+  $('image-predict').addEventListener('click', guarded(() => predictImage('drawing')));
+  $('image-file').addEventListener('change', guarded((e) => useUpload(e.target.files[0])));
+  $('image-example-digit').addEventListener('click', guarded(() => useExample('digit')));
+  $('image-example-clothing').addEventListener('click', guarded(() => useExample('clothing')));
   guarded(loadModels)();
 });
