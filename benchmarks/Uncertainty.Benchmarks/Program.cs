@@ -86,6 +86,17 @@ if (gpu)
     results.Add(Cases.Memory(reference, referenceName, rows: 1000, samples: 10_000, device));
 }
 
+// A LeNet-style CNN with dropout after every convolution and dense layer (docs/reference/lenet-all.json).
+var lenet = NetworkSpec.FromJson(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "lenet-all.json")));
+const string lenetName = "LeNet-all CNN 1x28x28 (conv 32, 64; dense 512)";
+foreach (var (rows, samples) in quick ? [(1, 100)] : new[] { (1, 100), (32, 100) })
+{
+    results.AddRange(Cases.BatchedVersusLoop(lenet, lenetName, rows, samples, device, loop: true));
+}
+
+var lenetStem = lenet with { Layers = [.. lenet.Layers!.Where((_, i) => i != 2)] };
+results.AddRange(Cases.Variants(lenetStem, "LeNet-all without its first dropout2d (conv stem as prefix)", rows: 32, samples: 100, device, prefixOffOn));
+
 var wide = new NetworkSpec { Inputs = 784, Hidden = [1024, 1024], HiddenDropout = [0.1], Head = new HeadSpec { Kind = HeadKind.Classification, Outputs = 10 } };
 results.AddRange(Cases.Variants(wide, "MLP 784-1024-1024-10, p=0.1 (no input dropout)", rows: 32, samples: 100, device, prefixOffOn));
 
@@ -181,19 +192,21 @@ internal static class Cases
         _ = variance.cpu().data<float>().ToArray();
     }
 
-    /// <summary>The network's layers in order with torch's own dropout (global RNG) after each activation, as a plain PyTorch-style loop does.</summary>
+    /// <summary>The network's layers in order, each dropout layer as torch's own (global RNG), as a plain PyTorch-style loop does.</summary>
     private static Tensor NaiveForward(DropoutNetwork network, Tensor x)
     {
-        var h = x;
-        var linears = network.children().First().children().ToList();
-        int hidden = 0;
-        foreach (var module in linears)
+        var modules = network.children().First().children().Cast<nn.Module<Tensor, Tensor>>().ToList();
+        var shape = network.Spec.ResolvedInputShape;
+        var h = shape.Count > 1 ? x.view([x.shape[0], .. shape.Select(e => (long)e)]) : x;
+        var layers = network.Spec.ResolvedLayers;
+        for (int i = 0; i < layers.Count; i++)
         {
-            h = ((nn.Module<Tensor, Tensor>)module).call(h);
-            if (module is TorchSharp.Modules.ReLU)
+            h = layers[i].Type switch
             {
-                h = nn.functional.dropout(h, network.Spec.HiddenDropoutAt(hidden++), training: true);
-            }
+                LayerType.Dropout => nn.functional.dropout(h, layers[i].Rate, training: true),
+                LayerType.Dropout2d => nn.functional.dropout2d(h, layers[i].Rate, training: true),
+                _ => modules[network.ModuleIndexOfLayer[i]].call(h),
+            };
         }
 
         return h;

@@ -28,6 +28,8 @@ namespace Uncertainty.Api.Evaluation;
 /// <param name="Samples">T, the MC passes per row.</param>
 /// <param name="Seed">Seeds the dropout masks (fixed by default, so scores are repeatable).</param>
 /// <param name="Version">The version to score; the default version when omitted.</param>
+/// <param name="OodDataset">Also score out-of-distribution detection against this image dataset's test split (e.g. fashion-mnist for an MNIST classifier).</param>
+/// <param name="MaxRows">Score at most this many rows of each dataset (the first ones).</param>
 public sealed record EvaluateRequest(
     string? Dataset = null,
     string? Csv = null,
@@ -36,10 +38,17 @@ public sealed record EvaluateRequest(
     JsonElement[]? Targets = null,
     int? Samples = null,
     ulong? Seed = null,
-    int? Version = null);
+    int? Version = null,
+    string? OodDataset = null,
+    int? MaxRows = null);
 
-/// <summary>The scores of the training issue: MC dropout and weight scaling side by side on the same rows.</summary>
-public sealed record EvaluateResponse(string Model, int Version, string Data, EvaluationReport Report);
+/// <summary>MC dropout and weight scaling side by side on the same rows; with an OOD dataset, detection and selective-prediction scores.</summary>
+/// <param name="Data">Which rows were scored: the dataset and split, "upload" or "inputs".</param>
+public sealed record EvaluateResponse(string Model, int Version, string Data, EvaluationReport Report)
+{
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public OodEvaluationReport? OutOfDistribution { get; init; }
+}
 
 public static class EvaluationApi
 {
@@ -73,44 +82,118 @@ public static class EvaluationApi
             throw new RequestValidationException("samples", $"samples must be between 1 and {limits.MaxSamples}; got {samples}.");
         }
 
+        if (request.MaxRows is < 1)
+        {
+            throw new RequestValidationException("maxRows", $"maxRows must be at least 1; got {request.MaxRows}.");
+        }
+
         var (data, errors) = Rows(request, model, limits);
         if (errors.Count > 0)
         {
             throw new RequestValidationException(errors);
         }
 
-        // Each batch is its own queued job, so predictions run between them (and between a batch's chunks).
-        var mc = new List<RowPrediction>(data!.Rows);
-        var deterministic = new List<RowPrediction>(data.Rows);
+        Dataset? ood = null;
+        if (request.OodDataset is { } oodName)
+        {
+            ood = Limit(OutOfDistributionRows(oodName, model), request.MaxRows);
+            if (ood.Rows > limits.MaxEvaluationRows)
+            {
+                throw new RequestValidationException("oodDataset", $"At most {limits.MaxEvaluationRows} rows per evaluation; {ood.Name} has {ood.Rows} (set maxRows).");
+            }
+        }
+
         var count = request.Samples ?? DefaultSamples;
+        var seed = request.Seed ?? DefaultSeed;
         var limit = TimeSpan.FromSeconds(limits.EvaluationTimeoutSeconds);
         var clock = System.Diagnostics.Stopwatch.StartNew();
+        var (mc, deterministic) = await PredictRowsAsync(predictions, version, data!, count, seed, limit, clock, cancellationToken);
+        if (data!.Targets.Any(t => !float.IsFinite(t)))
+        {
+            throw new RequestValidationException("target", "Every target must be a finite number within single-precision range.");
+        }
+
+        var response = new EvaluateResponse(name, version.Version, data.Name, Evaluator.Score(model, data, mc, deterministic, count));
+        if (ood is not null)
+        {
+            var (oodMc, oodDeterministic) = await PredictRowsAsync(predictions, version, ood, count, seed, limit, clock, cancellationToken);
+            response = response with
+            {
+                OutOfDistribution = OodEvaluator.Score(data, ood, count, [.. mc.Cast<ClassPrediction>()], [.. deterministic.Cast<ClassPrediction>()], [.. oodMc.Cast<ClassPrediction>()], [.. oodDeterministic.Cast<ClassPrediction>()]),
+            };
+        }
+
+        return TypedResults.Ok(response);
+    }
+
+    /// <summary>MC and deterministic predictions (reported units) for every row; each batch is its own queued job, so predictions run between them.</summary>
+    private static async Task<(List<RowPrediction> Mc, List<RowPrediction> Deterministic)> PredictRowsAsync(
+        PredictionService predictions, LoadedVersion version, Dataset data, int samples, ulong seed, TimeSpan limit, System.Diagnostics.Stopwatch clock, CancellationToken cancellationToken)
+    {
+        var model = version.Description;
+        var mc = new List<RowPrediction>(data.Rows);
+        var deterministic = new List<RowPrediction>(data.Rows);
         try
         {
             foreach (var (start, rows) in Evaluator.Batches(data.Rows))
             {
                 var inputs = model.PrepareInputs(data.Features.AsSpan(start * data.Columns, rows * data.Columns));
-                var batch = Evaluator.Request(model, inputs, rows, count, request.Seed ?? DefaultSeed);
+                var batch = Evaluator.Request(model, inputs, rows, samples, seed);
                 mc.AddRange(model.ToReportedUnits(await predictions.RunAsync(version, batch, PassMode.MonteCarlo, Remaining(limit, clock), cancellationToken)).Rows);
                 deterministic.AddRange(model.ToReportedUnits(await predictions.RunAsync(version, batch, PassMode.Deterministic, Remaining(limit, clock), cancellationToken)).Rows);
             }
         }
         catch (WorkTimeoutException)
         {
-            throw new WorkTimeoutException($"The evaluation did not finish within {limit.TotalSeconds:0.###} s (Uncertainty:EvaluationTimeoutSeconds) and was stopped after {mc.Count} of {data.Rows} rows; ask for fewer rows or samples.");
+            throw new WorkTimeoutException($"The evaluation did not finish within {limit.TotalSeconds:0.###} s (Uncertainty:EvaluationTimeoutSeconds) and was stopped after {mc.Count} of {data.Rows} rows of {data.Name}; ask for fewer rows or samples.");
         }
 
         if (mc.Concat(deterministic).Select((row, i) => (row, i)).FirstOrDefault(r => !PredictionService.Finite(r.row)) is { row: not null } bad)
         {
-            throw new NonFiniteOutputException($"The model's output is not finite (NaN or infinity) for row {bad.i % data.Rows}; its inputs are outside the range the model can represent, so the scores cannot be computed.");
+            throw new NonFiniteOutputException($"The model's output is not finite (NaN or infinity) for row {bad.i % data.Rows} of {data.Name}; its inputs are outside the range the model can represent, so the scores cannot be computed.");
         }
 
-        if (data.Targets.Any(t => !float.IsFinite(t)))
+        return (mc, deterministic);
+    }
+
+    /// <summary>The test split of an image dataset whose pictures fit the model: the rows an OOD score compares against.</summary>
+    private static Dataset OutOfDistributionRows(string name, ModelDescription model)
+    {
+        if (model.Network.Head.Kind != HeadKind.Classification)
         {
-            throw new RequestValidationException("target", "Every target must be a finite number within single-precision range.");
+            throw new RequestValidationException("oodDataset", "Out-of-distribution scores need a classifier (entropy and mutual information of class probabilities).");
         }
 
-        return TypedResults.Ok(new EvaluateResponse(name, version.Version, data.Name, Evaluator.Score(model, data, mc, deterministic, count)));
+        return ImageRows(name, model, "oodDataset")
+            ?? throw new RequestValidationException("oodDataset", $"'{name}' is not an image dataset of the model's shape; give one of {string.Join(", ", ImageDatasets.All.Select(d => d.Name))} that matches [{string.Join(", ", model.Network.ResolvedInputShape)}].");
+    }
+
+    /// <summary>The first <paramref name="maxRows"/> rows of <paramref name="data"/>, named so.</summary>
+    private static Dataset Limit(Dataset data, int? maxRows) =>
+        maxRows is { } most && most < data.Rows ? data.Subset([.. Enumerable.Range(0, most)]) with { Name = $"{data.Name}, first {most} rows" } : data;
+
+    /// <summary>The test split of a named image dataset for an image model; null when either is not an image.</summary>
+    private static Dataset? ImageRows(string name, ModelDescription model, string field)
+    {
+        if (!model.Network.IsImage || ImageDatasets.All.FirstOrDefault(d => d.Name == name) is not { } info)
+        {
+            return null;
+        }
+
+        var shape = model.Network.InputShape!;
+        if (info.Channels != shape[0] || info.Height != shape[1] || info.Width != shape[2])
+        {
+            throw new RequestValidationException(field, $"{name} holds {info.Channels}x{info.Height}x{info.Width} pictures; the model reads [{string.Join(", ", shape)}].");
+        }
+
+        try
+        {
+            return ImageDatasets.Load(name, ImageSplit.Test).ToDataset() with { Name = $"{name} (test split)" };
+        }
+        catch (Exception e) when (e is FileNotFoundException or InvalidDataException)
+        {
+            throw new RequestValidationException(field, e.Message);
+        }
     }
 
     private static TimeSpan Remaining(TimeSpan limit, System.Diagnostics.Stopwatch clock) =>
@@ -172,6 +255,14 @@ public static class EvaluationApi
 
             data = new Dataset("inputs", features, values, outputName ?? "y", targets, classifier ? model.OutputNames : null);
         }
+        else if (request.Dataset is { } imageName && ImageRows(imageName, model, "dataset") is { } images)
+        {
+            data = images;
+            if (classifier && Relabel(data, model.OutputNames ?? [], errors) is { } relabelled)
+            {
+                data = relabelled;
+            }
+        }
         else
         {
             var csvOptions = new CsvOptions
@@ -204,9 +295,11 @@ public static class EvaluationApi
             }
         }
 
+        data = Limit(data, request.MaxRows);
+
         if (data.Rows > limits.MaxEvaluationRows)
         {
-            errors["dataset"] = [$"At most {limits.MaxEvaluationRows} rows per evaluation; got {data.Rows}."];
+            errors["dataset"] = [$"At most {limits.MaxEvaluationRows} rows per evaluation; got {data.Rows} (set maxRows)."];
         }
 
         return (data, errors);

@@ -7,12 +7,17 @@ namespace Uncertainty.Api.Inference;
 /// What clients of a model name rely on: its task, its inputs (count and names) and its outputs (count and
 /// names). Versions of one name share it, so a new default never silently breaks its clients.
 /// </summary>
-public sealed record ModelSchema(string Task, IReadOnlyList<string> Inputs, IReadOnlyList<string> Outputs)
+/// <param name="InputShape">Per-row input shape ([features], or [channels, height, width] for images).</param>
+public sealed record ModelSchema(string Task, IReadOnlyList<string> Inputs, IReadOnlyList<string> Outputs, IReadOnlyList<int> InputShape)
 {
-    public static ModelSchema Of(ModelDescription model) => new(
-        TaskName(model.Network.Head.Kind),
-        model.FeatureNames ?? [.. Enumerable.Range(0, model.Network.Inputs).Select(i => $"x{i}")],
-        model.OutputNames ?? [.. Enumerable.Range(0, model.Network.Head.Outputs).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
+    public static ModelSchema Of(ModelDescription model) => For(model.Network, model.FeatureNames, model.OutputNames);
+
+    /// <summary>The schema of a network with these names; image networks are read by shape, their inputs named x0, x1, ...</summary>
+    public static ModelSchema For(NetworkSpec network, IReadOnlyList<string>? featureNames, IReadOnlyList<string>? outputNames) => new(
+        TaskName(network.Head.Kind),
+        (network.IsImage ? null : featureNames) ?? [.. Enumerable.Range(0, network.Inputs).Select(i => $"x{i}")],
+        outputNames ?? [.. Enumerable.Range(0, network.Head.Outputs).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))],
+        network.ResolvedInputShape);
 
     public static string TaskName(HeadKind kind) => kind switch
     {
@@ -33,6 +38,11 @@ public sealed record ModelSchema(string Task, IReadOnlyList<string> Inputs, IRea
         if (!Inputs.SequenceEqual(other.Inputs, StringComparer.Ordinal))
         {
             differences.Add($"inputs [{Shorten(Inputs)}] vs [{Shorten(other.Inputs)}]");
+        }
+
+        if (!InputShape.SequenceEqual(other.InputShape))
+        {
+            differences.Add($"input shape [{string.Join(", ", InputShape)}] vs [{string.Join(", ", other.InputShape)}]");
         }
 
         if (!Outputs.SequenceEqual(other.Outputs, StringComparer.Ordinal))

@@ -17,8 +17,9 @@ namespace Uncertainty.Api.Models;
 /// <param name="Network">The dropout network the weights fit (inputs, hidden widths, dropout rates, head).</param>
 /// <param name="FeatureNames">One name per input; x0, x1, ... when omitted.</param>
 /// <param name="OutputNames">One name per output (class labels for classifiers).</param>
-/// <param name="InputMean">Subtracted from each raw input before the network (omitted: 0).</param>
-/// <param name="InputStd">Divides each centred input (omitted: 1).</param>
+/// <param name="InputMean">Subtracted from each raw input before the network (omitted: 0); for an image network one value per input or per channel (PyTorch's Normalize).</param>
+/// <param name="InputStd">Divides each centred input (omitted: 1); for an image network one value per input or per channel.</param>
+/// <param name="Image">An image network's picture preprocessing; omitted: PyTorch's ToTensor convention (pixels 0-1, light ink on dark, the network's channels and size).</param>
 /// <param name="TargetMean">Regression: added back to the network's output (omitted: 0).</param>
 /// <param name="TargetStd">Regression: multiplies the network's output (omitted: 1).</param>
 /// <param name="MakeDefault">Make the imported version the model's default (it is loaded and checked first). A model's first version is its default either way.</param>
@@ -33,7 +34,8 @@ public sealed record ImportRequest(
     double[]? TargetStd = null,
     string? Description = null,
     bool MakeDefault = false,
-    bool ReplaceSchema = false);
+    bool ReplaceSchema = false,
+    ImageInput? Image = null);
 
 public sealed record ImportResponse(string Name, int Version, bool MadeDefault);
 
@@ -143,7 +145,12 @@ public static class ImportApi
         var outputs = spec.Head.Outputs;
         Require(request.FeatureNames is null || request.FeatureNames.Count == spec.Inputs, $"featureNames needs {spec.Inputs} names, one per input.");
         Require(request.OutputNames is null || request.OutputNames.Count == outputs, $"outputNames needs {outputs} names, one per output.");
-        var inputScaling = Scaling(request.InputMean, request.InputStd, spec.Inputs, "input") ?? Standardizer.Identity(spec.Inputs);
+        var (inputMean, inputStd) = spec.IsImage ? (PerPixel(request.InputMean, spec), PerPixel(request.InputStd, spec)) : (request.InputMean, request.InputStd);
+        var inputScaling = Scaling(inputMean, inputStd, spec.Inputs, "input") ?? Standardizer.Identity(spec.Inputs);
+        var image = spec.IsImage ? request.Image ?? new ImageInput(spec.InputShape![0], spec.InputShape[1], spec.InputShape[2], 1.0, ImageBackground.Dark) : null;
+        Require(request.Image is null || spec.IsImage, "image applies to networks over a [channels, height, width] input only.");
+        Require(image is null || (image.Channels == spec.InputShape![0] && image.Height == spec.InputShape[1] && image.Width == spec.InputShape[2] && image.PixelMax > 0 && double.IsFinite(image.PixelMax)),
+            $"image must match the network's input [{string.Join(", ", spec.ResolvedInputShape)}] and have a positive pixelMax.");
         var targetScaling = Scaling(request.TargetMean, request.TargetStd, outputs, "target");
         Require(targetScaling is null || spec.Head.Kind != HeadKind.Classification, "targetMean and targetStd apply to regression only.");
         return new ModelDescription
@@ -151,10 +158,21 @@ public static class ImportApi
             Network = spec,
             InputScaling = inputScaling,
             TargetScaling = targetScaling,
-            FeatureNames = request.FeatureNames,
+            FeatureNames = spec.IsImage ? null : request.FeatureNames,
+            Image = image,
             OutputNames = request.OutputNames ?? (spec.Head.Kind == HeadKind.Classification ? [.. Enumerable.Range(0, outputs).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))] : ["y"]),
             Description = request.Description ?? "Imported from safetensors.",
         };
+    }
+
+    /// <summary>One value per channel (or a single value) repeated over the channel's pixels; anything else passes through to be checked.</summary>
+    private static double[]? PerPixel(double[]? values, NetworkSpec spec)
+    {
+        int channels = spec.InputShape![0], plane = spec.InputShape[1] * spec.InputShape[2];
+        return values is null || values.Length == spec.Inputs ? values
+            : values.Length == 1 ? [.. Enumerable.Repeat(values[0], spec.Inputs)]
+            : values.Length == channels ? [.. values.SelectMany(v => Enumerable.Repeat(v, plane))]
+            : values;
     }
 
     private static Standardizer? Scaling(double[]? mean, double[]? std, int width, string what)

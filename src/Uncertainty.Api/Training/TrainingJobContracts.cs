@@ -43,9 +43,18 @@ public sealed record TrainingJobRequest(
     string? Description = null,
     bool ReplaceSchema = false);
 
-/// <summary>A dropout MLP as a training request states it; input and output widths come from the data.</summary>
+/// <summary>
+/// The dropout network as a training request states it: a list of layers over an input shape (docs/layers.md), or the MLP
+/// shorthand below. The MLP's input and output widths come from the data; a layer list's last layer must fit the head.
+/// </summary>
 public sealed record NetworkRequest
 {
+    /// <summary>Per-row input shape of <see cref="Layers"/>: [channels, height, width] for images; the data's width when omitted.</summary>
+    public IReadOnlyList<int>? InputShape { get; init; }
+
+    /// <summary>The network as a list of layers; replaces the MLP fields (hidden, activation, dropout rates, normalization).</summary>
+    public IReadOnlyList<LayerSpec>? Layers { get; init; }
+
     public IReadOnlyList<int> Hidden { get; init; } = [50];
 
     public Activation Activation { get; init; } = Activation.Relu;
@@ -65,7 +74,9 @@ public sealed record NetworkRequest
     /// <summary>Noise precision of the fixed-noise regression head, in standardised target units.</summary>
     public double Tau { get; init; } = 1.0;
 
-    public NetworkSpec ToSpec(TaskKind task) => new()
+    public NetworkSpec ToSpec(TaskKind task) => Layers is not null
+        ? new NetworkSpec { InputShape = InputShape, Layers = Layers, DropoutKind = DropoutKind, Head = HeadFor(task) }
+        : new NetworkSpec
     {
         Inputs = 1, // set from the data by TrainingPipeline.Fitted
         Hidden = Hidden,
@@ -74,11 +85,13 @@ public sealed record NetworkRequest
         HiddenDropout = HiddenDropout,
         DropoutKind = DropoutKind,
         Normalization = Normalization,
-        Head = new HeadSpec
-        {
-            Kind = task == TaskKind.Classification ? HeadKind.Classification : Heteroscedastic ? HeadKind.HeteroscedasticRegression : HeadKind.Regression,
-            Tau = Tau,
-        },
+        Head = HeadFor(task),
+    };
+
+    private HeadSpec HeadFor(TaskKind task) => new()
+    {
+        Kind = task == TaskKind.Classification ? HeadKind.Classification : Heteroscedastic ? HeadKind.HeteroscedasticRegression : HeadKind.Regression,
+        Tau = Tau,
     };
 }
 

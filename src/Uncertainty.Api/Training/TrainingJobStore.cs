@@ -126,8 +126,18 @@ public sealed partial class TrainingJobStore(IOptions<UncertaintyOptions> option
             return CsvLoader.Load(reader, "upload", CsvOptionsFor(request));
         }
 
+        // The image sets are read from the data cache (never fetched here: a missing one is a 400 naming the fetch command).
+        if (ImageDatasets.All.FirstOrDefault(d => d.Name == request.Dataset && !d.Bundled) is { } images)
+        {
+            return ImageDatasets.Load(images.Name, ImageSplit.Train).ToDataset();
+        }
+
         return BundledDatasets.Load(request.Dataset!, request.Target, request.Features, request.Task);
     }
+
+    /// <summary>The datasets a job may name: the bundled ones and the image sets of the data cache.</summary>
+    public static IEnumerable<string> DatasetNames =>
+        BundledDatasets.All.Select(d => d.Name).Concat(ImageDatasets.All.Where(d => !d.Bundled).Select(d => d.Name));
 
     private static CsvOptions CsvOptionsFor(TrainingJobRequest request) => new()
     {

@@ -54,7 +54,7 @@ public static class TrainingJobsApi
 
             spec = TrainingPipeline.Fitted((request.Network ?? new NetworkRequest()).ToSpec(data.Task), data);
         }
-        catch (Exception e) when (e is ArgumentException or InvalidDataException or FormatException)
+        catch (Exception e) when (e is ArgumentException or InvalidDataException or FormatException or FileNotFoundException)
         {
             var field = request.Csv is null ? "dataset" : "data";
             throw new RequestValidationException(e.Message.StartsWith("Network spec", StringComparison.Ordinal) ? "network" : field, e.Message);
@@ -62,7 +62,7 @@ public static class TrainingJobsApi
 
         // Checked before the job is queued: a spec over the limits or a schema change is refused now, not after training.
         ResourceGuards.Check(spec, options.Value);
-        registry.CheckSchema(request.Model!, new ModelSchema(ModelSchema.TaskName(spec.Head.Kind), data.FeatureNames, data.ClassLabels ?? [data.TargetName]), request.ReplaceSchema);
+        registry.CheckSchema(request.Model!, ModelSchema.For(spec, data.FeatureNames, data.ClassLabels ?? [data.TargetName]), request.ReplaceSchema);
         var job = runner.Submit(request, data.Rows);
         return TypedResults.Accepted($"/training-jobs/{job.Id}", job);
     }
@@ -93,7 +93,7 @@ public static class TrainingJobsApi
 
         if ((request.Dataset is null) == (request.Csv is null))
         {
-            errors["dataset"] = [$"Give either a bundled dataset ({string.Join(", ", BundledDatasets.All.Select(d => d.Name))}) or CSV data, not both or neither."];
+            errors["dataset"] = [$"Give either a named dataset ({string.Join(", ", TrainingJobStore.DatasetNames)}) or CSV data, not both or neither."];
         }
 
         if (request.Training is { } training)
@@ -113,7 +113,8 @@ public static class TrainingJobsApi
             }
         }
 
-        if (request.Network is { } network)
+        // A layer list is checked once fitted to the data (its input shape and head come from it); the MLP shorthand here already.
+        if (request.Network is { Layers: null } network)
         {
             try
             {
