@@ -9,7 +9,7 @@ using Uncertainty.Model.Training;
 using static TorchSharp.torch;
 
 // Engine benchmark: the batched MC pass against a loop of T passes, and the deterministic-prefix gain.
-// Usage: dotnet run -c Release --project benchmarks/Uncertainty.Benchmarks -- [--device cpu|cuda|auto] [--json FILE] [--check-devices]
+// Usage: dotnet run -c Release --project benchmarks/Uncertainty.Benchmarks -- [--device cpu|cuda|auto] [--json FILE] [--check-devices] [--quick] [--cnn-only]
 var arguments = Arguments.Parse(args);
 var backend = TorchBackend.Initialize(libTorchDirectory: null, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
 var device = TorchBackend.ResolveDevice(TorchBackend.ParsePreference(arguments.Get("--device", "cpu")));
@@ -39,13 +39,14 @@ if (arguments.Has("--check-devices"))
 
 bool gpu = device.type == DeviceType.CUDA;
 bool quick = arguments.Has("--quick");
+bool cnnOnly = arguments.Has("--cnn-only"); // just the convolutional cases (docs/benchmarks.md, "Convolutional networks")
 var reference = Models.Reference;
 const string referenceName = "MLP 64-1024-1024-1, p=0.1";
 (string Label, McOptions Options)[] prefixOffOn = [("prefix off", new McOptions { UsePrefix = false }), ("prefix on", new McOptions { UsePrefix = true })];
 
 // Loop of T passes against one folded pass. On 2 CPU cores the largest cells take minutes per run, so the CPU
 // matrix times the loop only up to B x T = 32,000 rows and B = 1024 only folded.
-(int B, int T)[] cells = quick ? [(1, 100)] : [(1, 100), (32, 100), (256, 100), (1024, 100), (1, 1000), (32, 1000), (256, 1000), (1024, 1000)];
+(int B, int T)[] cells = cnnOnly ? [] : quick ? [(1, 100)] : [(1, 100), (32, 100), (256, 100), (1024, 100), (1, 1000), (32, 1000), (256, 1000), (1024, 1000)];
 foreach (var (rows, samples) in cells)
 {
     bool loop = gpu || (long)rows * samples <= 32_000;
@@ -57,7 +58,7 @@ foreach (var (rows, samples) in cells)
     results.AddRange(Cases.BatchedVersusLoop(reference, referenceName, rows, samples, device, loop));
 }
 
-if (!quick)
+if (!quick && !cnnOnly)
 {
     foreach (var (rows, samples) in cells)
     {
@@ -80,8 +81,12 @@ if (!quick)
     results.AddRange(Cases.Variants(reference, referenceName + " (no input dropout)", rows: 32, samples: 100, device, prefixOffOn));
 }
 
-results.Add(Cases.Memory(Models.Boston, "MLP 13-50-1 (Boston model), p=0.05", rows: 1000, samples: 10_000, device));
-if (gpu)
+if (!cnnOnly)
+{
+    results.Add(Cases.Memory(Models.Boston, "MLP 13-50-1 (Boston model), p=0.05", rows: 1000, samples: 10_000, device));
+}
+
+if (gpu && !cnnOnly)
 {
     results.Add(Cases.Memory(reference, referenceName, rows: 1000, samples: 10_000, device));
 }
@@ -98,7 +103,7 @@ var lenetStem = lenet with { Layers = [.. lenet.Layers!.Where((_, i) => i != 2)]
 results.AddRange(Cases.Variants(lenetStem, "LeNet-all without its first dropout2d (conv stem as prefix)", rows: 32, samples: 100, device, prefixOffOn));
 
 var wide = new NetworkSpec { Inputs = 784, Hidden = [1024, 1024], HiddenDropout = [0.1], Head = new HeadSpec { Kind = HeadKind.Classification, Outputs = 10 } };
-results.AddRange(Cases.Variants(wide, "MLP 784-1024-1024-10, p=0.1 (no input dropout)", rows: 32, samples: 100, device, prefixOffOn));
+results.AddRange(cnnOnly ? [] : Cases.Variants(wide, "MLP 784-1024-1024-10, p=0.1 (no input dropout)", rows: 32, samples: 100, device, prefixOffOn));
 
 Console.WriteLine();
 Console.WriteLine("| network | B | T | variant | median ms | min ms | speed-up, or peak RSS growth |");

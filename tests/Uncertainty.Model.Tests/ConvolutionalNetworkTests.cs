@@ -252,6 +252,8 @@ public sealed class ConvolutionalNetworkTests
         { """{"inputShape":[1,4,4],"layers":[{"type":"dropout2d","p":1},{"type":"flatten"},{"type":"linear","out":1}]}""", "needs 'p' in [0, 1)" },
         { """{"inputShape":[4],"hidden":[8],"layers":[{"type":"linear","out":1}]}""", "replaces the MLP shorthand" },
         { """{"inputs":5,"inputShape":[4],"layers":[{"type":"linear","out":1}]}""", "'inputs' (5) does not match inputShape [4]" },
+        { """{"inputShape":[1,4,4],"layers":[{"type":"conv2d","out":1,"kernel":1,"padding":2000000000},{"type":"flatten"},{"type":"linear","out":1}]}""", "beyond 2^31 positions" },
+        { $$"""{"inputShape":[4],"layers":[{{string.Join(",", Enumerable.Repeat("""{"type":"relu"}""", 1100))}},{"type":"linear","out":1}]}""", "at most 1024 are accepted" },
     };
 
     [Theory]

@@ -16,7 +16,8 @@ public sealed record VersionInfo(int Version, DateTimeOffset? CreatedAt, string?
 
 /// <summary>What training reported, without the per-epoch history.</summary>
 /// <param name="BestValidationMetric">At the best epoch: validation RMSE in target units (regression) or accuracy (classification).</param>
-public sealed record TrainingInfo(int Epochs, int BestEpoch, int Rows, double FinalLoss, double? BestValidationLoss, double? BestValidationMetric, double Seconds)
+/// <param name="RowsPerSecond">Training throughput: rows (images) per second over every epoch.</param>
+public sealed record TrainingInfo(int Epochs, int BestEpoch, int Rows, double FinalLoss, double? BestValidationLoss, double? BestValidationMetric, double Seconds, double RowsPerSecond)
 {
     public static TrainingInfo? From(TrainingSummary? summary) => summary is null ? null
         : new TrainingInfo(
@@ -26,7 +27,8 @@ public sealed record TrainingInfo(int Epochs, int BestEpoch, int Rows, double Fi
             summary.FinalLoss,
             summary.BestValidationLoss,
             summary.History.FirstOrDefault(epoch => epoch.Epoch == summary.BestEpoch)?.ValidationMetric,
-            summary.Seconds);
+            summary.Seconds,
+            summary.RowsPerSecond);
 }
 
 public sealed record ModelDetails(

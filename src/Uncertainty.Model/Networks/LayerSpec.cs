@@ -95,8 +95,16 @@ public sealed record LayerShape(int Index, LayerSpec Layer, int[] Input, int[] O
 /// <summary>Shape inference over a layer list: each layer's per-row input and output shapes, or an error naming the layer and field.</summary>
 public static class LayerShapes
 {
+    /// <summary>Longest layer list accepted: far above real networks (ResNet-152 has about 500 modules), and bounded before any is built.</summary>
+    public const int MaxLayers = 1024;
+
     public static IReadOnlyList<LayerShape> Infer(IReadOnlyList<int> inputShape, IReadOnlyList<LayerSpec> layers)
     {
+        if (layers.Count > MaxLayers)
+        {
+            throw new ArgumentException($"Network spec field 'layers' lists {layers.Count} layers; at most {MaxLayers} are accepted.", nameof(layers));
+        }
+
         var shapes = new List<LayerShape>(layers.Count);
         int[] shape = [.. inputShape];
         for (int i = 0; i < layers.Count; i++)
@@ -149,6 +157,7 @@ public static class LayerShapes
                 Require(padding >= 0 && (convolution || padding <= kernel / 2), convolution ? "needs 'padding' of at least 0" : "needs 'padding' between 0 and half the kernel");
                 long height = ((input[1] + (2L * padding) - kernel) / stride) + 1, width = ((input[2] + (2L * padding) - kernel) / stride) + 1;
                 Require(input[1] + (2L * padding) >= kernel && input[2] + (2L * padding) >= kernel, $"has a {kernel}x{kernel} kernel larger than its padded {input[1]}x{input[2]} input");
+                Require(height <= int.MaxValue && width <= int.MaxValue, "pads its input beyond 2^31 positions");
                 return [convolution ? layer.Out!.Value : input[0], (int)height, (int)width];
             }
 
