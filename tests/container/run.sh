@@ -47,6 +47,21 @@ curl -fsS -X POST "http://127.0.0.1:$port/predict" -H 'content-type: application
   | json 'p=d["predictions"][0]; m=p["mean"][0]; v=p["epistemicVariance"][0]; assert d["model"]=="boston" and 5<m<50 and v>0, d; print(f"container: prediction mean {m:.2f} k$, epistemic variance {v:.3f}")' \
   || fail "the prediction lacks a plausible mean and epistemic variance"
 
+# A picture through the built-in image model: SkiaSharp's native decoder must load in the image.
+picture=$(mktemp --suffix=.png)
+python3 - "$picture" <<'PY'
+import struct, sys, zlib
+# A 32x32 grey "1": a light vertical bar on black, as the 8x8 digits are drawn.
+rows = [bytes(255 if 13 <= x <= 18 and 4 <= y <= 27 else 0 for x in range(32)) for y in range(32)]
+raw = b"".join(b"\x00" + r for r in rows)
+chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+open(sys.argv[1], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 32, 32, 8, 0, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+PY
+curl -fsS -X POST "http://127.0.0.1:$port/models/digits/predict/image?samples=20&seed=1" -F "image=@$picture;type=image/png" \
+  | json 'p=d["predictions"][0]; lab=p["label"]; ent=p["entropy"]; assert d["model"]=="digits" and len(p["probabilities"])==10 and p["mutualInformation"]>=0, d; print(f"container: picture classified as {lab} (entropy {ent:.2f})")' \
+  || fail "the digits model did not classify an uploaded PNG"
+rm -f "$picture"
+
 podman healthcheck run "$name" || fail "the image's HEALTHCHECK command failed"
 say "HEALTHCHECK passes"
 
