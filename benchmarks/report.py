@@ -102,12 +102,26 @@ def gpu_headlines(engine, torch_ref, load):
     return h
 
 
+LENET = "LeNet-all CNN 1x28x28 (conv 32, 64; dense 512)"
+
+
+def cnn_headlines(engine):
+    h = {}
+    for rows in (1, 32):
+        cell = engine_cell(engine, LENET, rows, 100, "predictor, T folded into one pass")
+        if cell and cell.get("ratio"):
+            h[f"cnnFoldedOverLoopB{rows}"] = {"value": round(cell["ratio"], 2), "target": "", "what": f"B = {rows}, T = 100, LeNet-all CNN: loop of T passes / one folded pass"}
+    return h
+
+
 def main():
     engine_cpu, load_cpu = load("engine-cpu.json"), load("load-cpu.json")
+    engine_cnn_cpu = load("engine-cnn-cpu.json")
     engine_gpu, torch_gpu, load_gpu = load("engine-cuda.json"), load("pytorch-cuda.json"), load("load-cuda.json")
     gpu_name = (torch_gpu or {}).get("device", "GPU")
     summary = {
-        "cpu": {"machine": engine_cpu and engine_cpu["machine"], "date": engine_cpu and engine_cpu["date"], "loadDate": load_cpu and load_cpu["date"], **cpu_headlines(engine_cpu, load_cpu)},
+        "cpu": {"machine": engine_cpu and engine_cpu["machine"], "date": engine_cpu and engine_cpu["date"], "loadDate": load_cpu and load_cpu["date"], **cpu_headlines(engine_cpu, load_cpu),
+                **(cnn_headlines(engine_cnn_cpu) if engine_cnn_cpu else {})},
     }
     if engine_gpu:
         summary["gpu"] = {"machine": f"{engine_gpu['machine']}, {gpu_name}", "date": engine_gpu["date"], "loadDate": load_gpu and load_gpu["date"], "pytorch": torch_gpu and torch_gpu["torch"], **gpu_headlines(engine_gpu, torch_gpu, load_gpu)}
@@ -128,6 +142,12 @@ def main():
         out += [f"### GPU — {summary['gpu']['machine']}", "", headline_rows(summary["gpu"]), ""]
     if engine_cpu:
         out += [f"## Engine, CPU — {engine_cpu['machine']}, {engine_cpu['date'][:16]} UTC", "", f"Command: `benchmarks/run-engine.sh` (`{engine_cpu.get('command', '')}`), torch threads {engine_cpu.get('torchThreads', '?')}.", "", engine_table(engine_cpu), ""]
+    if engine_cnn_cpu:
+        out += [f"## Convolutional networks, CPU — {engine_cnn_cpu['machine']}, {engine_cnn_cpu['date'][:16]} UTC", "",
+                f"Command: `benchmarks/run-engine.sh --cnn-only` (`{engine_cnn_cpu.get('command', '')}`), torch threads {engine_cnn_cpu.get('torchThreads', '?')}. "
+                "The network is `docs/reference/lenet-all.json` (randomly initialised); the loop runs the same modules with torch's own "
+                "dropout and dropout2d, T times. The prefix rows drop the first dropout2d so that the convolution stem (conv, ReLU, "
+                "pool, conv, ReLU) runs once per input.", "", engine_table(engine_cnn_cpu), ""]
     if load_cpu:
         out += [f"## Service under load, CPU — {load_cpu['machine']}, {load_cpu['date']}", "", f"Command: `{load_cpu['command']}`. Load generator, service and peer share the machine's cores.", "", load_table(load_cpu), ""]
     if engine_gpu:

@@ -36,9 +36,9 @@ def make_layer(layer: dict, shape: list) -> nn.Module:
     if kind == "conv2d":
         return nn.Conv2d(shape[0], layer["out"], layer["kernel"], layer.get("stride", 1), layer.get("padding", 0))
     if kind == "maxPool2d":
-        return nn.MaxPool2d(layer["kernel"], layer.get("stride", layer["kernel"]))
+        return nn.MaxPool2d(layer["kernel"], layer.get("stride", layer["kernel"]), layer.get("padding", 0))
     if kind == "avgPool2d":
-        return nn.AvgPool2d(layer["kernel"], layer.get("stride", layer["kernel"]))
+        return nn.AvgPool2d(layer["kernel"], layer.get("stride", layer["kernel"]), layer.get("padding", 0))
     if kind == "adaptiveAvgPool2d":
         return nn.AdaptiveAvgPool2d(layer["size"])
     if kind == "flatten":

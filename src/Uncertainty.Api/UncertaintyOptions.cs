@@ -68,6 +68,21 @@ public sealed class UncertaintyOptions : IValidatableObject
     [Range(1, long.MaxValue)]
     public long MaxParameters { get; set; } = 20_000_000;
 
+    /// <summary>
+    /// Compute of one input row's forward pass (multiply-adds of the linear and convolution layers): a convolution stack over
+    /// large feature maps can be small in parameters yet take minutes per row. Refused with 422 at import and training.
+    /// 2 G is about a ResNet-50 at 224 x 224 (4 G) halved; LeNet on MNIST is 4 M.
+    /// </summary>
+    [Range(1, long.MaxValue)]
+    public long MaxMultiplyAddsPerRow { get; set; } = 2_000_000_000;
+
+    /// <summary>
+    /// Activation values one training batch keeps for the backward pass (batch size x every layer's output per row):
+    /// 256 M float32 values is 1 GiB, about as much again for their gradients. Refused with 422 when a job is submitted.
+    /// </summary>
+    [Range(1, long.MaxValue)]
+    public long MaxTrainingActivationValues { get; set; } = 256L << 20;
+
     /// <summary>Memory for loaded model weights; beyond it the least recently used versions no request holds are unloaded.</summary>
     [Range(1024, long.MaxValue)]
     public long ModelMemoryBytes { get; set; } = 2L << 30;

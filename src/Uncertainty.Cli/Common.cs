@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Logging.Abstractions;
 using Uncertainty.Model.Data;
+using Uncertainty.Model.Packaging;
 using Uncertainty.Model.Native;
 
 namespace Uncertainty.Cli;
@@ -37,7 +38,8 @@ internal sealed class DataOptions
     }
 
     /// <summary>The named image dataset's part, as a table of pixels; null when <paramref name="name"/> is not an image dataset or none was asked for.</summary>
-    public Dataset? LoadImages(ParseResult parse, string? name, ImageSplit defaultSplit)
+    /// <remarks>For a model with an image preprocessing, the pixels are brought to its pixel range (<see cref="ImageInput.RowsOf"/>).</remarks>
+    public Dataset? LoadImages(ParseResult parse, string? name, ImageSplit defaultSplit, ModelDescription? model = null)
     {
         if (name is null || !ImageDatasets.All.Any(d => d.Name == name) || (name == "digits" && parse.GetValue(Split) is null))
         {
@@ -45,12 +47,14 @@ internal sealed class DataOptions
         }
 
         var split = parse.GetValue(Split) is { } text ? Cli.ParseEnum<ImageSplit>(text, "--split") : defaultSplit;
-        return ImageDatasets.Load(name, split).ToDataset() with { Name = $"{name} ({split.ToString().ToLowerInvariant()})" };
+        var images = ImageDatasets.Load(name, split);
+        var rows = model?.Image is { } image ? image.RowsOf(images) : images.ToDataset();
+        return rows with { Name = $"{name} ({split.ToString().ToLowerInvariant()})" };
     }
 
-    public Dataset Load(ParseResult parse, ImageSplit defaultSplit = ImageSplit.Train)
+    public Dataset Load(ParseResult parse, ImageSplit defaultSplit = ImageSplit.Train, ModelDescription? model = null)
     {
-        if (LoadImages(parse, parse.GetValue(Dataset), defaultSplit) is { } images)
+        if (LoadImages(parse, parse.GetValue(Dataset), defaultSplit, model) is { } images)
         {
             return images;
         }

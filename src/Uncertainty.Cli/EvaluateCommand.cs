@@ -28,8 +28,8 @@ internal static class EvaluateCommand
         command.Options.Add(json);
         command.SetAction(parse => Cli.Run(() =>
         {
-            var dataset = data.Load(parse, ImageSplit.Test);
             var package = ModelPackage.Load(parse.GetValue(model)!);
+            var dataset = data.Load(parse, ImageSplit.Test, package.Description);
             using var predictor = new McPredictor(package.Network, CPU, outputScale: package.Description.OutputScale);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var report = Evaluator.Evaluate(predictor, package.Description, dataset, parse.GetValue(samples), parse.GetValue(seed), Cli.CancelOnCtrlC());
@@ -38,14 +38,21 @@ internal static class EvaluateCommand
             OodEvaluationReport? ood = null;
             if (parse.GetValue(oodDataset) is { } oodName)
             {
-                var other = data.LoadImages(parse, oodName, ImageSplit.Test) ?? BundledDatasets.Load(oodName);
+                var other = data.LoadImages(parse, oodName, ImageSplit.Test, package.Description) ?? BundledDatasets.Load(oodName);
                 int limit = parse.GetValue(oodRows) ?? int.MaxValue;
                 Dataset Take(Dataset d) => d.Rows <= limit ? d : d.Subset([.. Enumerable.Range(0, limit)]);
                 ood = OodEvaluator.Evaluate(predictor, package.Description, Take(dataset), Take(other), parse.GetValue(samples), parse.GetValue(seed), Cli.CancelOnCtrlC());
                 Print(ood);
             }
 
-            Cli.WriteJson(parse.GetValue(json), new { evaluation = report, outOfDistribution = ood });
+            // The report's fields at the top, as before OOD scores existed; those beside them when asked for.
+            var written = System.Text.Json.JsonSerializer.SerializeToNode(report, Cli.Json)!.AsObject();
+            if (ood is not null)
+            {
+                written["outOfDistribution"] = System.Text.Json.JsonSerializer.SerializeToNode(ood, Cli.Json);
+            }
+
+            Cli.WriteJson(parse.GetValue(json), written);
             return 0;
         }));
         return command;

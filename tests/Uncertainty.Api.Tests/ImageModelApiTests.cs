@@ -87,6 +87,63 @@ public sealed class ImageModelApiTests(UncertaintyApiFactory factory) : IClassFi
         Assert.Contains("28x28 pictures; the model reads [1, 8, 8]", problem.GetRawText(), StringComparison.Ordinal);
     }
 
+    public static TheoryData<string, string, string> RefusedJobs() => new()
+    {
+        // Batch 256 x (16 x 254 x 254 values in four layers): gigabytes of activations kept for backward.
+        { """{"model":"huge","dataset":"digits","training":{"batchSize":256},"network":{"inputShape":[1,8,8],"layers":[{"type":"conv2d","out":16,"kernel":3,"padding":124},{"type":"relu"},{"type":"dropout","p":0.1},{"type":"conv2d","out":16,"kernel":3,"padding":1},{"type":"adaptiveAvgPool2d","size":1},{"type":"flatten"},{"type":"linear","out":10}]}}""", "422", "MaxTrainingActivationValues" },
+        { """{"model":"c","dataset":"digits","training":{"image":{"height":9,"width":9}},"network":{"inputShape":[1,8,8],"layers":[{"type":"flatten"},{"type":"linear","out":10}]}}""", "400", "9x9 images does not fit the network's 8x8 input" },
+        { """{"model":"c","dataset":"digits","network":{"inputShape":[5],"layers":[{"type":"linear","out":10}]}}""", "400", "reads [5] = 5 values per row; digits has 64 columns" },
+        { """{"model":"c","dataset":"digits","network":{"hidden":[8],"layers":[{"type":"flatten"},{"type":"linear","out":10}]}}""", "400", "replaces the MLP fields" },
+    };
+
+    [Theory]
+    [MemberData(nameof(RefusedJobs))]
+    public async Task Jobs_that_would_not_fit_are_refused_when_submitted(string body, string status, string message)
+    {
+        var client = await factory.ReadyClientAsync();
+
+        var response = await client.PostAsync("/training-jobs", new StringContent(body, Encoding.UTF8, "application/json"));
+
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture) == status, text);
+        Assert.True(text.Contains(message, StringComparison.Ordinal), text);
+    }
+
+    [Fact]
+    public async Task OOD_scores_refuse_fewer_than_two_rows()
+    {
+        var client = await factory.ReadyClientAsync();
+
+        var response = await client.PostAsJsonAsync("/models/digits/evaluate", new { dataset = "digits", oodDataset = "digits", maxRows = 1 });
+
+        var problem = await Problems.ReadAsync(response, HttpStatusCode.BadRequest);
+        Assert.Contains("2 with oodDataset", problem.GetRawText(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_version_whose_pixels_mean_something_else_is_a_schema_change()
+    {
+        var client = await factory.ReadyClientAsync();
+        var spec = new
+        {
+            inputShape = new[] { 1, 8, 8 },
+            layers = new object[] { new { type = "flatten" }, new { type = "linear", @out = 10 } },
+            head = new { kind = "classification", outputs = 10 },
+        };
+        var weights = Safetensors(new() { ["1.weight"] = ([10, 64], 0.1f), ["1.bias"] = ([10], 0.1f) });
+        using var form = new MultipartFormDataContent
+        {
+            // PyTorch's 0-1 pixels, where the built-in digits model reads 0-16.
+            { new StringContent(JsonSerializer.Serialize(new { network = spec, outputNames = Enumerable.Range(0, 10).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)) }), Encoding.UTF8, "application/json"), "request" },
+            { new ByteArrayContent(weights), "weights", "linear.safetensors" },
+        };
+
+        var response = await client.PostAsync("/models/digits/import", form);
+
+        var problem = await Problems.ReadAsync(response, HttpStatusCode.Conflict);
+        Assert.Contains("pixels 0-16 on a dark background vs pixels 0-1 on a dark background", problem.GetRawText(), StringComparison.Ordinal);
+    }
+
     [ImageDataFact]
     public async Task A_PyTorch_CNN_imports_with_per_channel_normalisation_and_reports_OOD_scores_against_another_image_set()
     {

@@ -133,6 +133,26 @@ public sealed class ImagePredictionTests(UncertaintyApiFactory factory) : IClass
     }
 
     [Fact]
+    public async Task A_truncated_picture_and_two_pictures_are_refused()
+    {
+        var png = Png(Zero(), scale: 8);
+        var client = await factory.ReadyClientAsync();
+        using var two = new MultipartFormDataContent
+        {
+            { new ByteArrayContent(png), "image", "a.png" },
+            { new ByteArrayContent(png), "image", "b.png" },
+        };
+
+        var truncated = await UploadAsync(png[..(png.Length * 2 / 3)]);
+        var twice = await client.PostAsync("/models/digits/predict/image", two);
+
+        Assert.Equal(HttpStatusCode.BadRequest, truncated.StatusCode);
+        Assert.Contains("truncated", await truncated.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.BadRequest, twice.StatusCode);
+        Assert.Contains("one picture per request", await twice.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_picture_claiming_a_huge_size_is_refused_before_it_is_decoded()
     {
         // A valid PNG signature and header claiming 100,000 x 100,000 pixels (40 GB as RGBA), and almost no data.

@@ -243,6 +243,30 @@ public sealed class ConvolutionalNetworkTests
         Assert.Equal(spec.ParameterCount, network.parameters().Sum(p => p.numel()));
     }
 
+    [Fact]
+    public void Compute_and_training_memory_per_row_come_from_the_shapes()
+    {
+        var spec = SmallCnn();
+
+        // conv: 6 x 8 x 8 outputs x 1 x 3 x 3; linear 96 -> 24 and 24 -> 10.
+        Assert.Equal((384 * 9) + (96 * 24) + (24 * 10), spec.MultiplyAddsPerRow);
+        // input 64; conv, relu, dropout2d 384 each; pool 96, flatten 96, linear 24, relu 24, dropout 24, linear 10.
+        Assert.Equal(64 + (3 * 384) + 96 + 96 + (3 * 24) + 10, spec.ActivationValuesPerRow);
+    }
+
+    [Fact]
+    public void Dataset_pictures_are_brought_to_the_models_pixel_range_and_background()
+    {
+        var images = new ImageDataset("tiny", 1, 2, 2, [0, 255, 0, 0, 255, 0, 0, 0], [1, 2], ["a", "b", "c"], 255);
+
+        var pytorch = new ImageInput(1, 2, 2, 1.0, ImageBackground.Dark).RowsOf(images);
+        var inverted = new ImageInput(1, 2, 2, 16, ImageBackground.Light).RowsOf(images);
+
+        Assert.Equal([0f, 1f, 0f, 0f, 1f, 0f, 0f, 0f], pytorch.Features);
+        Assert.Equal([16f, 0f, 16f, 16f, 0f, 16f, 16f, 16f], inverted.Features);
+        Assert.Throws<ArgumentException>(() => new ImageInput(1, 3, 3, 1, ImageBackground.Dark).RowsOf(images));
+    }
+
     public static TheoryData<string, string> BadSpecs() => new()
     {
         { """{"inputShape":[1,8,8],"layers":[{"type":"linear","out":10}],"head":{"kind":"classification","outputs":10}}""", "must end in [10] values per row" },

@@ -82,9 +82,9 @@ public static class EvaluationApi
             throw new RequestValidationException("samples", $"samples must be between 1 and {limits.MaxSamples}; got {samples}.");
         }
 
-        if (request.MaxRows is < 1)
+        if (request.MaxRows is < 1 || (request.OodDataset is not null && request.MaxRows is < 2))
         {
-            throw new RequestValidationException("maxRows", $"maxRows must be at least 1; got {request.MaxRows}.");
+            throw new RequestValidationException("maxRows", $"maxRows must be at least 1 (2 with oodDataset: the selective-prediction curve needs two rows); got {request.MaxRows}.");
         }
 
         var (data, errors) = Rows(request, model, limits);
@@ -101,6 +101,11 @@ public static class EvaluationApi
             {
                 throw new RequestValidationException("oodDataset", $"At most {limits.MaxEvaluationRows} rows per evaluation; {ood.Name} has {ood.Rows} (set maxRows).");
             }
+        }
+
+        if (ood is not null && data!.Rows < 2)
+        {
+            throw new RequestValidationException("dataset", "OOD scores need at least 2 in-distribution rows (the selective-prediction curve is undefined for one).");
         }
 
         var count = request.Samples ?? DefaultSamples;
@@ -188,7 +193,10 @@ public static class EvaluationApi
 
         try
         {
-            return ImageDatasets.Load(name, ImageSplit.Test).ToDataset() with { Name = $"{name} (test split)" };
+            // In the model's pixel units (e.g. 0-1 for a PyTorch import, 0-255 for MNIST itself).
+            var images = ImageDatasets.Load(name, ImageSplit.Test);
+            var image = model.Image ?? new ImageInput(shape[0], shape[1], shape[2], images.PixelMax, ImageInput.BackgroundOf(images.Pixels, images.PixelMax));
+            return image.RowsOf(images) with { Name = $"{name} (test split)" };
         }
         catch (Exception e) when (e is FileNotFoundException or InvalidDataException)
         {

@@ -8,16 +8,18 @@ namespace Uncertainty.Api.Inference;
 /// names). Versions of one name share it, so a new default never silently breaks its clients.
 /// </summary>
 /// <param name="InputShape">Per-row input shape ([features], or [channels, height, width] for images).</param>
-public sealed record ModelSchema(string Task, IReadOnlyList<string> Inputs, IReadOnlyList<string> Outputs, IReadOnlyList<int> InputShape)
+/// <param name="Pixels">For image models, the pixel range and background raw rows are in (clients send rows in those units).</param>
+public sealed record ModelSchema(string Task, IReadOnlyList<string> Inputs, IReadOnlyList<string> Outputs, IReadOnlyList<int> InputShape, string? Pixels = null)
 {
-    public static ModelSchema Of(ModelDescription model) => For(model.Network, model.FeatureNames, model.OutputNames);
+    public static ModelSchema Of(ModelDescription model) => For(model.Network, model.FeatureNames, model.OutputNames, model.Image);
 
     /// <summary>The schema of a network with these names; image networks are read by shape, their inputs named x0, x1, ...</summary>
-    public static ModelSchema For(NetworkSpec network, IReadOnlyList<string>? featureNames, IReadOnlyList<string>? outputNames) => new(
+    public static ModelSchema For(NetworkSpec network, IReadOnlyList<string>? featureNames, IReadOnlyList<string>? outputNames, ImageInput? image = null) => new(
         TaskName(network.Head.Kind),
         (network.IsImage ? null : featureNames) ?? [.. Enumerable.Range(0, network.Inputs).Select(i => $"x{i}")],
         outputNames ?? [.. Enumerable.Range(0, network.Head.Outputs).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))],
-        network.ResolvedInputShape);
+        network.ResolvedInputShape,
+        image is null ? null : $"pixels 0-{image.PixelMax.ToString(System.Globalization.CultureInfo.InvariantCulture)} on a {image.Background.ToString().ToLowerInvariant()} background");
 
     public static string TaskName(HeadKind kind) => kind switch
     {
@@ -43,6 +45,11 @@ public sealed record ModelSchema(string Task, IReadOnlyList<string> Inputs, IRea
         if (!InputShape.SequenceEqual(other.InputShape))
         {
             differences.Add($"input shape [{string.Join(", ", InputShape)}] vs [{string.Join(", ", other.InputShape)}]");
+        }
+
+        if (Pixels != other.Pixels)
+        {
+            differences.Add($"{Pixels ?? "no picture preprocessing"} vs {other.Pixels ?? "no picture preprocessing"}");
         }
 
         if (!Outputs.SequenceEqual(other.Outputs, StringComparer.Ordinal))

@@ -26,7 +26,29 @@ public static class ResourceGuards
             return $"The network's widest layer has {spec.MaxWidth:N0} units; one MC chunk holds at most {chunk:N0} activations (Uncertainty:MaxChunkElements).";
         }
 
+        var work = spec.MultiplyAddsPerRow;
+        if (work > limits.MaxMultiplyAddsPerRow)
+        {
+            return $"The network takes {work:N0} multiply-adds per input row; this service takes at most {limits.MaxMultiplyAddsPerRow:N0} (Uncertainty:MaxMultiplyAddsPerRow).";
+        }
+
         return null;
+    }
+
+    /// <summary>
+    /// Throws <see cref="UnprocessableException"/> when a training batch of <paramref name="batchSize"/> rows would keep more
+    /// activation values for backward than <see cref="UncertaintyOptions.MaxTrainingActivationValues"/>, or the spec is over a limit.
+    /// </summary>
+    public static void CheckTraining(NetworkSpec spec, int batchSize, UncertaintyOptions limits)
+    {
+        Check(spec, limits);
+        var values = spec.ActivationValuesPerRow;
+        if (values > limits.MaxTrainingActivationValues / Math.Max(1, batchSize))
+        {
+            throw new UnprocessableException(
+                "Network over a resource limit",
+                $"A training batch of {batchSize} rows keeps {(values > long.MaxValue / Math.Max(1, batchSize) ? "more than 2^63" : (values * batchSize).ToString("N0", System.Globalization.CultureInfo.InvariantCulture))} activation values for backward ({values:N0} per row); this service takes at most {limits.MaxTrainingActivationValues:N0} (Uncertainty:MaxTrainingActivationValues). Use a smaller batchSize or network.");
+        }
     }
 
     /// <summary>Throws <see cref="UnprocessableException"/> naming the limit when <paramref name="spec"/> is over one.</summary>

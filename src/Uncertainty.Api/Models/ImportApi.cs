@@ -149,6 +149,7 @@ public static class ImportApi
         var inputScaling = Scaling(inputMean, inputStd, spec.Inputs, "input") ?? Standardizer.Identity(spec.Inputs);
         var image = spec.IsImage ? request.Image ?? new ImageInput(spec.InputShape![0], spec.InputShape[1], spec.InputShape[2], 1.0, ImageBackground.Dark) : null;
         Require(request.Image is null || spec.IsImage, "image applies to networks over a [channels, height, width] input only.");
+        Require(request.FeatureNames is null || !spec.IsImage, "featureNames do not apply to an image network: its rows are pictures or [channels][height][width] arrays.");
         Require(image is null || (image.Channels == spec.InputShape![0] && image.Height == spec.InputShape[1] && image.Width == spec.InputShape[2] && image.PixelMax > 0 && double.IsFinite(image.PixelMax)),
             $"image must match the network's input [{string.Join(", ", spec.ResolvedInputShape)}] and have a positive pixelMax.");
         var targetScaling = Scaling(request.TargetMean, request.TargetStd, outputs, "target");
@@ -158,7 +159,7 @@ public static class ImportApi
             Network = spec,
             InputScaling = inputScaling,
             TargetScaling = targetScaling,
-            FeatureNames = spec.IsImage ? null : request.FeatureNames,
+            FeatureNames = request.FeatureNames,
             Image = image,
             OutputNames = request.OutputNames ?? (spec.Head.Kind == HeadKind.Classification ? [.. Enumerable.Range(0, outputs).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))] : ["y"]),
             Description = request.Description ?? "Imported from safetensors.",

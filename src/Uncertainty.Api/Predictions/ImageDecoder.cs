@@ -32,7 +32,13 @@ public static class ImageDecoder
 
         using var decoded = new SKBitmap(new SKImageInfo(info.Width, info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul));
         var result = codec.GetPixels(decoded.Info, decoded.GetPixels());
-        if (result is not (SKCodecResult.Success or SKCodecResult.IncompleteInput))
+        if (result == SKCodecResult.IncompleteInput)
+        {
+            // Skia fills the missing rows and reports success-with-gaps: a cut-off upload must not be predicted as a whole picture.
+            throw new RequestValidationException("image", "The picture is truncated: its data ends before its last row.");
+        }
+
+        if (result != SKCodecResult.Success)
         {
             throw new RequestValidationException("image", $"The picture cannot be decoded ({result}).");
         }

@@ -55,6 +55,11 @@ public static class PredictionsApi
             throw new RequestValidationException("image", "The 'image' part (a PNG or JPEG file) is missing.");
         }
 
+        if (form.Files.Count > 1)
+        {
+            throw new RequestValidationException("image", $"Send one picture per request, in one part named 'image'; got {form.Files.Count} file parts.");
+        }
+
         using var picture = new MemoryStream();
         await file.CopyToAsync(picture, cancellationToken);
         var options = new PredictRequest(null, samples, seed, ReturnSamples: returnSamples ?? false);

@@ -55,14 +55,15 @@ public sealed record NetworkRequest
     /// <summary>The network as a list of layers; replaces the MLP fields (hidden, activation, dropout rates, normalization).</summary>
     public IReadOnlyList<LayerSpec>? Layers { get; init; }
 
-    public IReadOnlyList<int> Hidden { get; init; } = [50];
+    /// <summary>Hidden layer widths of the MLP shorthand (default one layer of 50).</summary>
+    public IReadOnlyList<int>? Hidden { get; init; }
 
     public Activation Activation { get; init; } = Activation.Relu;
 
     public double InputDropout { get; init; }
 
-    /// <summary>One rate for every hidden layer, or one per layer.</summary>
-    public IReadOnlyList<double> HiddenDropout { get; init; } = [0.1];
+    /// <summary>One rate for every hidden layer, or one per layer (default 0.1).</summary>
+    public IReadOnlyList<double>? HiddenDropout { get; init; }
 
     public DropoutKind DropoutKind { get; init; } = DropoutKind.Inverted;
 
@@ -74,15 +75,18 @@ public sealed record NetworkRequest
     /// <summary>Noise precision of the fixed-noise regression head, in standardised target units.</summary>
     public double Tau { get; init; } = 1.0;
 
+    /// <summary>The spec this request describes; <see cref="ArgumentException"/> when a layer list comes with MLP fields it would ignore.</summary>
     public NetworkSpec ToSpec(TaskKind task) => Layers is not null
-        ? new NetworkSpec { InputShape = InputShape, Layers = Layers, DropoutKind = DropoutKind, Head = HeadFor(task) }
+        ? Hidden is not null || HiddenDropout is not null || InputDropout != 0 || Activation != Activation.Relu || Normalization != Normalization.None
+            ? throw new ArgumentException("Network spec field 'layers' replaces the MLP fields (hidden, hiddenDropout, inputDropout, activation, normalization): give one or the other.")
+            : new NetworkSpec { InputShape = InputShape, Layers = Layers, DropoutKind = DropoutKind, Head = HeadFor(task) }
         : new NetworkSpec
     {
         Inputs = 1, // set from the data by TrainingPipeline.Fitted
-        Hidden = Hidden,
+        Hidden = Hidden ?? [50],
         Activation = Activation,
         InputDropout = InputDropout,
-        HiddenDropout = HiddenDropout,
+        HiddenDropout = HiddenDropout ?? [0.1],
         DropoutKind = DropoutKind,
         Normalization = Normalization,
         Head = HeadFor(task),

@@ -6,6 +6,7 @@ using Uncertainty.Api.Problems;
 using Uncertainty.Api.Security;
 using Uncertainty.Model.Data;
 using Uncertainty.Model.Networks;
+using Uncertainty.Model.Packaging;
 using Uncertainty.Model.Training;
 
 namespace Uncertainty.Api.Training;
@@ -61,8 +62,17 @@ public static class TrainingJobsApi
         }
 
         // Checked before the job is queued: a spec over the limits or a schema change is refused now, not after training.
-        ResourceGuards.Check(spec, options.Value);
-        registry.CheckSchema(request.Model!, ModelSchema.For(spec, data.FeatureNames, data.ClassLabels ?? [data.TargetName]), request.ReplaceSchema);
+        var training = request.Training ?? new TrainingOptions();
+        ResourceGuards.CheckTraining(spec, Math.Min(training.BatchSize, data.Rows), options.Value);
+        if (training.Image is { } image && (spec.IsImage ? image.Height != spec.InputShape![1] || image.Width != spec.InputShape[2] : image.Height * image.Width != spec.Inputs))
+        {
+            throw new RequestValidationException("training.image", spec.IsImage
+                ? $"Augmentation of {image.Height}x{image.Width} images does not fit the network's {spec.InputShape![1]}x{spec.InputShape[2]} input."
+                : $"Augmentation of {image.Height}x{image.Width} images needs {image.Height * image.Width} inputs; the network takes {spec.Inputs}.");
+        }
+
+        var pictures = spec.IsImage ? ImageInput.For(spec, data.Features) : null;
+        registry.CheckSchema(request.Model!, ModelSchema.For(spec, data.FeatureNames, data.ClassLabels ?? [data.TargetName], pictures), request.ReplaceSchema);
         var job = runner.Submit(request, data.Rows);
         return TypedResults.Accepted($"/training-jobs/{job.Id}", job);
     }

@@ -50,6 +50,11 @@ public static class OodEvaluator
         IReadOnlyList<ClassPrediction> outMc,
         IReadOnlyList<ClassPrediction> outDeterministic)
     {
+        if (inMc.Count < 2 || outMc.Count < 2)
+        {
+            throw new ArgumentException($"OOD scores need at least 2 rows of each dataset; got {inMc.Count} and {outMc.Count}.", nameof(inMc));
+        }
+
         var labels = inDistribution.Labels;
         var correct = inMc.Select((row, i) => row.Label == labels[i]).ToArray();
         var deterministicCorrect = inDeterministic.Select((row, i) => row.Label == labels[i]).ToArray();

@@ -62,6 +62,7 @@ public sealed record LayerSpec
 
     public static LayerSpec DropoutOf(double p) => new() { Type = LayerType.Dropout, P = p };
 
+    [JsonIgnore]
     public bool IsDropout => Type is LayerType.Dropout or LayerType.Dropout2d;
 
     /// <summary>The layer's dropout rate (0 for other layers).</summary>
@@ -82,6 +83,14 @@ public sealed record LayerShape(int Index, LayerSpec Layer, int[] Input, int[] O
         LayerType.Conv2d => Add(Multiply(Multiply(Input[0], Layer.Out!.Value), Multiply(Layer.Kernel!.Value, Layer.Kernel!.Value)), Layer.Out!.Value),
         LayerType.BatchNorm1d or LayerType.BatchNorm2d => 2L * Input[0],
         LayerType.LayerNorm => 2L * Input[^1],
+        _ => 0,
+    };
+
+    /// <summary>Multiply-adds of one row: a linear layer's weights once per leading position, a convolution's kernel once per output position.</summary>
+    public long MultiplyAdds => Layer.Type switch
+    {
+        LayerType.Linear => Multiply(Values(Input), Layer.Out!.Value),
+        LayerType.Conv2d => Multiply(OutputValues, Multiply(Input[0], Multiply(Layer.Kernel!.Value, Layer.Kernel!.Value))),
         _ => 0,
     };
 

@@ -147,6 +147,14 @@ public sealed record NetworkSpec
     [JsonIgnore]
     public int MaxWidth => (int)Math.Min(int.MaxValue, Shapes().Aggregate(LayerShape.Values(ResolvedInputShape), (widest, layer) => Math.Max(widest, layer.OutputValues)));
 
+    /// <summary>Multiply-adds of one row's forward pass (linear and convolution layers; the rest is linear in their outputs); saturating.</summary>
+    [JsonIgnore]
+    public long MultiplyAddsPerRow => Shapes().Aggregate(0L, (total, layer) => LayerShape.Add(total, layer.MultiplyAdds));
+
+    /// <summary>Values one row keeps across a training step's forward pass (the input and every layer's output), for backward; saturating.</summary>
+    [JsonIgnore]
+    public long ActivationValuesPerRow => Shapes().Aggregate(LayerShape.Values(ResolvedInputShape), (total, layer) => LayerShape.Add(total, layer.OutputValues));
+
     /// <summary>The dropout rate after hidden layer <paramref name="layer"/> of the MLP shorthand.</summary>
     public double HiddenDropoutAt(int layer) => (HiddenDropout ?? [0.5]) is var rates && rates.Count == 1 ? rates[0] : rates[layer];
 

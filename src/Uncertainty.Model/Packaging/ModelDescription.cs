@@ -24,17 +24,55 @@ public sealed record ImageInput(int Channels, int Height, int Width, double Pixe
     public static ImageInput For(NetworkSpec spec, ReadOnlySpan<float> pixels)
     {
         var shape = spec.InputShape ?? throw new ArgumentException("Not an image network: it has no [channels, height, width] input shape.", nameof(spec));
-        double max = 0, sum = 0;
+        double max = 0;
         foreach (var value in pixels)
         {
             max = Math.Max(max, value);
-            sum += value;
         }
 
         max = max <= 1 ? 1 : max;
-        // Most of a digit or garment picture is background, so the mean pixel sits on the background's side.
-        var background = pixels.Length > 0 && sum / pixels.Length > max / 2 ? ImageBackground.Light : ImageBackground.Dark;
-        return new ImageInput(shape[0], shape[1], shape[2], max, background);
+        return new ImageInput(shape[0], shape[1], shape[2], max, BackgroundOf(pixels, max));
+    }
+
+    /// <summary>Most of a digit or garment picture is background, so the mean pixel sits on the background's side of half intensity.</summary>
+    public static ImageBackground BackgroundOf(ReadOnlySpan<float> pixels, double pixelMax)
+    {
+        double sum = 0;
+        foreach (var value in pixels)
+        {
+            sum += value;
+        }
+
+        return pixels.Length > 0 && sum / pixels.Length > pixelMax / 2 ? ImageBackground.Light : ImageBackground.Dark;
+    }
+
+    /// <summary>
+    /// The images as rows in this preprocessing's units: their shape must be this one, pixels are rescaled from the dataset's
+    /// full intensity to <see cref="PixelMax"/> and inverted where the dataset's background is the other one (so a model
+    /// imported with PyTorch's 0-1 convention is scored on MNIST's 0-255 pictures correctly).
+    /// </summary>
+    public Dataset RowsOf(ImageDataset images)
+    {
+        if (images.Channels != Channels || images.Height != Height || images.Width != Width)
+        {
+            throw new ArgumentException($"{images.Name} holds {images.Channels}x{images.Height}x{images.Width} pictures; the model reads [{Channels}, {Height}, {Width}].", nameof(images));
+        }
+
+        bool invert = BackgroundOf(images.Pixels, images.PixelMax) != Background;
+        double scale = PixelMax / images.PixelMax;
+        if (scale == 1 && !invert)
+        {
+            return images.ToDataset();
+        }
+
+        var pixels = new float[images.Pixels.Length];
+        for (int i = 0; i < pixels.Length; i++)
+        {
+            var value = invert ? images.PixelMax - images.Pixels[i] : images.Pixels[i];
+            pixels[i] = (float)(value * scale);
+        }
+
+        return (images with { Pixels = pixels, PixelMax = PixelMax }).ToDataset();
     }
 }
 

@@ -43,7 +43,8 @@ public static class TrainingPipeline
                 TargetScaling = targetScaling,
                 // Pixels are read as a picture or an array in the image's shape, never by name.
                 FeatureNames = spec.IsImage ? null : train.FeatureNames,
-                Image = spec.IsImage ? ImageInput.For(spec, fit.Features) : null,
+                // From every given row (not just the fit part), so a job's schema check before training computes the same.
+                Image = spec.IsImage ? ImageInput.For(spec, train.Features) : null,
                 OutputNames = train.ClassLabels ?? [train.TargetName],
                 Training = summary,
                 Description = description,
@@ -68,7 +69,7 @@ public static class TrainingPipeline
         }
 
         // A layer list keeps its input shape (a tabular one takes the data's width); its last layer must already fit the head.
-        var shape = spec.InputShape is { Count: 1 } or null ? [data.Columns] : spec.InputShape;
+        var shape = spec.InputShape ?? [data.Columns];
         if (LayerShape.Values(shape) != data.Columns)
         {
             throw new ArgumentException($"The network reads [{string.Join(", ", shape)}] = {LayerShape.Values(shape)} values per row; {data.Name} has {data.Columns} columns.", nameof(spec));
