@@ -153,6 +153,46 @@ public sealed class ImagePredictionTests(UncertaintyApiFactory factory) : IClass
     }
 
     [Fact]
+    public void A_photo_stored_sideways_is_read_as_its_EXIF_orientation_shows_it()
+    {
+        // 32 x 32, a light stripe down the left edge; EXIF orientation 6 says "rotate 90 degrees clockwise to display",
+        // which puts the stripe along the top.
+        using var bitmap = new SKBitmap(new SKImageInfo(32, 32, SKColorType.Gray8, SKAlphaType.Opaque));
+        bitmap.Erase(SKColors.Black);
+        for (int y = 0; y < 32; y++)
+        {
+            for (int x = 0; x < 8; x++)
+            {
+                bitmap.SetPixel(x, y, SKColors.White);
+            }
+        }
+
+        using var encoded = bitmap.Encode(SKEncodedImageFormat.Jpeg, 95);
+        var jpeg = encoded.ToArray();
+        byte[] exif = [0xFF, 0xE1, 0, 34, .. "Exif\0\0"u8, .. "II*\0"u8, 8, 0, 0, 0, 1, 0, 0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0];
+        byte[] rotated = [.. jpeg[..2], .. exif, .. jpeg[2..]];
+        var image = new Uncertainty.Model.Packaging.ImageInput(1, 8, 8, 16, Uncertainty.Model.Packaging.ImageBackground.Dark);
+
+        var stored = ImageDecoder.ToRow(jpeg, image);
+        var shown = ImageDecoder.ToRow(rotated, image);
+
+        double Mean(float[] row, Func<int, bool> where) => Enumerable.Range(0, 64).Where(where).Average(i => row[i]);
+        Assert.True(Mean(stored, i => i % 8 < 2) > 12 && Mean(stored, i => i / 8 < 2) < 6, "stored: stripe on the left");
+        Assert.True(Mean(shown, i => i / 8 < 2) > 12 && Mean(shown, i => i % 8 < 2) < 6, "shown: stripe along the top");
+    }
+
+    [Fact]
+    public void A_jpeg_needs_its_end_marker_after_its_last_scan()
+    {
+        byte[] whole = [0xFF, 0xD8, 0xFF, 0xDA, 1, 2, 0xFF, 0x00, 3, 0xFF, 0xDA, 4, 5, 0xFF, 0xD9];
+        byte[] cut = whole[..11]; // a progressive JPEG stopped in its second scan
+
+        Assert.True(ImageDecoder.EndsAfterLastScan(whole));
+        Assert.False(ImageDecoder.EndsAfterLastScan(cut));
+        Assert.False(ImageDecoder.EndsAfterLastScan([0xFF, 0xD8, 0xFF, 0xD9, 0xFF, 0xDA, 1]));
+    }
+
+    [Fact]
     public async Task A_picture_claiming_a_huge_size_is_refused_before_it_is_decoded()
     {
         // A valid PNG signature and header claiming 100,000 x 100,000 pixels (40 GB as RGBA), and almost no data.

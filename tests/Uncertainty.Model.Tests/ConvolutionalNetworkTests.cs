@@ -248,8 +248,16 @@ public sealed class ConvolutionalNetworkTests
     {
         var spec = SmallCnn();
 
-        // conv: 6 x 8 x 8 outputs x 1 x 3 x 3; linear 96 -> 24 and 24 -> 10.
-        Assert.Equal((384 * 9) + (96 * 24) + (24 * 10), spec.MultiplyAddsPerRow);
+        // conv: 6 x 8 x 8 outputs x 1 x 3 x 3; relu, dropout2d 384 each; pool 96 outputs x 2 x 2; flatten 96;
+        // linear 96 -> 24; relu, dropout 24 each; linear 24 -> 10.
+        Assert.Equal((384 * 9) + (2 * 384) + (96 * 4) + 96 + (96 * 24) + (2 * 24) + (24 * 10), spec.MultiplyAddsPerRow);
+        // A wide pooling window over a large picture is costly with no parameters at all.
+        var pooling = new NetworkSpec
+        {
+            InputShape = [1, 1000, 1000],
+            Layers = [new LayerSpec { Type = LayerType.MaxPool2d, Kernel = 301, Stride = 1, Padding = 150 }, new LayerSpec { Type = LayerType.AdaptiveAvgPool2d, Size = 1 }, LayerSpec.Of(LayerType.Flatten), LayerSpec.LinearTo(1)],
+        };
+        Assert.True(pooling.MultiplyAddsPerRow > 90_000_000_000L, $"{pooling.MultiplyAddsPerRow}");
         // input 64; conv, relu, dropout2d 384 each; pool 96, flatten 96, linear 24, relu 24, dropout 24, linear 10.
         Assert.Equal(64 + (3 * 384) + 96 + 96 + (3 * 24) + 10, spec.ActivationValuesPerRow);
     }

@@ -14,6 +14,26 @@ public static class ImageDecoder
     /// <summary>Pictures larger than this (width x height) are refused before they are decoded: a small file can claim a huge bitmap.</summary>
     public const long MaxPixels = 4096L * 4096;
 
+    /// <summary>
+    /// Decodes at once: a picture at <see cref="MaxPixels"/> decodes into a 64 MiB bitmap, so concurrent uploads would
+    /// otherwise multiply that by however many requests the thread pool runs together.
+    /// </summary>
+    private static readonly SemaphoreSlim Decoding = new(Math.Clamp(Environment.ProcessorCount / 2, 1, 4));
+
+    /// <summary><see cref="ToRow"/> within the decoding budget, off the request's thread.</summary>
+    public static async Task<float[]> ToRowAsync(byte[] encoded, ImageInput image, CancellationToken cancellationToken)
+    {
+        await Decoding.WaitAsync(cancellationToken);
+        try
+        {
+            return await Task.Run(() => ToRow(encoded, image), cancellationToken);
+        }
+        finally
+        {
+            Decoding.Release();
+        }
+    }
+
     public static float[] ToRow(ReadOnlySpan<byte> encoded, ImageInput image)
     {
         using var data = SKData.CreateCopy(encoded);
@@ -22,6 +42,12 @@ public static class ImageDecoder
         if (codec.EncodedFormat is not (SKEncodedImageFormat.Png or SKEncodedImageFormat.Jpeg))
         {
             throw new UnsupportedMediaTypeException("Unsupported picture format", $"The 'image' part is {codec.EncodedFormat}; send a PNG or JPEG.");
+        }
+
+        if (codec.EncodedFormat == SKEncodedImageFormat.Jpeg && !EndsAfterLastScan(encoded))
+        {
+            // A progressive JPEG cut short still decodes (from the scans it has) and Skia reports success.
+            throw new RequestValidationException("image", "The picture is truncated: the JPEG has no end-of-image marker after its last scan.");
         }
 
         var info = codec.Info;
@@ -43,10 +69,62 @@ public static class ImageDecoder
             throw new RequestValidationException("image", $"The picture cannot be decoded ({result}).");
         }
 
+        // Phone photos are stored sideways with an EXIF orientation; the model must see what a viewer shows.
+        using var upright = Upright(decoded, codec.EncodedOrigin);
+
         // Linear filtering with mipmaps averages every source pixel on a large downscale, as an area resize would.
-        using var resized = decoded.Resize(new SKImageInfo(image.Width, image.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul), new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear))
+        using var resized = upright.Resize(new SKImageInfo(image.Width, image.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul), new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear))
             ?? throw new RequestValidationException("image", "The picture cannot be resized to the model's input.");
         return Planes(resized, image);
+    }
+
+    /// <summary>
+    /// True when a JPEG's end-of-image marker (FF D9) comes after its last start-of-scan (FF DA). Inside entropy-coded data
+    /// a 0xFF byte is always followed by 00 or a restart marker, so FF D9 there can only be the real end.
+    /// </summary>
+    internal static bool EndsAfterLastScan(ReadOnlySpan<byte> jpeg)
+    {
+        int end = jpeg.LastIndexOf((ReadOnlySpan<byte>)[0xFF, 0xD9]);
+        int scan = jpeg.LastIndexOf((ReadOnlySpan<byte>)[0xFF, 0xDA]);
+        return end > scan && scan >= 0;
+    }
+
+    /// <summary>The bitmap as displayed under its EXIF orientation (a copy; the same pixels for the usual top-left origin).</summary>
+    private static SKBitmap Upright(SKBitmap stored, SKEncodedOrigin origin)
+    {
+        if (origin is SKEncodedOrigin.TopLeft or 0)
+        {
+            return stored.Copy();
+        }
+
+        int w = stored.Width, h = stored.Height;
+        bool swaps = origin >= SKEncodedOrigin.LeftTop;
+        var upright = new SKBitmap(new SKImageInfo(swaps ? h : w, swaps ? w : h, stored.ColorType, stored.AlphaType));
+        // Whole 32-bit pixels (the decode is Rgba8888), moved through managed arrays: per-pixel Get/SetPixel calls cost seconds at 16 M pixels.
+        var source = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(stored.GetPixelSpan());
+        var target = new int[upright.Width * upright.Height];
+        for (int y = 0; y < upright.Height; y++)
+        {
+            for (int x = 0; x < upright.Width; x++)
+            {
+                // The stored pixel each displayed pixel comes from (EXIF orientations 2-8).
+                var (sx, sy) = origin switch
+                {
+                    SKEncodedOrigin.TopRight => (w - 1 - x, y),
+                    SKEncodedOrigin.BottomRight => (w - 1 - x, h - 1 - y),
+                    SKEncodedOrigin.BottomLeft => (x, h - 1 - y),
+                    SKEncodedOrigin.LeftTop => (y, x),
+                    SKEncodedOrigin.RightTop => (y, h - 1 - x),
+                    SKEncodedOrigin.RightBottom => (w - 1 - y, h - 1 - x),
+                    SKEncodedOrigin.LeftBottom => (w - 1 - y, x),
+                    _ => (x, y),
+                };
+                target[(y * upright.Width) + x] = source[(sy * w) + sx];
+            }
+        }
+
+        System.Runtime.InteropServices.Marshal.Copy(target, 0, upright.GetPixels(), target.Length);
+        return upright;
     }
 
     /// <summary>The resized picture as [channels, height, width] values in 0..pixelMax, inverted to the model's background.</summary>

@@ -41,7 +41,7 @@ public sealed class PredictionService(ModelRegistry registry, InferenceScheduler
         using var lease = await AcquireAsync(name, version, cancellationToken);
         var image = lease.Version.Description.Image
             ?? throw new RequestValidationException("image", $"Model '{name}' is not an image model; send its rows as JSON to /models/{name}/predict.");
-        var row = ImageDecoder.ToRow(picture, image);
+        var row = await ImageDecoder.ToRowAsync(picture, image, cancellationToken);
         return await PredictAsync(lease.Version, options with { Inputs = [System.Text.Json.JsonSerializer.SerializeToElement(row)] }, cancellationToken);
     }
 

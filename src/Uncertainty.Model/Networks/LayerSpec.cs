@@ -86,12 +86,18 @@ public sealed record LayerShape(int Index, LayerSpec Layer, int[] Input, int[] O
         _ => 0,
     };
 
-    /// <summary>Multiply-adds of one row: a linear layer's weights once per leading position, a convolution's kernel once per output position.</summary>
+    /// <summary>
+    /// Work of one row, in multiply-adds or the comparable element operations: a linear layer's weights once per leading
+    /// position, a convolution's kernel once per output position, a pool's window once per output value, an adaptive pool
+    /// each input value once, every other layer each of its values once. A pooling stack with few parameters can cost as much
+    /// as a convolution, so it counts the same way.
+    /// </summary>
     public long MultiplyAdds => Layer.Type switch
     {
         LayerType.Linear => Multiply(Values(Input), Layer.Out!.Value),
         LayerType.Conv2d => Multiply(OutputValues, Multiply(Input[0], Multiply(Layer.Kernel!.Value, Layer.Kernel!.Value))),
-        _ => 0,
+        LayerType.MaxPool2d or LayerType.AvgPool2d => Multiply(OutputValues, Multiply(Layer.Kernel!.Value, Layer.Kernel!.Value)),
+        _ => Math.Max(Values(Input), OutputValues),
     };
 
     internal static long Values(IEnumerable<int> shape) => shape.Aggregate(1L, (total, extent) => Multiply(total, extent));

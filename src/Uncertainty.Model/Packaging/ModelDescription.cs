@@ -108,9 +108,13 @@ public sealed record ModelDescription
 
     public const int MaxExamples = 512;
 
+    /// <summary>Values <see cref="Examples"/> holds at most beyond its first row: five 28x28 pictures fit, five 1000x1000 ones do not.</summary>
+    public const int MaxExampleValues = 16_384;
+
     /// <summary>The rows <see cref="Examples"/> keeps of <paramref name="data"/>.</summary>
+    /// <remarks>At most <see cref="MaxExampleValues"/> values in all (at least one row), so a large picture does not bloat the manifest.</remarks>
     public static IReadOnlyList<float[]> ExamplesOf(Dataset data) =>
-        [.. Enumerable.Range(0, Math.Min(data.Rows, data.Columns == 1 ? MaxExamples : 5))
+        [.. Enumerable.Range(0, Math.Min(data.Rows, data.Columns == 1 ? MaxExamples : Math.Clamp(MaxExampleValues / data.Columns, 1, 5)))
             .Select(r => (float[])[.. data.Features.AsSpan(r * data.Columns, data.Columns), data.Targets[r]])];
 
     /// <summary>Per output, reported units per network unit (the target std for regression, 1 for probabilities).</summary>
