@@ -40,8 +40,7 @@ internal static class EvaluateCommand
             {
                 var other = data.LoadImages(parse, oodName, ImageSplit.Test, package.Description) ?? BundledDatasets.Load(oodName);
                 int limit = parse.GetValue(oodRows) ?? int.MaxValue;
-                Dataset Take(Dataset d) => d.Rows <= limit ? d : d.Subset([.. Enumerable.Range(0, limit)]);
-                ood = OodEvaluator.Evaluate(predictor, package.Description, Take(dataset), Take(other), parse.GetValue(samples), parse.GetValue(seed), Cli.CancelOnCtrlC());
+                ood = OodEvaluator.Evaluate(predictor, package.Description, dataset.Take(limit), other.Take(limit), parse.GetValue(samples), parse.GetValue(seed), Cli.CancelOnCtrlC());
                 Print(ood);
             }
 

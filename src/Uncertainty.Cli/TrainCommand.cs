@@ -60,7 +60,7 @@ internal static class TrainCommand
             };
 
             // An image dataset's own test split, when asked for, instead of a random hold-out.
-            var (train, test) = parse.GetValue(testFraction) is null && parse.GetValue(evaluateOnTest) && data.LoadImages(parse, dataset.Name.Split(' ')[0], ImageSplit.Test) is { } imageTest
+            var (train, test) = parse.GetValue(testFraction) is null && parse.GetValue(evaluateOnTest) && data.LoadImages(parse, parse.GetValue(data.Dataset), ImageSplit.Test) is { } imageTest
                 ? (dataset, imageTest)
                 : parse.GetValue(testFraction) is { } fraction
                 ? TrainingPipeline.HoldOut(dataset, fraction, unchecked((int)options.Seed))

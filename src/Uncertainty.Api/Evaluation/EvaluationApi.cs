@@ -175,7 +175,7 @@ public static class EvaluationApi
 
     /// <summary>The first <paramref name="maxRows"/> rows of <paramref name="data"/>, named so.</summary>
     private static Dataset Limit(Dataset data, int? maxRows) =>
-        maxRows is { } most && most < data.Rows ? data.Subset([.. Enumerable.Range(0, most)]) with { Name = $"{data.Name}, first {most} rows" } : data;
+        maxRows is { } most && most < data.Rows ? data.Take(most) with { Name = $"{data.Name}, first {most} rows" } : data;
 
     /// <summary>The test split of a named image dataset for an image model; null when either is not an image.</summary>
     private static Dataset? ImageRows(string name, ModelDescription model, string field)

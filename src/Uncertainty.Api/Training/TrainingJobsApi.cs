@@ -64,11 +64,9 @@ public static class TrainingJobsApi
         // Checked before the job is queued: a spec over the limits or a schema change is refused now, not after training.
         var training = request.Training ?? new TrainingOptions();
         ResourceGuards.CheckTraining(spec, Math.Min(training.BatchSize, data.Rows), options.Value);
-        if (training.Image is { } image && (spec.IsImage ? image.Height != spec.InputShape![1] || image.Width != spec.InputShape[2] : image.Height * image.Width != spec.Inputs))
+        if (training.Image?.MismatchWith(spec) is { } mismatch)
         {
-            throw new RequestValidationException("training.image", spec.IsImage
-                ? $"Augmentation of {image.Height}x{image.Width} images does not fit the network's {spec.InputShape![1]}x{spec.InputShape[2]} input."
-                : $"Augmentation of {image.Height}x{image.Width} images needs {image.Height * image.Width} inputs; the network takes {spec.Inputs}.");
+            throw new RequestValidationException("training.image", mismatch);
         }
 
         var pictures = spec.IsImage ? ImageInput.For(spec, data.Features) : null;

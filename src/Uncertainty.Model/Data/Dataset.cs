@@ -44,6 +44,9 @@ public sealed record Dataset(
         return this with { Features = features, Targets = targets };
     }
 
+    /// <summary>The first <paramref name="count"/> rows (all of them when there are fewer).</summary>
+    public Dataset Take(int count) => count >= Rows ? this : Subset([.. Enumerable.Range(0, Math.Max(0, count))]);
+
     /// <summary>Class indices of a classification dataset.</summary>
     public int[] Labels => Task == TaskKind.Classification
         ? [.. Targets.Select(t => (int)t)]

@@ -194,18 +194,6 @@ public static class LayerShapes
         }
     }
 
-    /// <summary>The layer type as written in JSON.</summary>
-    public static string Name(LayerType type) => type switch
-    {
-        LayerType.Conv2d => "conv2d",
-        LayerType.MaxPool2d => "maxPool2d",
-        LayerType.AvgPool2d => "avgPool2d",
-        LayerType.AdaptiveAvgPool2d => "adaptiveAvgPool2d",
-        LayerType.BatchNorm1d => "batchNorm1d",
-        LayerType.BatchNorm2d => "batchNorm2d",
-        LayerType.LayerNorm => "layerNorm",
-        LayerType.LeakyRelu => "leakyRelu",
-        LayerType.Dropout2d => "dropout2d",
-        _ => type.ToString().ToLowerInvariant(),
-    };
+    /// <summary>The layer type as written in JSON (its <see cref="JsonStringEnumMemberNameAttribute"/>).</summary>
+    public static string Name(LayerType type) => System.Text.Json.JsonSerializer.Serialize(type).Trim('"');
 }

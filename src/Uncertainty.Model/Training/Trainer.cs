@@ -162,20 +162,15 @@ public static class Trainer
                 throw new ArgumentException($"Expected rows x {spec.Inputs} inputs, got {data.Inputs.Length} values.", nameof(data));
             }
 
-            if (options.Image is { } image && spec.IsImage)
+            if (options.Image is { } image)
             {
-                var shape = spec.InputShape!;
-                if (image.Height != shape[1] || image.Width != shape[2] || data.InputScaling is null)
+                if ((image.MismatchWith(spec) ?? (data.InputScaling is null ? "Image augmentation needs the input scaling (it works on raw pixels)." : null)) is { } problem)
                 {
-                    throw new ArgumentException($"Image augmentation needs the input scaling and the network's {shape[1]}x{shape[2]} images, not {image.Height}x{image.Width}.", nameof(options));
+                    throw new ArgumentException(problem, nameof(options));
                 }
 
                 // A blank pixel in network units: what shifted-in borders, cutout and erasing fill with.
-                blank = data.InputScaling.Transform([0f])[0];
-            }
-            else if (options.Image is { } flat && (data.InputScaling is null || flat.Height * flat.Width != spec.Inputs))
-            {
-                throw new ArgumentException($"Image augmentation needs the input scaling and {spec.Inputs} = height x width pixels.", nameof(options));
+                blank = data.InputScaling!.Transform([0f])[0];
             }
 
             targetWidth = spec.Head.Outputs;

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Uncertainty.Model.Networks;
 
 namespace Uncertainty.Model.Training;
 
@@ -39,6 +40,11 @@ public enum WeightInitialization
 /// <summary>Label-preserving augmentation of small images (e.g. 8x8 digits), applied to raw pixels.</summary>
 public sealed record ImageAugmentation
 {
+    /// <summary>Why this augmentation does not fit <paramref name="spec"/>'s input (an image network's H x W, or an MLP of H x W pixels); null when it does.</summary>
+    public string? MismatchWith(NetworkSpec spec) => spec.IsImage
+        ? Height == spec.InputShape![1] && Width == spec.InputShape[2] ? null : $"Augmentation of {Height}x{Width} images does not fit the network's {spec.InputShape[1]}x{spec.InputShape[2]} input."
+        : (long)Height * Width == spec.Inputs ? null : $"Augmentation of {Height}x{Width} images needs {(long)Height * Width} inputs; the network takes {spec.Inputs}.";
+
     public required int Height { get; init; }
 
     public required int Width { get; init; }
