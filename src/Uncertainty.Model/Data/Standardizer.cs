@@ -54,6 +54,50 @@ public sealed record Standardizer(double[] Mean, double[] Std)
         return new Standardizer([.. Enumerable.Repeat(mean, columns)], [.. Enumerable.Repeat(sd > 1e-12 ? sd : 1, columns)]);
     }
 
+    /// <summary>
+    /// Sequences of <paramref name="features"/> values per step: one mean and standard deviation per feature over every
+    /// step of every row, repeated per step, so a feature means the same at every position. NaN steps (padding) are skipped
+    /// and stay NaN.
+    /// </summary>
+    public static Standardizer FitSteps(ReadOnlySpan<float> values, int features, int columns)
+    {
+        var sum = new double[features];
+        var count = new long[features];
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (!float.IsNaN(values[i]))
+            {
+                sum[i % features] += values[i];
+                count[i % features]++;
+            }
+        }
+
+        var mean = new double[features];
+        var squares = new double[features];
+        for (int f = 0; f < features; f++)
+        {
+            mean[f] = sum[f] / Math.Max(1, count[f]);
+        }
+
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (!float.IsNaN(values[i]))
+            {
+                var d = values[i] - mean[i % features];
+                squares[i % features] += d * d;
+            }
+        }
+
+        var std = new double[features];
+        for (int f = 0; f < features; f++)
+        {
+            var sd = count[f] > 1 ? Math.Sqrt(squares[f] / (count[f] - 1)) : 0;
+            std[f] = sd > 1e-12 ? sd : 1;
+        }
+
+        return new Standardizer([.. Enumerable.Range(0, columns).Select(c => mean[c % features])], [.. Enumerable.Range(0, columns).Select(c => std[c % features])]);
+    }
+
     /// <summary>The identity map for <paramref name="columns"/> columns.</summary>
     public static Standardizer Identity(int columns) => new([.. new double[columns]], [.. Enumerable.Repeat(1.0, columns)]);
 

@@ -117,6 +117,22 @@ public sealed class DropoutMasks(Device device) : IDisposable
         return mask.MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// The mask values of chosen units: for each row, the units in that row of <paramref name="units"/> ([rows, n] int64, each
+    /// below <paramref name="width"/>), keyed by that row's key ([rows] int64). The same function as <see cref="Mask"/>, so a
+    /// unit gets the value the whole-width mask would give it; for masks over a large unit space (word dropout over a
+    /// vocabulary) of which each row reads a few.
+    /// </summary>
+    public Tensor MaskAt(Tensor rowKeys, Tensor units, int width, double p, double keptScale, ScalarType dtype)
+    {
+        using var scope = NewDisposeScope();
+        var codes = UnitCodes(width).squeeze(0).index_select(0, units.flatten()).view(units.shape);
+        var hash = Mix32(rowKeys.unsqueeze(1).bitwise_xor(codes));
+        using var thresholdScalar = ((long)Math.Round(p * (1 << ThresholdBits))).ToScalar();
+        using var scale = keptScale.ToScalar();
+        return hash.bitwise_right_shift(Constant(ref shift8, 32 - ThresholdBits)).ge(thresholdScalar).to(dtype).mul_(scale).MoveToOuterDisposeScope();
+    }
+
     /// <summary>[samples, width] mask with tensor ops on this object's device (one launch per op on a GPU).</summary>
     internal Tensor TensorMask(Tensor keys, int width, long threshold, double keptScale, ScalarType dtype)
     {

@@ -42,6 +42,12 @@ public sealed class DropoutNetwork : Module<Tensor, Tensor>
                     // One mask value per channel, broadcast over the channel's H x W positions.
                     plan.Add(new DropoutStage(ordinal++, p, 1, layer.Input[0], layer.Input[1] * layer.Input[2]));
                     break;
+                case { IsSequenceLayer: true }:
+                    // Its mask streams are numbered in order with the dropout layers'; a zero rate draws nothing (-1).
+                    int[] ordinals = [.. layer.Layer.OwnDropoutRates.Select(rate => rate > 0 ? ordinal++ : -1)];
+                    plan.Add(new SequenceStage(modules.Count));
+                    modules.Add(SequenceLayer.Create(layer, ordinals));
+                    break;
                 default:
                     plan.Add(new ModuleStage(modules.Count));
                     modules.Add(LayerModules.Create(layer));
@@ -50,10 +56,12 @@ public sealed class DropoutNetwork : Module<Tensor, Tensor>
         }
 
         stages = [.. plan];
+        DropoutLayers = ordinal;
         ModuleIndexOfLayer = moduleOfLayer;
         inputShape = [.. spec.ResolvedInputShape.Select(extent => (long)extent)];
         layers = ModuleList([.. modules]);
-        FirstStochasticStage = Array.FindIndex(stages, stage => stage is DropoutStage) is var first and >= 0 ? first : stages.Length;
+        // A sequence network has no shared prefix: its layers read the padding, which is found in the raw input rows.
+        FirstStochasticStage = spec.IsSequence ? 0 : Array.FindIndex(stages, stage => stage is DropoutStage) is var first and >= 0 ? first : stages.Length;
         RegisterComponents();
     }
 
@@ -73,11 +81,11 @@ public sealed class DropoutNetwork : Module<Tensor, Tensor>
 
     public int StageCount => stages.Length;
 
-    /// <summary>Number of dropout stages with a positive rate: the layers a <see cref="MaskPlan"/> needs keys for.</summary>
-    public int DropoutLayers => stages.OfType<DropoutStage>().Count();
+    /// <summary>Mask streams with a positive rate (dropout layers, and the dropout sites inside sequence layers): the layers a <see cref="MaskPlan"/> needs keys for.</summary>
+    public int DropoutLayers { get; }
 
     /// <summary>True when any dropout rate is positive, i.e. MC samples can differ.</summary>
-    public bool IsStochastic => FirstStochasticStage < stages.Length;
+    public bool IsStochastic => DropoutLayers > 0;
 
     /// <summary>Deterministic forward pass (weight scaling).</summary>
     public override Tensor forward(Tensor input) => RunStages(input, 0, stages.Length, plan: null, masks: null);
@@ -99,11 +107,24 @@ public sealed class DropoutNetwork : Module<Tensor, Tensor>
 
         // Rows arrive flat ([rows, inputs]); the first layer reads them in the spec's shape ([rows, C, H, W] for images).
         var x = from == 0 && input.dim() == 2 && inputShape.Length > 1 ? input.view([input.shape[0], .. inputShape]) : input;
+        PassMasks? pass = null;
+        if (Spec.IsSequence && to > from)
+        {
+            if (from != 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(from), "A sequence network runs from its input rows: the padding is read there.");
+            }
+
+            (x, var valid) = Padding(x);
+            pass = new PassMasks(plan, masks, Spec.DropoutKind, valid);
+        }
+
         for (int i = from; i < to; i++)
         {
             x = stages[i] switch
             {
                 ModuleStage module => layers[module.Index].call(x),
+                SequenceStage sequence => ((SequenceLayer)layers[sequence.Index]).Run(x, pass!),
                 DropoutStage dropout when plan is not null => ApplyMask(x, masks!.Mask(plan, dropout.Ordinal, dropout.Units, dropout.P, KeptScale(dropout.P), x.dtype), plan.RowsPerSample, dropout),
                 DropoutStage dropout => Spec.DropoutKind == DropoutKind.Standard ? Scaled(x, 1 - dropout.P) : x,
                 _ => throw new InvalidOperationException("unknown stage"),
@@ -148,6 +169,22 @@ public sealed class DropoutNetwork : Module<Tensor, Tensor>
         return (inPlace ? grouped.mul_(expanded) : grouped.mul(expanded)).view(shape);
     }
 
+    /// <summary>
+    /// The valid steps of sequence rows, and the rows with padding cleared: token ids are padding where 0; a step of values is
+    /// padding where any of its values is NaN (the service pads shorter sequences with NaN steps), and becomes zeros.
+    /// </summary>
+    private (Tensor Rows, Tensor Valid) Padding(Tensor x)
+    {
+        if (Spec.IsTokenSequence)
+        {
+            return (x, x.ne(0));
+        }
+
+        var missing = x.isnan();
+        using var zero = 0.ToScalar();
+        return (x.masked_fill(missing, zero), missing.any(-1).logical_not());
+    }
+
     /// <summary>x times a constant, the Scalar held alive for the call (TorchSharp's temporary Scalars can be finalised mid-call).</summary>
     private static Tensor Scaled(Tensor x, double factor)
     {
@@ -161,6 +198,9 @@ public sealed class DropoutNetwork : Module<Tensor, Tensor>
     private abstract record Stage;
 
     private sealed record ModuleStage(int Index) : Stage;
+
+    /// <summary>A <see cref="SequenceLayer"/>: reads the padding and draws its own masks.</summary>
+    private sealed record SequenceStage(int Index) : Stage;
 
     /// <summary>A dropout layer whose mask has one value per unit of a row's activation read as [outer, units, inner].</summary>
     private sealed record DropoutStage(int Ordinal, double P, int Outer, int Units, int Inner) : Stage;

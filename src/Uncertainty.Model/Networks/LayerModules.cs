@@ -32,7 +32,7 @@ public static class LayerModules
             LayerType.Elu => ELU(),
             LayerType.LeakyRelu => LeakyReLU(),
             LayerType.Identity => Identity(),
-            _ => throw new ArgumentOutOfRangeException(nameof(layer), spec.Type, "a dropout layer has no module"),
+            _ => throw new ArgumentOutOfRangeException(nameof(layer), spec.Type, "dropout layers have no module; sequence layers are built by SequenceLayer.Create"),
         };
     }
 }

@@ -121,6 +121,17 @@ public sealed record NetworkSpec
     [JsonIgnore]
     public bool IsImage => InputShape is { Count: 3 };
 
+    /// <summary>
+    /// True when a layer reads which steps of a sequence are valid: rows are then sequences of up to L steps, padded at the
+    /// end (token id 0 for [L] token ids, steps of NaN for [L, F] values).
+    /// </summary>
+    [JsonIgnore]
+    public bool IsSequence => Layers is not null && Layers.Any(layer => layer?.IsSequenceLayer == true);
+
+    /// <summary>True for a sequence of token ids ([L], read by an embedding first layer).</summary>
+    [JsonIgnore]
+    public bool IsTokenSequence => Layers is { Count: > 0 } layers && layers[0]?.Type == LayerType.Embedding;
+
     /// <summary>The per-row input shape: <see cref="InputShape"/>, or [inputs] for the MLP shorthand.</summary>
     [JsonIgnore]
     public IReadOnlyList<int> ResolvedInputShape => Layers is null ? [Inputs] : InputShape ?? [Inputs];
@@ -141,11 +152,11 @@ public sealed record NetworkSpec
     public long ParameterCount => Shapes().Aggregate(0L, (total, layer) => LayerShape.Add(total, layer.Parameters));
 
     /// <summary>
-    /// The widest activation (the input, or any layer's output), in values per row: one activation row of an MC chunk holds at
+    /// The widest activation (the input, any layer's output, or what a layer holds inside, such as attention scores), in values per row: one activation row of an MC chunk holds at
     /// most this many values, so rows x MaxWidth bounds a pass's activation memory. int.MaxValue if it does not fit.
     /// </summary>
     [JsonIgnore]
-    public int MaxWidth => (int)Math.Min(int.MaxValue, Shapes().Aggregate(LayerShape.Values(ResolvedInputShape), (widest, layer) => Math.Max(widest, layer.OutputValues)));
+    public int MaxWidth => (int)Math.Min(int.MaxValue, Shapes().Aggregate(LayerShape.Values(ResolvedInputShape), (widest, layer) => Math.Max(widest, layer.WorkingValues)));
 
     /// <summary>Multiply-adds of one row's forward pass (linear and convolution layers; the rest is linear in their outputs); saturating.</summary>
     [JsonIgnore]
@@ -153,7 +164,7 @@ public sealed record NetworkSpec
 
     /// <summary>Values one row keeps across a training step's forward pass (the input and every layer's output), for backward; saturating.</summary>
     [JsonIgnore]
-    public long ActivationValuesPerRow => Shapes().Aggregate(LayerShape.Values(ResolvedInputShape), (total, layer) => LayerShape.Add(total, layer.OutputValues));
+    public long ActivationValuesPerRow => Shapes().Aggregate(LayerShape.Values(ResolvedInputShape), (total, layer) => LayerShape.Add(total, layer.TrainingValues));
 
     /// <summary>The dropout rate after hidden layer <paramref name="layer"/> of the MLP shorthand.</summary>
     public double HiddenDropoutAt(int layer) => (HiddenDropout ?? [0.5]) is var rates && rates.Count == 1 ? rates[0] : rates[layer];
@@ -176,7 +187,7 @@ public sealed record NetworkSpec
         {
             Require(Hidden is null && HiddenDropout is null && InputDropout == 0 && Activation == Activation.Relu && Normalization == Normalization.None,
                 nameof(Layers), "replaces the MLP shorthand (hidden, hiddenDropout, inputDropout, activation, normalization): give one or the other");
-            Require(InputShape is { Count: >= 1 and <= 3 }, nameof(InputShape), "needs 1 to 3 extents ([features] or [channels, height, width]) with a layer list");
+            Require(InputShape is { Count: >= 1 and <= 3 }, nameof(InputShape), "needs 1 to 3 extents ([features], [length] token ids, [length, features] or [channels, height, width]) with a layer list");
             Require(InputShape!.All(extent => extent >= 1), nameof(InputShape), "extents must be at least 1");
             Require(LayerShape.Values(InputShape!) <= int.MaxValue, nameof(InputShape), "holds more than 2^31 values");
             long values = LayerShape.Values(InputShape!);

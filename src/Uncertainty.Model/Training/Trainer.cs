@@ -99,6 +99,12 @@ public static class Trainer
             }
         }
 
+        // Sequence layers start as PyTorch starts the same modules (embeddings N(0, 1), recurrent weights U(±1/sqrt(hidden)), ...).
+        foreach (var layer in network.modules().OfType<SequenceLayer>())
+        {
+            layer.ResetParameters(generator);
+        }
+
         return network;
     }
 

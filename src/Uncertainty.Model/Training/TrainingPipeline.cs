@@ -23,7 +23,7 @@ public static class TrainingPipeline
             ? HoldOut(train, options.ValidationFraction, unchecked((int)options.Seed))
             : (train, null);
 
-        var inputScaling = spec.IsImage ? Standardizer.FitGlobal(fit.Features, fit.Columns) : Standardizer.Fit(fit.Features, fit.Columns);
+        var inputScaling = InputScalingFor(spec, fit);
         var targetScaling = train.Task == TaskKind.Regression ? Standardizer.Fit(fit.Targets, 1) : null;
         var set = new TrainingSet(inputScaling.Transform(fit.Features), Scale(fit.Targets, targetScaling))
         {
@@ -52,6 +52,16 @@ public static class TrainingPipeline
             },
             network);
     }
+
+    /// <summary>
+    /// How inputs are scaled: token ids not at all, numeric sequences per feature over all steps, pictures globally, tabular
+    /// rows per column.
+    /// </summary>
+    public static Standardizer InputScalingFor(NetworkSpec spec, Dataset data) =>
+        spec.IsTokenSequence ? Standardizer.Identity(data.Columns)
+        : spec.IsSequence ? Standardizer.FitSteps(data.Features, spec.ResolvedInputShape[^1], data.Columns)
+        : spec.IsImage ? Standardizer.FitGlobal(data.Features, data.Columns)
+        : Standardizer.Fit(data.Features, data.Columns);
 
     /// <summary>The spec with the data's input width and output count; the head kind must suit the task.</summary>
     public static NetworkSpec Fitted(NetworkSpec spec, Dataset data)
