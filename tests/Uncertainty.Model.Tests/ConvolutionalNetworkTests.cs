@@ -160,7 +160,7 @@ public sealed class ConvolutionalNetworkTests
         Assert.Equal([1, 8, 8], package.Description.Network.InputShape!);
     }
 
-    public static TheoryData<string> References() => ["cnn", "mlp"];
+    public static TheoryData<string> References() => ["cnn", "mlp", "lstm", "gru-text", "transformer", "transformer-prenorm"];
 
     /// <summary>
     /// The committed fixture (Reference/make_reference.py, PyTorch 1.13): weights saved from a torch.nn.ModuleList built from the
@@ -182,6 +182,17 @@ public sealed class ConvolutionalNetworkTests
         var (meanError, varianceError) = (Matrix(mc.GetProperty("meanStandardError")), Matrix(mc.GetProperty("varianceStandardError")));
         int rows = inputs.Length, samples = mc.GetProperty("samples").GetInt32();
         float[] flat = [.. inputs.SelectMany(row => row.Select(v => (float)v))];
+        if (root.TryGetProperty("lengths", out var lengths) && spec.IsSequence && !spec.IsTokenSequence)
+        {
+            // Numeric sequences: the steps past each row's length are padding, which the service writes as NaN steps.
+            int steps = spec.ResolvedInputShape[0], features = spec.ResolvedInputShape[1], r = 0;
+            foreach (var length in lengths.EnumerateArray().Select(l => l.GetInt32()))
+            {
+                flat.AsSpan((r * steps * features) + (length * features), (steps - length) * features).Fill(float.NaN);
+                r++;
+            }
+        }
+
         using var weights = File.OpenRead(Path.Combine(folder, $"{name}.safetensors"));
 
         using var package = SafetensorsImport.Import(weights, new ModelDescription { Network = spec, InputScaling = Standardizer.Identity(spec.Inputs) });

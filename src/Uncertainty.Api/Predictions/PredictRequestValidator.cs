@@ -31,7 +31,11 @@ public static class PredictRequestValidator
             var shape = model.Network.ResolvedInputShape;
             for (int r = 0; r < request.Inputs.Length && errors.Count < MaxErrors; r++)
             {
-                if (shape.Count > 1)
+                if (model.Network.IsSequence)
+                {
+                    ReadSequence(request.Inputs[r], $"inputs[{r}]", model, values.AsSpan(r * features, features), errors);
+                }
+                else if (shape.Count > 1)
                 {
                     ReadShaped(request.Inputs[r], $"inputs[{r}]", shape, values.AsSpan(r * features, features), errors);
                 }
@@ -150,6 +154,85 @@ public static class PredictRequestValidator
 
         int offset = 0;
         ReadNested(element, path, shape, 0, row, ref offset, errors, expected);
+    }
+
+    /// <summary>
+    /// A row of a sequence model, of any length from 1 to the model's L, padded here: token ids (or, with a stored tokenizer,
+    /// a string) padded with id 0; [steps][features] values padded with NaN steps, which the network reads as padding.
+    /// </summary>
+    private static void ReadSequence(JsonElement element, string path, ModelDescription model, Span<float> row, Dictionary<string, string[]> errors)
+    {
+        var shape = model.Network.ResolvedInputShape;
+        int length = shape[0];
+        if (model.Network.IsTokenSequence)
+        {
+            int vocabulary = model.Network.ResolvedLayers[0].Vocab!.Value;
+            if (element.ValueKind == JsonValueKind.String && model.Text is { } text)
+            {
+                var ids = text.Encode(element.GetString()!, length);
+                if (ids.Length == 0)
+                {
+                    errors[path] = ["The text has no words; send at least one."];
+                    return;
+                }
+
+                for (int t = 0; t < ids.Length; t++)
+                {
+                    row[t] = ids[t];
+                }
+
+                return;
+            }
+
+            var what = model.Text is null ? $"an array of 1 to {length} token ids in [1, {vocabulary - 1}]" : $"a string, or an array of 1 to {length} token ids in [1, {vocabulary - 1}]";
+            if (element.ValueKind != JsonValueKind.Array || element.GetArrayLength() is var count && (count < 1 || count > length))
+            {
+                var found = element.ValueKind == JsonValueKind.Array ? $"{element.GetArrayLength()} ids" : element.ValueKind.ToString().ToLowerInvariant();
+                errors[path] = [$"A row is {what}; got {found}."];
+                return;
+            }
+
+            int i = 0;
+            foreach (var cell in element.EnumerateArray())
+            {
+                if (cell.ValueKind != JsonValueKind.Number || !cell.TryGetInt32(out var id) || id < 1 || id >= vocabulary)
+                {
+                    errors[$"{path}[{i}]"] = [$"Token ids are integers in [1, {vocabulary - 1}] (0 is padding)."];
+                    return;
+                }
+
+                row[i++] = id;
+            }
+
+            return;
+        }
+
+        // [steps][features], 1 to L steps; a flat array of all L x F values is read as it is.
+        int features = shape[^1];
+        if (element.ValueKind == JsonValueKind.Array && element.GetArrayLength() == row.Length && element.EnumerateArray().All(cell => cell.ValueKind != JsonValueKind.Array))
+        {
+            ReadShaped(element, path, shape, row, errors);
+            return;
+        }
+
+        if (element.ValueKind != JsonValueKind.Array || element.GetArrayLength() is var steps && (steps < 1 || steps > length))
+        {
+            var found = element.ValueKind == JsonValueKind.Array ? $"{element.GetArrayLength()} steps" : element.ValueKind.ToString().ToLowerInvariant();
+            errors[path] = [$"A row is an array of 1 to {length} steps of {features} values each ([steps][{features}]); got {found}."];
+            return;
+        }
+
+        int offset = 0, step = 0;
+        foreach (var item in element.EnumerateArray())
+        {
+            ReadNested(item, $"{path}[{step++}]", [features], 0, row, ref offset, errors, $"an array of {features} numbers per step");
+            if (errors.Count >= MaxErrors)
+            {
+                return;
+            }
+        }
+
+        row[offset..].Fill(float.NaN);
     }
 
     private static void ReadNested(JsonElement element, string path, IReadOnlyList<int> shape, int dimension, Span<float> row, ref int offset, Dictionary<string, string[]> errors, string expected)

@@ -448,7 +448,7 @@ internal sealed class TransformerEncoderStack : SequenceLayer
 
             var weights = pass.PerValue(scores.softmax(-1), ordinals[0], attentionRate);
             var attended = matmul(weights, qkv[2]).transpose(1, 2).reshape(rows, length, model);
-            return self_attn.out_proj.call(attended);
+            return self_attn.OutProjection.call(attended);
         }
 
         /// <summary>PyTorch's start: in_proj Xavier-uniform with zero bias, out_proj bias zero, linear layers their fan-in rule, norms (1, 0).</summary>
@@ -458,8 +458,8 @@ internal sealed class TransformerEncoderStack : SequenceLayer
             long model = self_attn.InProjectionWeight.shape[1];
             SequenceLayer.Uniform(self_attn.InProjectionWeight, Math.Sqrt(6.0 / (model + (3 * model))), generator);
             self_attn.InProjectionBias.zero_();
-            SequenceLayer.Uniform(self_attn.out_proj.weight!, 1 / Math.Sqrt(model), generator);
-            self_attn.out_proj.bias!.zero_();
+            SequenceLayer.Uniform(self_attn.OutProjection.weight!, 1 / Math.Sqrt(model), generator);
+            self_attn.OutProjection.bias!.zero_();
             foreach (var linear in new[] { linear1, linear2 })
             {
                 double bound = 1 / Math.Sqrt(linear.weight!.shape[1]);
@@ -472,6 +472,12 @@ internal sealed class TransformerEncoderStack : SequenceLayer
     /// <summary>nn.MultiheadAttention's parameters: in_proj_weight [3D, D], in_proj_bias [3D], out_proj (Linear D to D).</summary>
     internal sealed class SelfAttention : Module<Tensor, Tensor>
     {
+        // Fields named as PyTorch names them: a parent's RegisterComponents registers fields by name (a property would
+        // register again under its backing field's name).
+#pragma warning disable SA1306, IDE1006
+        private readonly Linear out_proj;
+#pragma warning restore SA1306, IDE1006
+
         public SelfAttention(int model) : base(nameof(SelfAttention))
         {
             InProjectionWeight = new Parameter(zeros(3 * model, model));
@@ -486,9 +492,7 @@ internal sealed class TransformerEncoderStack : SequenceLayer
 
         public Parameter InProjectionBias { get; }
 
-#pragma warning disable SA1300, IDE1006 // PyTorch's name, kept for the state dict
-        public Linear out_proj { get; }
-#pragma warning restore SA1300, IDE1006
+        public Linear OutProjection => out_proj;
 
         public override Tensor forward(Tensor input) => throw new NotSupportedException("Attention runs inside its encoder layer.");
     }
