@@ -7,9 +7,13 @@ internal static class FetchCommand
 {
     public static Command Create()
     {
-        var name = new Argument<string>("name") { Description = $"The dataset: {string.Join(", ", ImageDatasets.All.Select(d => d.Name))}." };
-        var from = new Option<string?>("--from") { Description = "Copy the four IDX files (canonical names, raw or .gz) from this folder instead of the usual source." };
-        var command = new Command("fetch", $"Put an image dataset into the data cache once, verified against its published checksums (cache: ${DataCache.DirectoryVariable}, else $XDG_CACHE_HOME/uncertainty/data, else ~/.cache/uncertainty/data).");
+        var name = new Argument<string>("name") { Description = $"The dataset: {string.Join(", ", DataCache.Names)}." };
+        var from = new Option<string?>("--from")
+        {
+            Description = "Instead of the usual source: for the image sets, a folder with the four IDX files (canonical names, raw or .gz); " +
+                $"for {string.Join(" and ", SequenceDatasets.All.Select(d => d.Name))}, a folder holding {SequenceDatasets.StdlibTarball.FileName} (or that file).",
+        };
+        var command = new Command("fetch", $"Put a dataset into the data cache once, verified against its pinned checksums (cache: ${DataCache.DirectoryVariable}, else $XDG_CACHE_HOME/uncertainty/data, else ~/.cache/uncertainty/data).");
         command.Arguments.Add(name);
         command.Options.Add(from);
         command.SetAction(parse => Cli.Run(

