@@ -12,5 +12,6 @@ public static class CliApp
         PredictCommand.Create(),
         ReproduceCommand.Create(),
         FetchCommand.Create(),
+        ExperimentCommand.Create(),
     };
 }

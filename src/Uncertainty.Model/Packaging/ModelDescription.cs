@@ -1,4 +1,5 @@
 using Uncertainty.Model.Data;
+using Uncertainty.Model.Forecasting;
 using Uncertainty.Model.Inference;
 using Uncertainty.Model.Networks;
 using Uncertainty.Model.Training;
@@ -92,6 +93,14 @@ public sealed record ModelDescription
     /// <summary>For an image model: how a picture becomes an input row (null for tabular models).</summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public ImageInput? Image { get; init; }
+
+    /// <summary>For a text model: the tokenizer that turns a string into token ids (null for other models).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public Text.TextInput? Text { get; init; }
+
+    /// <summary>For a forecasting model: how a history of daily values becomes one row per horizon step (null for other models).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public ForecastInput? Forecast { get; init; }
 
     /// <summary>Names of the regression targets, or the class labels in output order.</summary>
     public IReadOnlyList<string>? OutputNames { get; init; }
