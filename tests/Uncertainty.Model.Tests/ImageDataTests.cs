@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
-using System.Net;
 using Uncertainty.Model.Data;
 
 namespace Uncertainty.Model.Tests;
@@ -158,7 +157,7 @@ public sealed class ImageDataTests : IDisposable
         Assert.Equal(digits.Pixels.AsSpan(5 * 64, 64).ToArray(), joined.Pixels[(3 * 64)..]);
     }
 
-    [RealMnistFact]
+    [RealDatasetFact("mnist")]
     public void Real_mnist_from_the_cache_has_its_published_counts_and_class_balance()
     {
         var train = ImageDatasets.Load("mnist", ImageSplit.Train);
@@ -170,27 +169,6 @@ public sealed class ImageDataTests : IDisposable
         Assert.Equal([5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949], train.ClassCounts());
         Assert.Equal([980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009], test.ClassCounts());
         Assert.Equal((0f, 255f), (train.Pixels.Min(), train.Pixels.Max()));
-    }
-
-    /// <summary>
-    /// Runs where MNIST can be found: always when UNCERTAINTY_DATA_CACHE is set (CI fetches into it, so a missing
-    /// dataset fails there), else only when the default cache holds it.
-    /// </summary>
-    private sealed class RealMnistFactAttribute : FactAttribute
-    {
-        public RealMnistFactAttribute()
-        {
-            if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable(DataCache.DirectoryVariable)) && !new DataCache().Contains("mnist"))
-            {
-                Skip = $"MNIST is not in the data cache; `{DataCache.FetchCommand("mnist")}` puts it there.";
-            }
-        }
-    }
-
-    private sealed class FixedResponse(byte[] body) : HttpMessageHandler
-    {
-        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
-            Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK) { Content = new ByteArrayContent(body) });
     }
 
     private static byte[] Idx(int magic, int[] dims, byte[] data)

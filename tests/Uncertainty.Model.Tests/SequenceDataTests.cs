@@ -1,6 +1,5 @@
 using System.Formats.Tar;
 using System.IO.Compression;
-using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using Uncertainty.Model.Data;
@@ -222,7 +221,7 @@ public sealed class SequenceDataTests : IDisposable
         Assert.Throws<ArgumentOutOfRangeException>(() => series.SeasonalNaive(origin: 6, horizon: 1));
     }
 
-    [RealSequenceFact(SequenceDatasets.SpamAssassin)]
+    [RealDatasetFact(SequenceDatasets.SpamAssassin)]
     public void Real_spam_assassin_from_the_cache_has_its_published_counts()
     {
         var messages = TextDataset.Load();
@@ -233,7 +232,7 @@ public sealed class SequenceDataTests : IDisposable
         Assert.Equal(messages.Count, messages.Ids.Distinct().Count());
     }
 
-    [RealSequenceFact(SequenceDatasets.UsBirths)]
+    [RealDatasetFact(SequenceDatasets.UsBirths)]
     public void Real_us_births_from_the_cache_are_7305_consecutive_days_with_two_test_years()
     {
         var series = DailySeries.Load();
@@ -242,27 +241,6 @@ public sealed class SequenceDataTests : IDisposable
         Assert.Equal((new DateOnly(1969, 1, 1), new DateOnly(1988, 12, 31)), (series.Dates[0], series.Dates[^1]));
         Assert.Equal(731, series.Count - series.IndexOf(DailySeries.BirthsTestStart));
         Assert.Equal((8486f, 9133f), (series.Values[0], series.Values[^1]));
-    }
-
-    /// <summary>
-    /// Runs where the dataset can be found: always when UNCERTAINTY_DATA_CACHE is set (CI fetches into it, so a missing
-    /// dataset fails there), else only when the default cache holds it (the pattern of ImageDataTests' real-MNIST test).
-    /// </summary>
-    private sealed class RealSequenceFactAttribute : FactAttribute
-    {
-        public RealSequenceFactAttribute(string name)
-        {
-            if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable(DataCache.DirectoryVariable)) && !new DataCache().Contains(name))
-            {
-                Skip = $"{name} is not in the data cache; `{DataCache.FetchCommand(name)}` puts it there.";
-            }
-        }
-    }
-
-    private sealed class FixedResponse(byte[] body) : HttpMessageHandler
-    {
-        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
-            Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK) { Content = new ByteArrayContent(body) });
     }
 
     /// <summary>A folder holding a fake datasets-0.4.0.tgz, and spam-assassin pinned to it and to the expected messages.</summary>

@@ -31,6 +31,12 @@ public sealed class WordTokenizerTests
     }
 
     [Fact]
+    public void Unpaired_surrogates_separate_tokens_instead_of_failing_normalisation()
+    {
+        Assert.Equal(["ab", "cd", "x\U00020000y"], WordTokenizer.Tokenize("ab\uD800cd x\U00020000y \uDC00"));
+    }
+
+    [Fact]
     public void A_run_longer_than_64_characters_is_unk_and_is_not_counted_into_the_vocabulary()
     {
         var longest = new string('a', WordTokenizer.MaxTokenLength);

@@ -7,7 +7,7 @@ namespace Uncertainty.Model.Text;
 /// <summary>
 /// A word-level vocabulary, rules "word-v1":
 /// <list type="number">
-/// <item>The text is Unicode-normalised (NFKC) and lower-cased (invariant culture).</item>
+/// <item>The text is Unicode-normalised (NFKC; an unpaired surrogate first becomes U+FFFD) and lower-cased (invariant culture).</item>
 /// <item>A URL (starting "http://", "https://", "ftp://" or "www.", up to the next white space or one of &lt; &gt; " ' ( ) [ ] { }) is one token &lt;url&gt;.</item>
 /// <item>An e-mail address (local part of letters, digits and . _ % + -, an '@', a domain of letters, digits, . and - with a dot inside) is one token &lt;email&gt;.</item>
 /// <item>Otherwise a token is a maximal run of letters, digits and combining marks; '$' and '!' are one-character tokens (they carry
@@ -123,7 +123,7 @@ public sealed class WordTokenizer
     private static void Scan(string text, int maxTokens, Action<string> emit)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var s = text.Normalize(NormalizationForm.FormKC).ToLowerInvariant();
+        var s = WithoutLoneSurrogates(text).Normalize(NormalizationForm.FormKC).ToLowerInvariant();
         int emitted = 0;
         int i = 0;
         // Where the last failed e-mail look-ahead stopped: a word starting before it is inside that local part and fails
@@ -180,6 +180,30 @@ public sealed class WordTokenizer
             emit(length > MaxTokenLength ? Unknown : digitsOnly && length > MaxDigits ? Number : s[start..i]);
             emitted++;
         }
+    }
+
+    /// <summary>The text with each unpaired surrogate (which JSON can carry, and which NFKC refuses) replaced by U+FFFD.</summary>
+    private static string WithoutLoneSurrogates(string text)
+    {
+        if (text.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') < 0)
+        {
+            return text;
+        }
+
+        var chars = text.ToCharArray();
+        for (int i = 0; i < chars.Length; i++)
+        {
+            if (char.IsHighSurrogate(chars[i]) && i + 1 < chars.Length && char.IsLowSurrogate(chars[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(chars[i]))
+            {
+                chars[i] = '\uFFFD';
+            }
+        }
+
+        return new string(chars);
     }
 
     private static bool IsWordChar(string s, int i) =>
