@@ -99,6 +99,7 @@ public static class UncertaintyApi
 
         app.MapHealthApi();
         app.MapPredictionsApi();
+        app.MapForecastApi();
         app.MapModelsApi();
         app.MapImportApi();
         app.MapEvaluationApi();

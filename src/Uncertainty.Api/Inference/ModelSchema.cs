@@ -9,9 +9,17 @@ namespace Uncertainty.Api.Inference;
 /// </summary>
 /// <param name="InputShape">Per-row input shape ([features], or [channels, height, width] for images).</param>
 /// <param name="Pixels">For image models, the pixel range and background raw rows are in (clients send rows in those units).</param>
-public sealed record ModelSchema(string Task, IReadOnlyList<string> Inputs, IReadOnlyList<string> Outputs, IReadOnlyList<int> InputShape, string? Pixels = null)
+/// <param name="Sequence">For text and forecasting models, what ids and rows mean: the tokenizer (rules, size, a hash of the vocabulary) or the forecast setup.</param>
+public sealed record ModelSchema(string Task, IReadOnlyList<string> Inputs, IReadOnlyList<string> Outputs, IReadOnlyList<int> InputShape, string? Pixels = null, string? Sequence = null)
 {
-    public static ModelSchema Of(ModelDescription model) => For(model.Network, model.FeatureNames, model.OutputNames, model.Image);
+    public static ModelSchema Of(ModelDescription model) =>
+        For(model.Network, model.FeatureNames, model.OutputNames, model.Image) with { Sequence = SequenceOf(model) };
+
+    /// <summary>A text model's token ids mean what its vocabulary says, and a forecaster's rows what its setup says: a version with others reads clients' input differently.</summary>
+    private static string? SequenceOf(ModelDescription model) =>
+        model.Text is { } text ? $"{text.Tokenizer.Vocabulary.Count} {Uncertainty.Model.Text.WordTokenizer.RulesVersion} tokens (vocabulary sha256 {Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text.Tokenizer.ToJson())))[..12]}), {text.Preprocessing.ToString().ToLowerInvariant()} preprocessing"
+        : model.Forecast is { } forecast ? $"daily forecast: window {forecast.Window}, horizon {forecast.Horizon}, level over {forecast.LevelDays} days"
+        : null;
 
     /// <summary>The schema of a network with these names; image networks are read by shape, their inputs named x0, x1, ...</summary>
     public static ModelSchema For(NetworkSpec network, IReadOnlyList<string>? featureNames, IReadOnlyList<string>? outputNames, ImageInput? image = null) => new(
@@ -50,6 +58,11 @@ public sealed record ModelSchema(string Task, IReadOnlyList<string> Inputs, IRea
         if (Pixels != other.Pixels)
         {
             differences.Add($"{Pixels ?? "no picture preprocessing"} vs {other.Pixels ?? "no picture preprocessing"}");
+        }
+
+        if (Sequence != other.Sequence)
+        {
+            differences.Add($"{Sequence ?? "no text or forecast input"} vs {other.Sequence ?? "no text or forecast input"}");
         }
 
         if (!Outputs.SequenceEqual(other.Outputs, StringComparer.Ordinal))

@@ -12,16 +12,28 @@ public static class DefaultModels
     public const string Boston = "boston";
     public const string Toy = "toy";
     public const string Digits = "digits";
+    public const string Spam = "spam";
+    public const string Births = "births";
 
-    public static readonly IReadOnlyList<string> Names = [Boston, Toy, Digits];
+    public static readonly IReadOnlyList<string> Names = [Boston, Toy, Digits, Spam, Births];
+
+    /// <summary>
+    /// Built-ins trained in minutes on data that is fetched, not bundled, ship as packages (src/Uncertainty.Api/BuiltInModels,
+    /// made by the commands in its README); the others are trained here in seconds.
+    /// </summary>
+    public static readonly IReadOnlyList<string> Shipped = [Spam, Births];
 
     public static ModelPackage Train(string name) => name switch
     {
         Boston => TrainBoston(),
         Toy => TrainToy(),
         Digits => TrainDigits(),
+        Spam or Births => ModelPackage.Load(ShippedPackage(name)),
         _ => throw new ArgumentException($"'{name}' is not a built-in model; built-ins are {string.Join(", ", Names)}.", nameof(name)),
     };
+
+    /// <summary>The folder of a shipped built-in package, beside the service's assemblies.</summary>
+    public static string ShippedPackage(string name) => Path.Combine(AppContext.BaseDirectory, "BuiltInModels", name);
 
     /// <summary>
     /// The Boston housing MC-dropout regressor: its 13 inputs follow boston.csv's column order, the output is

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Uncertainty.Api.Inference;
 using Uncertainty.Api.Problems;
 using Uncertainty.Api.Security;
+using Uncertainty.Model.Forecasting;
 using Uncertainty.Model.Networks;
 using Uncertainty.Model.Packaging;
 using Uncertainty.Model.Training;
@@ -45,7 +46,21 @@ public sealed record ModelDetails(
     /// <summary>For an image model, how a picture becomes its input (POST /models/{name}/predict/image); null otherwise.</summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public ImageInput? Image { get; init; }
+
+    /// <summary>For a text model, how a string becomes token ids (POST /predict takes strings); null otherwise.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public TextDetails? Text { get; init; }
+
+    /// <summary>For a forecasting model, what POST /models/{name}/forecast reads and returns; null otherwise.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public ForecastInput? Forecast { get; init; }
 }
+
+/// <param name="Rules">The tokenizer's rules version (docs/layers.md, "Text").</param>
+/// <param name="VocabularySize">Token ids, padding (0) and unknown (1) included.</param>
+/// <param name="Preprocessing">email: a raw message becomes its subject, sender and body before tokenizing; none.</param>
+/// <param name="MaxTokens">Tokens read per text; later ones are ignored.</param>
+public sealed record TextDetails(string Rules, int VocabularySize, string Preprocessing, int MaxTokens);
 
 /// <param name="Version">The version to serve by default.</param>
 public sealed record SetDefaultVersionRequest(int? Version);
@@ -127,6 +142,10 @@ public static class ModelsApi
             }
         }).ToList();
         var schema = ModelSchema.Of(model);
-        return new ModelDetails(name, defaultVersion, versions, schema.Task, schema.Inputs, model.OutputNames, model.Network, model.Description, model.Examples) { Image = model.Image };
+        return new ModelDetails(name, defaultVersion, versions, schema.Task, schema.Inputs, model.OutputNames, model.Network, model.Description, model.Examples) {
+            Image = model.Image,
+            Text = model.Text is { } text ? new TextDetails(Uncertainty.Model.Text.WordTokenizer.RulesVersion, text.Tokenizer.VocabularySize, text.Preprocessing.ToString().ToLowerInvariant(), model.Network.ResolvedInputShape[0]) : null,
+            Forecast = model.Forecast,
+        };
     }
 }

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Uncertainty.Api.Hosting;
 using Uncertainty.Api.Inference;
 using Uncertainty.Api.Problems;
+using Uncertainty.Model.Forecasting;
 using Uncertainty.Model.Inference;
 
 namespace Uncertainty.Api.Predictions;
@@ -43,6 +44,95 @@ public sealed class PredictionService(ModelRegistry registry, InferenceScheduler
             ?? throw new RequestValidationException("image", $"Model '{name}' is not an image model; send its rows as JSON to /models/{name}/predict.");
         var row = await ImageDecoder.ToRowAsync(picture, image, cancellationToken);
         return await PredictAsync(lease.Version, options with { Inputs = [System.Text.Json.JsonSerializer.SerializeToElement(row)] }, cancellationToken);
+    }
+
+    /// <summary>
+    /// A forecast: the history's last window becomes one row per horizon day (<see cref="ForecastInput"/>), predicted in one
+    /// request so each MC pass is a coherent path, then shifted back by the history's level.
+    /// </summary>
+    public async Task<ForecastResponse> ForecastAsync(string name, ForecastRequest request, CancellationToken cancellationToken)
+    {
+        using var lease = await AcquireAsync(name, null, cancellationToken);
+        var model = lease.Version;
+        var setup = model.Description.Forecast
+            ?? throw new RequestValidationException("model", $"Model '{name}' is not a forecasting model; send its rows to /models/{name}/predict.");
+        var errors = new Dictionary<string, string[]>();
+        if (request.History is not { } history || history.Length < setup.Window || history.Length > ForecastInput.MaxDays)
+        {
+            errors["history"] = [$"Send at least {setup.Window} (and at most {ForecastInput.MaxDays}) daily values, oldest first; got {request.History?.Length ?? 0}."];
+        }
+        else if (Array.FindIndex(history, v => !double.IsFinite(v) || Math.Abs(v) > float.MaxValue) is var bad and >= 0)
+        {
+            errors[$"history[{bad}]"] = ["History values must be finite numbers within single-precision range."];
+        }
+
+        if (request.LastDate is not { } lastDate)
+        {
+            errors["lastDate"] = ["Give the day of the last history value (yyyy-MM-dd)."];
+        }
+        else if (lastDate.DayNumber > DateOnly.MaxValue.DayNumber - setup.Horizon)
+        {
+            errors["lastDate"] = ["The forecast would run past the last representable day."];
+        }
+
+        var levels = request.IntervalLevels ?? [0.5, 0.9];
+        if (levels.Length is < 1 or > 8 || levels.Any(level => !(level > 0 && level <= PredictRequestValidator.MaxIntervalLevel)))
+        {
+            errors["intervalLevels"] = [$"Give 1 to 8 levels, each in (0, {PredictRequestValidator.MaxIntervalLevel}]."];
+        }
+
+        int samples = request.Samples ?? DefaultSamples;
+        if (samples < 1 || samples > options.Value.MaxSamples)
+        {
+            errors["samples"] = [$"samples must be between 1 and {options.Value.MaxSamples}; got {samples}."];
+        }
+
+        if (request.ReturnPaths is { } paths && (paths < 0 || paths > samples || (long)paths * setup.Horizon > options.Value.MaxReturnedSampleValues))
+        {
+            errors["returnPaths"] = [$"returnPaths must be between 0 and samples ({samples}), at most {options.Value.MaxReturnedSampleValues:N0} values in all."];
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new RequestValidationException(errors);
+        }
+
+        var window = request.History!.AsSpan(request.History!.Length - setup.Window).ToArray().Select(v => (float)v).ToArray();
+        var seed = request.Seed ?? BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
+        var mcRequest = new McRequest
+        {
+            Inputs = model.Description.PrepareInputs(setup.Rows(window, request.LastDate!.Value)),
+            Rows = setup.Horizon,
+            Samples = samples,
+            Seed = seed,
+            ReturnSamples = request.ReturnPaths is > 0,
+        };
+        var prediction = model.Description.ToReportedUnits(await RunAsync(model, mcRequest, PassMode.MonteCarlo, RequestTimeout, cancellationToken));
+        double level = setup.Level(window);
+        var steps = prediction.Rows.Cast<RegressionPrediction>().Select(step => ForecastModels.Shifted(step, level)).ToList();
+        if (!steps.All(Finite))
+        {
+            throw new NonFiniteOutputException();
+        }
+
+        return new ForecastResponse(
+            model.Name,
+            model.Version,
+            prediction.SamplesUsed,
+            seed,
+            level,
+            [.. steps.Select((step, h) => new ForecastStep(
+                request.LastDate!.Value.AddDays(h + 1),
+                h + 1,
+                step.Mean[0],
+                step.EpistemicVariance[0],
+                step.AleatoricVariance[0],
+                step.PredictiveVariance[0],
+                step.Std[0],
+                [.. levels.Select(l => step.Interval(l) is var (lower, upper) ? new ForecastInterval(l, lower[0], upper[0]) : null!)]))],
+            request.ReturnPaths is > 0 and var count
+                ? [.. Enumerable.Range(0, count).Select(pass => steps.Select(step => step.Samples![pass][0]).ToArray())]
+                : null);
     }
 
     private async Task<ServedPrediction> PredictAsync(LoadedVersion model, PredictRequest request, CancellationToken cancellationToken)

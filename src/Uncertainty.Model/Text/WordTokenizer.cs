@@ -7,7 +7,10 @@ namespace Uncertainty.Model.Text;
 /// <summary>
 /// A word-level vocabulary, rules "word-v1":
 /// <list type="number">
-/// <item>The text is Unicode-normalised (NFKC; an unpaired surrogate first becomes U+FFFD) and lower-cased (invariant culture).</item>
+/// <item>Full-width ASCII forms (U+FF01-U+FF5E) become ASCII and the Latin ligatures U+FB00-U+FB06 their letters (an unpaired
+/// surrogate first becomes U+FFFD); then the text is lower-cased (invariant culture). Not NFKC: .NET's normalisation needs ICU,
+/// which globalization-invariant processes (this service and CLI) do not load, so it would tokenize differently from process
+/// to process; this fold gives the same tokens everywhere. A combining mark stays inside its word.</item>
 /// <item>A URL (starting "http://", "https://", "ftp://" or "www.", up to the next white space or one of &lt; &gt; " ' ( ) [ ] { }) is one token &lt;url&gt;.</item>
 /// <item>An e-mail address (local part of letters, digits and . _ % + -, an '@', a domain of letters, digits, . and - with a dot inside) is one token &lt;email&gt;.</item>
 /// <item>Otherwise a token is a maximal run of letters, digits and combining marks; '$' and '!' are one-character tokens (they carry
@@ -119,11 +122,38 @@ public sealed class WordTokenizer
         return found;
     }
 
+    /// <summary>Full-width ASCII forms to ASCII and the Latin ligatures to their letters; every other character as it is.</summary>
+    internal static string Fold(string text)
+    {
+        if (!text.AsSpan().ContainsAnyInRange('\uFB00', '\uFF5E'))
+        {
+            return text;
+        }
+
+        var folded = new StringBuilder(text.Length);
+        foreach (char c in text)
+        {
+            _ = c switch
+            {
+                >= '\uFF01' and <= '\uFF5E' => folded.Append((char)(c - 0xFEE0)),
+                '\uFB00' => folded.Append("ff"),
+                '\uFB01' => folded.Append("fi"),
+                '\uFB02' => folded.Append("fl"),
+                '\uFB03' => folded.Append("ffi"),
+                '\uFB04' => folded.Append("ffl"),
+                '\uFB05' or '\uFB06' => folded.Append("st"),
+                _ => folded.Append(c),
+            };
+        }
+
+        return folded.ToString();
+    }
+
     /// <summary>Calls <paramref name="emit"/> for each token of <paramref name="text"/>, at most <paramref name="maxTokens"/> times.</summary>
     private static void Scan(string text, int maxTokens, Action<string> emit)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var s = WithoutLoneSurrogates(text).Normalize(NormalizationForm.FormKC).ToLowerInvariant();
+        var s = Fold(WithoutLoneSurrogates(text)).ToLowerInvariant();
         int emitted = 0;
         int i = 0;
         // Where the last failed e-mail look-ahead stopped: a word starting before it is inside that local part and fails

@@ -1,0 +1,40 @@
+namespace Uncertainty.Api.Predictions;
+
+/// <summary>POST /models/{name}/forecast body.</summary>
+/// <param name="History">Daily values up to and including <paramref name="LastDate"/>, oldest first: at least the model's window (its last window is read).</param>
+/// <param name="LastDate">The day of the last history value (yyyy-MM-dd); the forecast covers the days after it.</param>
+/// <param name="Samples">T, the number of stochastic passes (MC sample paths).</param>
+/// <param name="Seed">Seeds the dropout masks: the same seed gives the same forecast; omitted, fresh masks are drawn and the seed used is returned.</param>
+/// <param name="IntervalLevels">Levels of the central predictive intervals per step (default 0.5 and 0.9: a fan chart's bands).</param>
+/// <param name="ReturnPaths">Also return this many MC sample paths (whole forecasts, one per pass), at most T.</param>
+public sealed record ForecastRequest(
+    double[]? History,
+    DateOnly? LastDate,
+    int? Samples = null,
+    ulong? Seed = null,
+    double[]? IntervalLevels = null,
+    int? ReturnPaths = null);
+
+/// <summary>One forecast day: the MC mean, the epistemic, aleatoric and predictive variances, and the central intervals.</summary>
+public sealed record ForecastStep(
+    DateOnly Date,
+    int Horizon,
+    double Mean,
+    double EpistemicVariance,
+    double AleatoricVariance,
+    double PredictiveVariance,
+    double Std,
+    IReadOnlyList<ForecastInterval> Intervals);
+
+public sealed record ForecastInterval(double Level, double Lower, double Upper);
+
+/// <param name="Level">The history's level (the mean of its last days), added back to the network's output.</param>
+/// <param name="Paths">MC sample paths, [path][step], when asked for: each is one pass's whole forecast, its masks shared by every step.</param>
+public sealed record ForecastResponse(
+    string Model,
+    int Version,
+    int Samples,
+    ulong Seed,
+    double Level,
+    IReadOnlyList<ForecastStep> Steps,
+    IReadOnlyList<float[]>? Paths);
