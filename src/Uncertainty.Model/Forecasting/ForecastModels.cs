@@ -43,6 +43,7 @@ public static class ForecastModels
         int levelDays,
         int stride,
         TrainingOptions options,
+        Device? device = null,
         IProgress<TrainingProgress>? progress = null,
         string? description = null,
         CancellationToken cancellationToken = default)
@@ -55,7 +56,7 @@ public static class ForecastModels
 
         var setup = new ForecastInput(shape[0], horizon, levelDays).Validate();
         var rows = setup.TrainingRows(series, start, end, stride);
-        var package = TrainingPipeline.Fit(rows, spec, options, progress: progress, description: description, cancellationToken: cancellationToken);
+        var package = TrainingPipeline.Fit(rows, spec, options, device, progress, description, cancellationToken);
         return new ModelPackage(package.Description with { Forecast = setup, FeatureNames = null, Examples = null, OutputNames = [series.Name] }, package.Network);
     }
 
