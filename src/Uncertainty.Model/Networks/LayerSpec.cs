@@ -305,6 +305,12 @@ public static class LayerShapes
         return shapes;
     }
 
+    /// <summary>
+    /// Longest sequence a recurrent layer reads: its steps run one after another, a few operations each, so its cost grows with
+    /// the steps whatever its width (a one-unit LSTM over a million steps would hold a worker for minutes).
+    /// </summary>
+    public const int MaxRecurrentSteps = 4096;
+
     /// <summary>Most stacked layers in one recurrent layer or Transformer encoder.</summary>
     public const int MaxStackedLayers = 64;
 
@@ -395,6 +401,7 @@ public static class LayerShapes
                 return input;
             case LayerType.Lstm or LayerType.Gru:
                 Require(layer.Hidden is >= 1, "needs 'hidden' of at least 1");
+                Require(input[0] <= MaxRecurrentSteps, $"reads at most {MaxRecurrentSteps} steps (its steps run one after another), not {input[0]}");
                 return layer.Return == SequenceReturn.All ? [input[0], layer.Hidden!.Value] : [layer.Hidden!.Value];
             case LayerType.TransformerEncoder:
                 Require(layer.DModel == input[1], $"needs 'dModel' equal to the features reaching it ({input[1]})");

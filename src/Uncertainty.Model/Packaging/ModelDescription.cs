@@ -131,8 +131,23 @@ public sealed record ModelDescription
         ? [.. Enumerable.Repeat(1.0, Network.Head.Outputs)]
         : TargetScaling.Std;
 
-    /// <summary>Raw inputs, row-major, to network units.</summary>
-    public float[] PrepareInputs(ReadOnlySpan<float> raw) => InputScaling.Transform(raw);
+    /// <summary>Raw inputs, row-major, to network units. Token ids must be whole numbers below the vocabulary size (0 is padding).</summary>
+    public float[] PrepareInputs(ReadOnlySpan<float> raw)
+    {
+        if (Network.IsTokenSequence)
+        {
+            int vocabulary = Network.ResolvedLayers[0].Vocab!.Value;
+            for (int i = 0; i < raw.Length; i++)
+            {
+                if (!(raw[i] >= 0 && raw[i] < vocabulary && raw[i] == MathF.Floor(raw[i])))
+                {
+                    throw new ArgumentException($"Row {i / Network.Inputs}, step {i % Network.Inputs}: {raw[i]} is not a token id; ids are whole numbers from 0 (padding) to {vocabulary - 1}.", nameof(raw));
+                }
+            }
+        }
+
+        return InputScaling.Transform(raw);
+    }
 
     /// <summary>Maps a regression prediction back to target units (variances scale by std squared); classifiers are unchanged.</summary>
     public McPrediction ToReportedUnits(McPrediction prediction) => TargetScaling is null
