@@ -99,7 +99,7 @@ if (sequenceOnly)
     var transformer = NetworkSpec.FromJson(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "benchmark-transformer.json")));
     foreach (var (rows, samples) in quick ? [(1, 100)] : new[] { (1, 100), (32, 100) })
     {
-        results.AddRange(Cases.BatchedVersusLoop(lstm, "LSTM 56x4 steps, hidden 48, variational (births model)", rows, samples, device, loop: true));
+        results.AddRange(Cases.BatchedVersusLoop(lstm, "LSTM 56x6 steps, hidden 48, variational (births model)", rows, samples, device, loop: true));
         results.AddRange(Cases.BatchedVersusLoop(transformer, "Transformer encoder, 64 tokens, d 64, 4 heads, 2 layers", rows, samples, device, loop: true));
     }
 }

@@ -112,7 +112,8 @@ public sealed class SequenceModelApiTests(UncertaintyApiFactory factory) : IClas
             Assert.Equal(step.EpistemicVariance + step.AleatoricVariance, step.PredictiveVariance, 1e-6 * step.PredictiveVariance);
             var (fifty, ninety) = (step.Intervals[0], step.Intervals[1]);
             Assert.True(ninety.Lower < fifty.Lower && fifty.Lower < step.Mean && step.Mean < fifty.Upper && fifty.Upper < ninety.Upper);
-            Assert.InRange(step.Mean, 5_000, 15_000); // births-sized numbers: the level was added back
+            Assert.InRange(step.Mean, 5_000, 15_000); // births-sized numbers: the baseline was added back
+            Assert.InRange(step.Baseline, 5_000, 15_000);
             Assert.All(forecast.Paths, path => Assert.True(double.IsFinite(path[h])));
         }
 
@@ -155,7 +156,7 @@ public sealed class SequenceModelApiTests(UncertaintyApiFactory factory) : IClas
     [Fact]
     public async Task A_sequence_row_of_any_length_up_to_the_window_is_padded_and_a_longer_one_refused()
     {
-        var step = new[] { 0.0, 0.5, 0.8, 0.1 };
+        var step = new[] { 0.0, 0.5, 0.8, 0.1, -0.2, 0.9 };
         var client = await factory.ReadyClientAsync();
         var shortRow = await PredictAsync("births", new { inputs = new[] { Enumerable.Repeat(step, 20).ToArray() }, samples = 10, seed = 1 });
         Assert.Single(shortRow.Predictions);
@@ -207,7 +208,7 @@ public sealed class SequenceModelApiTests(UncertaintyApiFactory factory) : IClas
             horizon = 7,
             network = new
             {
-                inputShape = new[] { 14, 4 },
+                inputShape = new[] { 14, 6 },
                 layers = new object[] { new { type = "gru", hidden = 8, recurrentDropout = 0.1 }, new { type = "linear", @out = 2 } },
                 heteroscedastic = true,
             },
