@@ -96,6 +96,7 @@ public sealed class SequenceNetworkTests
     [InlineData("""{"type": "lstm"}""", "needs 'hidden'")]
     [InlineData("""{"type": "gru", "hidden": 4, "recurrentDropout": 1}""", "dropout rates in [0, 1)")]
     [InlineData("""{"type": "lstm", "hidden": 4, "layers": 0}""", "'layers' between 1 and 64")]
+    [InlineData("""{"type": "lstm", "hidden": 4, "return": 7}""", "needs 'return' \"last\" or \"all\"")]
     [InlineData("""{"type": "transformerEncoder", "dModel": 3, "heads": 2, "ffn": 8}""", "'heads' of at least 1 dividing dModel (3)")]
     [InlineData("""{"type": "transformerEncoder", "dModel": 5, "heads": 1, "ffn": 8}""", "'dModel' equal to the features reaching it (3)")]
     [InlineData("""{"type": "positionalEmbedding", "maxLength": 4}""", "'maxLength' of at least the sequence length 6")]

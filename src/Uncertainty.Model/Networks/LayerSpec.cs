@@ -401,6 +401,7 @@ public static class LayerShapes
                 return input;
             case LayerType.Lstm or LayerType.Gru:
                 Require(layer.Hidden is >= 1, "needs 'hidden' of at least 1");
+                Require(layer.Return is null || Enum.IsDefined(layer.Return.Value), "needs 'return' \"last\" or \"all\"");
                 Require(input[0] <= MaxRecurrentSteps, $"reads at most {MaxRecurrentSteps} steps (its steps run one after another), not {input[0]}");
                 return layer.Return == SequenceReturn.All ? [input[0], layer.Hidden!.Value] : [layer.Hidden!.Value];
             case LayerType.TransformerEncoder:

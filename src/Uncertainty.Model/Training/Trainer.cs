@@ -173,6 +173,11 @@ public static class Trainer
                 throw new ArgumentException(mismatch, nameof(options));
             }
 
+            // Token ids reach the embedding's index_select as they are: one outside the vocabulary fails deep in libtorch
+            // (a device-side assert on a GPU), a fraction is truncated to another word.
+            Packaging.ModelDescription.CheckTokenIds(spec, data.Inputs, nameof(data));
+            Packaging.ModelDescription.CheckTokenIds(spec, data.ValidationInputs ?? [], nameof(data));
+
             if (options.Image is not null)
             {
                 if (data.InputScaling is null)
