@@ -96,7 +96,6 @@ public sealed class SequenceNetworkTests
     [InlineData("""{"type": "lstm"}""", "needs 'hidden'")]
     [InlineData("""{"type": "gru", "hidden": 4, "recurrentDropout": 1}""", "dropout rates in [0, 1)")]
     [InlineData("""{"type": "lstm", "hidden": 4, "layers": 0}""", "'layers' between 1 and 64")]
-    [InlineData("""{"type": "lstm", "hidden": 4, "return": 7}""", "needs 'return' \"last\" or \"all\"")]
     [InlineData("""{"type": "transformerEncoder", "dModel": 3, "heads": 2, "ffn": 8}""", "'heads' of at least 1 dividing dModel (3)")]
     [InlineData("""{"type": "transformerEncoder", "dModel": 5, "heads": 1, "ffn": 8}""", "'dModel' equal to the features reaching it (3)")]
     [InlineData("""{"type": "positionalEmbedding", "maxLength": 4}""", "'maxLength' of at least the sequence length 6")]
@@ -107,6 +106,17 @@ public sealed class SequenceNetworkTests
         var error = Assert.Throws<ArgumentException>(() => NetworkSpec.FromJson(json));
         Assert.Contains("layers[0]", error.Message);
         Assert.Contains(problem, error.Message);
+    }
+
+    [Theory]
+    [InlineData("""{"type": "lstm", "hidden": 4, "recurentDropout": 0.5}""", "recurentDropout")]
+    [InlineData("""{"type": 21, "hidden": 4}""", "type")]
+    [InlineData("""{"type": "lstm", "hidden": 4, "return": 1}""", "return")]
+    public void Misspelt_fields_and_numbers_for_names_are_refused_not_ignored(string layer, string field)
+    {
+        var json = $$"""{"inputShape": [6, 3], "layers": [{{layer}}, {"type": "linear", "out": 1}]}""";
+        var error = Assert.ThrowsAny<System.Text.Json.JsonException>(() => NetworkSpec.FromJson(json));
+        Assert.Contains(field, error.Message + error.Path);
     }
 
     /// <summary>

@@ -61,6 +61,7 @@ public static class TrainingJobsApi
                 }
 
                 spec = TrainingPipeline.Fitted((request.Network ?? new NetworkRequest()).ToSpec(data.Task), data);
+                ModelDescription.CheckTokenIds(spec, data.Features, "data"); // refused now, not after the job has queued
             }
         }
         catch (Exception e) when (e is ArgumentException or InvalidDataException or FormatException or FileNotFoundException)
