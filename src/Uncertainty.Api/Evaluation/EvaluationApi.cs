@@ -297,6 +297,17 @@ public static class EvaluationApi
                 return (null, errors);
             }
 
+            try
+            {
+                // A text model's rows are token ids: checked here, so a bad id is a 400 and never reaches the embedding.
+                ModelDescription.CheckTokenIds(model.Network, data.Features, "data");
+            }
+            catch (ArgumentException e)
+            {
+                errors[request.Csv is null ? "dataset" : "data"] = [e.Message];
+                return (null, errors);
+            }
+
             if (classifier && Relabel(data, model.OutputNames ?? [], errors) is { } relabelled)
             {
                 data = relabelled;
