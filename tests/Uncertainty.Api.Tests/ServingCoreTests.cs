@@ -6,6 +6,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Uncertainty.Api.Inference;
+using Uncertainty.Api.Models;
 using Uncertainty.Model.Data;
 using Uncertainty.Model.Networks;
 using Uncertainty.Model.Packaging;
@@ -386,8 +387,8 @@ public sealed class ServingCoreTests
         var models = await client.GetFromJsonAsync<JsonElement>("/models", Json);
 
         Assert.True(response.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.NotFound, $"{name}: {(int)response.StatusCode}");
-        Assert.Equal("boston,digits,toy", string.Join(',', models.EnumerateArray().Select(m => m.GetProperty("name").GetString())));
-        Assert.Equal("boston,digits,toy", string.Join(',', Directory.GetDirectories(factory.ModelStore).Select(Path.GetFileName).Where(n => !n!.StartsWith('.')).Order()));
+        Assert.Equal(string.Join(',', DefaultModels.Names.Order(StringComparer.Ordinal)), string.Join(',', models.EnumerateArray().Select(m => m.GetProperty("name").GetString())));
+        Assert.Equal(string.Join(',', DefaultModels.Names.Order(StringComparer.Ordinal)), string.Join(',', Directory.GetDirectories(factory.ModelStore).Select(Path.GetFileName).Where(n => !n!.StartsWith('.')).Order()));
     }
 
     [Fact]
