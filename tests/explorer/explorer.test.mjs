@@ -372,10 +372,10 @@ async function forecastViewMocked() {
       const date = new Date(Date.UTC(...body.lastDate.split('-').map((v, j) => Number(v) - (j === 1 ? 1 : 0))) + (i + 1) * 864e5).toISOString().slice(0, 10);
       const mean = 10000 + 500 * Math.sin(i), epistemicVariance = (100 + 20 * i) ** 2, aleatoricVariance = 400 ** 2;
       const std = Math.sqrt(epistemicVariance + aleatoricVariance);
-      return { date, horizon: i + 1, mean, epistemicVariance, aleatoricVariance, predictiveVariance: std * std, std,
+      return { date, horizon: i + 1, baseline: mean - 50, mean, epistemicVariance, aleatoricVariance, predictiveVariance: std * std, std,
         intervals: [{ level: 0.5, lower: mean - 0.674 * std, upper: mean + 0.674 * std }, { level: 0.9, lower: mean - 1.645 * std, upper: mean + 1.645 * std }] };
     });
-    return route.fulfill({ json: { model: model.name, version: 1, samples: body.samples, seed: body.seed, level: 9800, steps,
+    return route.fulfill({ json: { model: model.name, version: 1, samples: body.samples, seed: body.seed, steps,
       paths: Array.from({ length: body.returnPaths }, (_, t) => steps.map((s) => s.mean + (t - 10) * 30)) } });
   }]]);
   await page.selectOption('#model', 'mock-forecast');
