@@ -39,7 +39,8 @@ if (arguments.Has("--check-devices"))
 
 bool gpu = device.type == DeviceType.CUDA;
 bool quick = arguments.Has("--quick");
-bool cnnOnly = arguments.Has("--cnn-only"); // just the convolutional cases (docs/benchmarks.md, "Convolutional networks")
+bool sequenceOnly = arguments.Has("--sequence-only"); // just the recurrent and Transformer cases (docs/benchmarks.md, "Sequence networks")
+bool cnnOnly = arguments.Has("--cnn-only") || sequenceOnly; // just the convolutional cases (docs/benchmarks.md, "Convolutional networks")
 var reference = Models.Reference;
 const string referenceName = "MLP 64-1024-1024-1, p=0.1";
 (string Label, McOptions Options)[] prefixOffOn = [("prefix off", new McOptions { UsePrefix = false }), ("prefix on", new McOptions { UsePrefix = true })];
@@ -91,16 +92,30 @@ if (gpu && !cnnOnly)
     results.Add(Cases.Memory(reference, referenceName, rows: 1000, samples: 10_000, device));
 }
 
-// A LeNet-style CNN with dropout after every convolution and dense layer (docs/reference/lenet-all.json).
-var lenet = NetworkSpec.FromJson(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "lenet-all.json")));
-const string lenetName = "LeNet-all CNN 1x28x28 (conv 32, 64; dense 512)";
-foreach (var (rows, samples) in quick ? [(1, 100)] : new[] { (1, 100), (32, 100) })
+if (sequenceOnly)
 {
-    results.AddRange(Cases.BatchedVersusLoop(lenet, lenetName, rows, samples, device, loop: true));
+    // The births forecaster's LSTM and a token Transformer (docs/reference/sequence), against a loop of T passes of the same network.
+    var lstm = NetworkSpec.FromJson(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "births-lstm.json")));
+    var transformer = NetworkSpec.FromJson(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "benchmark-transformer.json")));
+    foreach (var (rows, samples) in quick ? [(1, 100)] : new[] { (1, 100), (32, 100) })
+    {
+        results.AddRange(Cases.BatchedVersusLoop(lstm, "LSTM 56x6 steps, hidden 48, variational (births model)", rows, samples, device, loop: true));
+        results.AddRange(Cases.BatchedVersusLoop(transformer, "Transformer encoder, 64 tokens, d 64, 4 heads, 2 layers", rows, samples, device, loop: true));
+    }
 }
+else
+{
+    // A LeNet-style CNN with dropout after every convolution and dense layer (docs/reference/lenet-all.json).
+    var lenet = NetworkSpec.FromJson(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "lenet-all.json")));
+    const string lenetName = "LeNet-all CNN 1x28x28 (conv 32, 64; dense 512)";
+    foreach (var (rows, samples) in quick ? [(1, 100)] : new[] { (1, 100), (32, 100) })
+    {
+        results.AddRange(Cases.BatchedVersusLoop(lenet, lenetName, rows, samples, device, loop: true));
+    }
 
-var lenetStem = lenet with { Layers = [.. lenet.Layers!.Where((_, i) => i != 2)] };
-results.AddRange(Cases.Variants(lenetStem, "LeNet-all without its first dropout2d (conv stem as prefix)", rows: 32, samples: 100, device, prefixOffOn));
+    var lenetStem = lenet with { Layers = [.. lenet.Layers!.Where((_, i) => i != 2)] };
+    results.AddRange(Cases.Variants(lenetStem, "LeNet-all without its first dropout2d (conv stem as prefix)", rows: 32, samples: 100, device, prefixOffOn));
+}
 
 var wide = new NetworkSpec { Inputs = 784, Hidden = [1024, 1024], HiddenDropout = [0.1], Head = new HeadSpec { Kind = HeadKind.Classification, Outputs = 10 } };
 results.AddRange(cnnOnly ? [] : Cases.Variants(wide, "MLP 784-1024-1024-10, p=0.1 (no input dropout)", rows: 32, samples: 100, device, prefixOffOn));
@@ -133,7 +148,7 @@ internal static class Cases
     public static IEnumerable<Result> BatchedVersusLoop(NetworkSpec spec, string name, int rows, int samples, Device device, bool loop)
     {
         var network = Trainer.CreateNetwork(spec, seed: 1);
-        var inputs = Inputs(rows, spec.Inputs);
+        var inputs = Inputs(rows, spec.Inputs, spec);
         using var folded = new McPredictor(network, device);
         var request = new McRequest { Inputs = inputs, Rows = rows, Samples = samples, Seed = 1 };
         var batched = Timing.Measure(() => folded.Predict(request), device);
@@ -179,16 +194,22 @@ internal static class Cases
         return new Result(name, rows, samples, "one request, chunked", ms, ms, Ratio: null, PeakRssGrowthMb: growth);
     }
 
-    /// <summary>What a hand-written MC loop does: T ordinary forward passes with dropout sampling, mean and variance at the end.</summary>
+    /// <summary>
+    /// What a hand-written MC loop does: T ordinary forward passes with dropout sampling, mean and variance at the end. A
+    /// sequence network's variational masks have no built-in module, so each of its passes draws one sample's masks itself.
+    /// </summary>
     private static void NaiveLoop(DropoutNetwork network, float[] inputs, int rows, int samples, Device device)
     {
         using var scope = NewDisposeScope();
         using var inference = inference_mode();
         var x = tensor(inputs, [rows, network.Spec.Inputs], device: device);
         var outputs = new List<Tensor>(samples);
+        using var masks = new DropoutMasks(device);
         for (int t = 0; t < samples; t++)
         {
-            outputs.Add(NaiveForward(network, x));
+            outputs.Add(network.Spec.IsSequence
+                ? network.RunStages(x, 0, network.StageCount, MaskPlan.ForTraining(1, t, rows, network.DropoutLayers, device), masks)
+                : NaiveForward(network, x));
         }
 
         var stacked = stack(outputs);
@@ -217,9 +238,16 @@ internal static class Cases
         return h;
     }
 
-    private static float[] Inputs(int rows, int features)
+    /// <summary>Random rows; for a token network, ids in [1, vocab) with the later half of the steps as padding in every other row.</summary>
+    private static float[] Inputs(int rows, int features, NetworkSpec? spec = null)
     {
         var random = new Random(1);
+        if (spec is { IsTokenSequence: true })
+        {
+            int vocabulary = spec.ResolvedLayers[0].Vocab!.Value;
+            return [.. Enumerable.Range(0, rows * features).Select(i => (i / features) % 2 == 1 && i % features >= features / 2 ? 0f : random.Next(1, vocabulary))];
+        }
+
         return [.. Enumerable.Range(0, rows * features).Select(_ => (float)((random.NextDouble() * 2) - 1))];
     }
 }
@@ -248,9 +276,16 @@ internal static class ReproducibilityCost
         }
     }
 
-    private static float[] Inputs(int rows, int features)
+    /// <summary>Random rows; for a token network, ids in [1, vocab) with the later half of the steps as padding in every other row.</summary>
+    private static float[] Inputs(int rows, int features, NetworkSpec? spec = null)
     {
         var random = new Random(1);
+        if (spec is { IsTokenSequence: true })
+        {
+            int vocabulary = spec.ResolvedLayers[0].Vocab!.Value;
+            return [.. Enumerable.Range(0, rows * features).Select(i => (i / features) % 2 == 1 && i % features >= features / 2 ? 0f : random.Next(1, vocabulary))];
+        }
+
         return [.. Enumerable.Range(0, rows * features).Select(_ => (float)((random.NextDouble() * 2) - 1))];
     }
 }

@@ -96,7 +96,7 @@ internal static class ExperimentCommand
             int testStart = series.IndexOf(DailySeries.BirthsTestStart);
             var options = flags.Apply(parse, new TrainingOptions(), new Dataset(series.Name, ["value"], [0], "value", [0]), network);
             Console.WriteLine($"{series.Name}: training days {series.Dates[0]:yyyy-MM-dd} to {series.Dates[testStart - 1]:yyyy-MM-dd}, test from {series.Dates[testStart]:yyyy-MM-dd}");
-            using var package = ForecastModels.Fit(series, 0, testStart, network, parse.GetValue(horizon), parse.GetValue(levelDays), parse.GetValue(stride), options, new ConsoleProgress(), "US daily births forecaster (uncertainty experiment births).", Cli.CancelOnCtrlC());
+            using var package = ForecastModels.Fit(series, 0, testStart, network, parse.GetValue(horizon), parse.GetValue(levelDays), parse.GetValue(stride), options, progress: new ConsoleProgress(), description: "US daily births forecaster (uncertainty experiment births).", cancellationToken: Cli.CancelOnCtrlC());
             var summary = package.Description.Training!;
             Console.WriteLine($"trained in {Cli.F(summary.Seconds, 1)} s, {Cli.F(summary.RowsPerSecond, 0)} rows/s");
             if (parse.GetValue(output) is { } folder)

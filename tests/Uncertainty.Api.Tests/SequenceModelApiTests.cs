@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Uncertainty.Api.Predictions;
+using Uncertainty.Model.Data;
 
 namespace Uncertainty.Api.Tests;
 
@@ -111,7 +112,8 @@ public sealed class SequenceModelApiTests(UncertaintyApiFactory factory) : IClas
             Assert.Equal(step.EpistemicVariance + step.AleatoricVariance, step.PredictiveVariance, 1e-6 * step.PredictiveVariance);
             var (fifty, ninety) = (step.Intervals[0], step.Intervals[1]);
             Assert.True(ninety.Lower < fifty.Lower && fifty.Lower < step.Mean && step.Mean < fifty.Upper && fifty.Upper < ninety.Upper);
-            Assert.InRange(step.Mean, 5_000, 15_000); // births-sized numbers: the level was added back
+            Assert.InRange(step.Mean, 5_000, 15_000); // births-sized numbers: the baseline was added back
+            Assert.InRange(step.Baseline, 5_000, 15_000);
             Assert.All(forecast.Paths, path => Assert.True(double.IsFinite(path[h])));
         }
 
@@ -154,7 +156,7 @@ public sealed class SequenceModelApiTests(UncertaintyApiFactory factory) : IClas
     [Fact]
     public async Task A_sequence_row_of_any_length_up_to_the_window_is_padded_and_a_longer_one_refused()
     {
-        var step = new[] { 0.0, 0.5, 0.8, 0.1 };
+        var step = new[] { 0.0, 0.5, 0.8, 0.1, -0.2, 0.9 };
         var client = await factory.ReadyClientAsync();
         var shortRow = await PredictAsync("births", new { inputs = new[] { Enumerable.Repeat(step, 20).ToArray() }, samples = 10, seed = 1 });
         Assert.Single(shortRow.Predictions);
@@ -163,5 +165,85 @@ public sealed class SequenceModelApiTests(UncertaintyApiFactory factory) : IClas
         var response = await client.PostAsJsonAsync("/models/births/predict", new { inputs = new[] { Enumerable.Repeat(step, window + 1).ToArray() } });
         var errors = (await Problems.ReadAsync(response, HttpStatusCode.BadRequest)).GetProperty("errors");
         Assert.Contains($"1 to {window} steps", errors.GetProperty("inputs[0]")[0].GetString());
+    }
+
+    [SequenceDataFact("spam-assassin")]
+    public async Task A_training_job_on_spam_assassin_makes_a_text_model_that_reads_strings()
+    {
+        var client = await factory.ReadyClientAsync();
+        var job = await ServingCoreTests.FinishedJobAsync(client, await client.PostAsJsonAsync("/training-jobs", new
+        {
+            model = "mail",
+            dataset = "spam-assassin",
+            maxVocabulary = 2000,
+            network = new
+            {
+                inputShape = new[] { 48 },
+                layers = new object[]
+                {
+                    new { type = "embedding", vocab = 2, dim = 8, wordDropout = 0.1 },
+                    new { type = "meanPool" },
+                    new { type = "dropout", p = 0.2 },
+                    new { type = "linear", @out = 2 },
+                },
+            },
+            training = new { epochs = 2, batchSize = 64, learningRate = 0.01, seed = 3 },
+        }));
+        Assert.Equal("Succeeded", job.GetProperty("state").GetString());
+
+        var details = await client.GetFromJsonAsync<JsonElement>("/models/mail");
+        Assert.Equal(2002, details.GetProperty("text").GetProperty("vocabularySize").GetInt32());
+        var prediction = await PredictAsync("mail", new { inputs = new[] { "Hello, are we still meeting on Friday?" }, samples = 20, seed = 1 });
+        Assert.Equal(1.0, prediction.Predictions[0].Probabilities!.Sum(), 1e-9);
+    }
+
+    [SequenceDataFact("us-births")]
+    public async Task A_training_job_on_us_births_makes_a_forecaster()
+    {
+        var client = await factory.ReadyClientAsync();
+        var job = await ServingCoreTests.FinishedJobAsync(client, await client.PostAsJsonAsync("/training-jobs", new
+        {
+            model = "daily",
+            dataset = "us-births",
+            horizon = 7,
+            network = new
+            {
+                inputShape = new[] { 14, 6 },
+                layers = new object[] { new { type = "gru", hidden = 8, recurrentDropout = 0.1 }, new { type = "linear", @out = 2 } },
+                heteroscedastic = true,
+            },
+            training = new { epochs = 1, batchSize = 256, learningRate = 0.01, seed = 3 },
+        }));
+        Assert.Equal("Succeeded", job.GetProperty("state").GetString());
+
+        var response = await client.PostAsJsonAsync("/models/daily/forecast", new { history = History(14), lastDate = "1986-12-31", samples = 20, seed = 1 });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var forecast = (await response.Content.ReadFromJsonAsync<ForecastResponse>(Json))!;
+        Assert.Equal(7, forecast.Steps.Count);
+    }
+
+    [Theory]
+    [InlineData("""{"model": "m", "dataset": "boston", "maxVocabulary": 10}""", "maxVocabulary")]
+    [InlineData("""{"model": "m", "dataset": "us-births", "horizon": 0}""", "horizon")]
+    [InlineData("""{"model": "m", "dataset": "spam-assassin", "horizon": 7}""", "horizon")]
+    public async Task Sequence_job_fields_outside_their_dataset_or_range_are_refused(string body, string field)
+    {
+        var client = await factory.ReadyClientAsync();
+        var response = await client.PostAsync("/training-jobs", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+
+        var errors = (await Problems.ReadAsync(response, HttpStatusCode.BadRequest)).GetProperty("errors");
+        Assert.True(errors.TryGetProperty(field, out _), errors.GetRawText());
+    }
+
+    /// <summary>Runs where the dataset is in the data cache, and always where UNCERTAINTY_DATA_CACHE is set (CI fetches it first).</summary>
+    private sealed class SequenceDataFactAttribute : FactAttribute
+    {
+        public SequenceDataFactAttribute(string name)
+        {
+            if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable(DataCache.DirectoryVariable)) && !new DataCache().Contains(name))
+            {
+                Skip = $"{name} is not in the data cache; `{DataCache.FetchCommand(name)}` puts it there.";
+            }
+        }
     }
 }

@@ -1,5 +1,7 @@
+using System.Text.Json;
 using TorchSharp;
 using Uncertainty.Model.Data;
+using Uncertainty.Model.Packaging;
 using Uncertainty.Model.Inference;
 using Uncertainty.Model.Networks;
 using Uncertainty.Model.Training;
@@ -104,6 +106,17 @@ public sealed class SequenceNetworkTests
         var error = Assert.Throws<ArgumentException>(() => NetworkSpec.FromJson(json));
         Assert.Contains("layers[0]", error.Message);
         Assert.Contains(problem, error.Message);
+    }
+
+    [Theory]
+    [InlineData("""{"type": "lstm", "hidden": 4, "recurentDropout": 0.5}""", "recurentDropout")]
+    [InlineData("""{"type": 21, "hidden": 4}""", "type")]
+    [InlineData("""{"type": "lstm", "hidden": 4, "return": 1}""", "return")]
+    public void Misspelt_fields_and_numbers_for_names_are_refused_not_ignored(string layer, string field)
+    {
+        var json = $$"""{"inputShape": [6, 3], "layers": [{{layer}}, {"type": "linear", "out": 1}]}""";
+        var error = Assert.ThrowsAny<System.Text.Json.JsonException>(() => NetworkSpec.FromJson(json));
+        Assert.Contains(field, error.Message + error.Path);
     }
 
     /// <summary>
@@ -368,5 +381,56 @@ public sealed class SequenceNetworkTests
 
         double accuracy = prediction.Rows.Select((row, i) => ((ClassPrediction)row).Label == (int)test.Targets[i] ? 1.0 : 0.0).Average();
         Assert.True(accuracy >= 0.9, $"accuracy {accuracy:P1}"); // chance: about 65 % (no 7 in most rows)
+    }
+
+    /// <summary>
+    /// The LSTM fixture's PyTorch reference also has MC statistics with naive (per-step) masks: our naive option matches them
+    /// within Monte Carlo error, and our variational masks do not (the fixture tells the two apart by over 10 standard errors).
+    /// </summary>
+    [Fact]
+    public void Naive_masks_match_PyTorchs_per_step_reference_and_variational_ones_do_not()
+    {
+        var folder = Path.Combine(AppContext.BaseDirectory, "Reference");
+        var variational = NetworkSpec.FromJson(File.ReadAllText(Path.Combine(folder, "lstm-spec.json")));
+        var naive = variational with { Layers = [.. variational.Layers!.Select(l => l.IsRecurrent ? l with { Naive = true } : l)] };
+        using var reference = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "lstm-reference.json")));
+        var root = reference.RootElement;
+        double[][] Matrix(JsonElement e) => [.. e.EnumerateArray().Select(row => row.EnumerateArray().Select(v => v.GetDouble()).ToArray())];
+        var inputs = Matrix(root.GetProperty("inputs"));
+        var lengths = root.GetProperty("lengths").EnumerateArray().Select(l => l.GetInt32()).ToArray();
+        var naiveMc = root.GetProperty("naiveMc");
+        var (theirMean, theirVariance, varianceError) = (Matrix(naiveMc.GetProperty("mean")), Matrix(naiveMc.GetProperty("variance")), Matrix(naiveMc.GetProperty("varianceStandardError")));
+        var meanError = Matrix(naiveMc.GetProperty("meanStandardError"));
+        int rows = inputs.Length, steps = variational.ResolvedInputShape[0], features = variational.ResolvedInputShape[1];
+        float[] flat = [.. inputs.SelectMany(row => row.Select(v => (float)v))];
+        for (int r = 0; r < rows; r++)
+        {
+            flat.AsSpan((r * steps * features) + (lengths[r] * features), (steps - lengths[r]) * features).Fill(float.NaN);
+        }
+
+        (double[] Mean, double[] Variance)[] Predict(NetworkSpec spec)
+        {
+            using var weights = File.OpenRead(Path.Combine(folder, "lstm.safetensors"));
+            using var package = SafetensorsImport.Import(weights, new ModelDescription { Network = spec, InputScaling = Standardizer.Identity(spec.Inputs) });
+            using var predictor = new McPredictor(package.Network, CPU);
+            var prediction = predictor.Predict(new McRequest { Inputs = flat, Rows = rows, Samples = 20_000, Seed = 2016 });
+            return [.. prediction.Rows.Cast<RegressionPrediction>().Select(p => (p.Mean, p.EpistemicVariance))];
+        }
+
+        var ours = Predict(naive);
+        var variationalOurs = Predict(variational);
+        double worstVariational = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            for (int o = 0; o < ours[r].Mean.Length; o++)
+            {
+                double meanBound = 4.5 * Math.Sqrt(2) * meanError[r][o], varianceBound = 4.5 * Math.Sqrt(2) * varianceError[r][o];
+                Assert.True(Math.Abs(ours[r].Mean[o] - theirMean[r][o]) <= meanBound, $"row {r} output {o}: naive MC mean {ours[r].Mean[o]} vs PyTorch's {theirMean[r][o]}");
+                Assert.True(Math.Abs(ours[r].Variance[o] - theirVariance[r][o]) <= varianceBound, $"row {r} output {o}: naive MC variance {ours[r].Variance[o]} vs PyTorch's {theirVariance[r][o]}");
+                worstVariational = Math.Max(worstVariational, Math.Abs(variationalOurs[r].Variance[o] - theirVariance[r][o]) / (Math.Sqrt(2) * varianceError[r][o]));
+            }
+        }
+
+        Assert.True(worstVariational > 6, $"variational masks are within {worstVariational:F1} standard errors of the naive reference: the fixture cannot tell them apart");
     }
 }

@@ -145,7 +145,11 @@ public static class ImportApi
         var outputs = spec.Head.Outputs;
         Require(request.FeatureNames is null || request.FeatureNames.Count == spec.Inputs, $"featureNames needs {spec.Inputs} names, one per input.");
         Require(request.OutputNames is null || request.OutputNames.Count == outputs, $"outputNames needs {outputs} names, one per output.");
-        var (inputMean, inputStd) = spec.IsImage ? (PerPixel(request.InputMean, spec), PerPixel(request.InputStd, spec)) : (request.InputMean, request.InputStd);
+        Require(!spec.IsTokenSequence || (request.InputMean is null && request.InputStd is null), "inputMean and inputStd do not apply to token ids (an embedding network reads them as they are).");
+        Require(request.FeatureNames is null || !spec.IsSequence, "featureNames do not apply to a sequence network: its rows are [steps][features] arrays or token ids.");
+        var (inputMean, inputStd) = spec.IsImage ? (PerPixel(request.InputMean, spec), PerPixel(request.InputStd, spec))
+            : spec.IsSequence ? (PerStep(request.InputMean, spec), PerStep(request.InputStd, spec))
+            : (request.InputMean, request.InputStd);
         var inputScaling = Scaling(inputMean, inputStd, spec.Inputs, "input") ?? Standardizer.Identity(spec.Inputs);
         var image = spec.IsImage ? request.Image ?? new ImageInput(spec.InputShape![0], spec.InputShape[1], spec.InputShape[2], 1.0, ImageBackground.Dark) : null;
         Require(request.Image is null || spec.IsImage, "image applies to networks over a [channels, height, width] input only.");
@@ -174,6 +178,14 @@ public static class ImportApi
             : values.Length == 1 ? [.. Enumerable.Repeat(values[0], spec.Inputs)]
             : values.Length == channels ? [.. values.SelectMany(v => Enumerable.Repeat(v, plane))]
             : values;
+    }
+
+    /// <summary>A numeric sequence's scaling: one value per feature repeated at every step; anything else passes through to be checked.</summary>
+    private static double[]? PerStep(double[]? values, NetworkSpec spec)
+    {
+        int steps = spec.ResolvedInputShape[0], features = spec.ResolvedInputShape[^1];
+        return values is null || values.Length == spec.Inputs || values.Length != features || spec.IsTokenSequence ? values
+            : [.. Enumerable.Range(0, steps).SelectMany(_ => values)];
     }
 
     private static Standardizer? Scaling(double[]? mean, double[]? std, int width, string what)

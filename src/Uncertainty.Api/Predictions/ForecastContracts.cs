@@ -16,9 +16,11 @@ public sealed record ForecastRequest(
     int? ReturnPaths = null);
 
 /// <summary>One forecast day: the MC mean, the epistemic, aleatoric and predictive variances, and the central intervals.</summary>
+/// <param name="Baseline">The seasonal-naive value (the same weekday in the last observed week) the network's correction is added to.</param>
 public sealed record ForecastStep(
     DateOnly Date,
     int Horizon,
+    double Baseline,
     double Mean,
     double EpistemicVariance,
     double AleatoricVariance,
@@ -28,13 +30,11 @@ public sealed record ForecastStep(
 
 public sealed record ForecastInterval(double Level, double Lower, double Upper);
 
-/// <param name="Level">The history's level (the mean of its last days), added back to the network's output.</param>
 /// <param name="Paths">MC sample paths, [path][step], when asked for: each is one pass's whole forecast, its masks shared by every step.</param>
 public sealed record ForecastResponse(
     string Model,
     int Version,
     int Samples,
     ulong Seed,
-    double Level,
     IReadOnlyList<ForecastStep> Steps,
     IReadOnlyList<float[]>? Paths);

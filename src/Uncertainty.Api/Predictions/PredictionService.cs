@@ -48,7 +48,7 @@ public sealed class PredictionService(ModelRegistry registry, InferenceScheduler
 
     /// <summary>
     /// A forecast: the history's last window becomes one row per horizon day (<see cref="ForecastInput"/>), predicted in one
-    /// request so each MC pass is a coherent path, then shifted back by the history's level.
+    /// request so each MC pass is a coherent path, then shifted back by each day's seasonal-naive baseline.
     /// </summary>
     public async Task<ForecastResponse> ForecastAsync(string name, ForecastRequest request, CancellationToken cancellationToken)
     {
@@ -108,8 +108,8 @@ public sealed class PredictionService(ModelRegistry registry, InferenceScheduler
             ReturnSamples = request.ReturnPaths is > 0,
         };
         var prediction = model.Description.ToReportedUnits(await RunAsync(model, mcRequest, PassMode.MonteCarlo, RequestTimeout, cancellationToken));
-        double level = setup.Level(window);
-        var steps = prediction.Rows.Cast<RegressionPrediction>().Select(step => ForecastModels.Shifted(step, level)).ToList();
+        var baselines = setup.Baselines(window);
+        var steps = prediction.Rows.Cast<RegressionPrediction>().Select((step, h) => ForecastModels.Shifted(step, baselines[h])).ToList();
         if (!steps.All(Finite))
         {
             throw new NonFiniteOutputException();
@@ -120,10 +120,10 @@ public sealed class PredictionService(ModelRegistry registry, InferenceScheduler
             model.Version,
             prediction.SamplesUsed,
             seed,
-            level,
             [.. steps.Select((step, h) => new ForecastStep(
                 request.LastDate!.Value.AddDays(h + 1),
                 h + 1,
+                baselines[h],
                 step.Mean[0],
                 step.EpistemicVariance[0],
                 step.AleatoricVariance[0],

@@ -20,7 +20,7 @@ public enum JobState
 /// (<see cref="Csv"/>, or a multipart upload: part "data" the file, part "request" this JSON).
 /// </summary>
 /// <param name="Model">The model the trained network becomes a new version of.</param>
-/// <param name="Dataset">A bundled dataset: boston, concrete, breast_cancer or digits.</param>
+/// <param name="Dataset">A bundled dataset (boston, concrete, breast_cancer, digits), an image set of the data cache (mnist, fashion-mnist), or a sequence set of the data cache: spam-assassin (a text classifier, its tokenizer built on a seeded 80 % of each message group) or us-births (a daily forecaster trained on 1969-1986).</param>
 /// <param name="Csv">CSV text with a header row, instead of a bundled dataset.</param>
 /// <param name="Target">Target column by name or 0-based index; the dataset's own target when omitted.</param>
 /// <param name="Features">Feature columns; every other column when omitted.</param>
@@ -30,6 +30,8 @@ public enum JobState
 /// <param name="MakeDefault">Make the new version the model's default once trained (it is loaded and checked first). A model's first version is its default either way.</param>
 /// <param name="ReplaceSchema">Allow a version whose task, inputs or outputs differ from the model's current default (otherwise 409).</param>
 /// <param name="Description">Stored with the model version.</param>
+/// <param name="MaxVocabulary">spam-assassin: the most frequent training words kept (default 20,000).</param>
+/// <param name="Horizon">us-births: days forecast from each origin (default 28).</param>
 public sealed record TrainingJobRequest(
     string? Model,
     string? Dataset = null,
@@ -41,7 +43,9 @@ public sealed record TrainingJobRequest(
     TrainingOptions? Training = null,
     bool MakeDefault = false,
     string? Description = null,
-    bool ReplaceSchema = false);
+    bool ReplaceSchema = false,
+    int? MaxVocabulary = null,
+    int? Horizon = null);
 
 /// <summary>
 /// The dropout network as a training request states it: a list of layers over an input shape (docs/layers.md), or the MLP

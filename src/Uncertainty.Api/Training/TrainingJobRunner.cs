@@ -5,8 +5,11 @@ using Microsoft.Extensions.Options;
 using Uncertainty.Api.Inference;
 using Uncertainty.Api.Observability;
 using Uncertainty.Api.Problems;
+using Uncertainty.Model.Data;
 using Uncertainty.Model.Native;
+using Uncertainty.Model.Packaging;
 using Uncertainty.Model.Training;
+using static TorchSharp.torch;
 
 namespace Uncertainty.Api.Training;
 
@@ -159,18 +162,12 @@ public sealed partial class TrainingJobRunner(
         var clock = Stopwatch.StartNew();
         try
         {
-            var data = jobStore.LoadData(entry.Job.Id, request);
-            var task = data.Task;
             var device = TorchBackend.ResolveDevice(TorchBackend.ParsePreference(options.Value.Device));
             var progress = new Reporter(this, entry);
-            using var package = TrainingPipeline.Fit(
-                data,
-                (request.Network ?? new NetworkRequest()).ToSpec(task),
-                request.Training ?? new TrainingOptions(),
-                device,
-                progress,
-                request.Description ?? $"Trained by job {entry.Job.Id} on {entry.Job.Data}.",
-                linked.Token);
+            var description = request.Description ?? $"Trained by job {entry.Job.Id} on {entry.Job.Data}.";
+            using var package = SequenceJobs.Handles(request.Dataset)
+                ? SequenceJobs.Fit(request, SequenceJobs.Describe(request).Spec, request.Training ?? new TrainingOptions(), device, progress, description, linked.Token)
+                : FitTable(jobStore.LoadData(entry.Job.Id, request), request, device, progress, description, linked.Token);
             var (version, madeDefault) = registry.AddVersionAsync(request.Model!, package, request.MakeDefault, request.ReplaceSchema, CancellationToken.None).GetAwaiter().GetResult();
 
             Finish(entry, job => job with { State = JobState.Succeeded, Version = version, MadeDefault = madeDefault });
@@ -194,6 +191,9 @@ public sealed partial class TrainingJobRunner(
             Log.Failed(logger, entry.Job.Id, e);
         }
     }
+
+    private static ModelPackage FitTable(Dataset data, TrainingJobRequest request, Device device, IProgress<TrainingProgress> progress, string description, CancellationToken cancellationToken) =>
+        TrainingPipeline.Fit(data, (request.Network ?? new NetworkRequest()).ToSpec(data.Task), request.Training ?? new TrainingOptions(), device, progress, description, cancellationToken);
 
     /// <summary>Queued to running, atomically with respect to <see cref="Cancel"/>; false when the job is no longer queued.</summary>
     private bool Claim(Entry entry)

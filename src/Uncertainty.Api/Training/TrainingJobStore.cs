@@ -135,9 +135,9 @@ public sealed partial class TrainingJobStore(IOptions<UncertaintyOptions> option
         return BundledDatasets.Load(request.Dataset!, request.Target, request.Features, request.Task);
     }
 
-    /// <summary>The datasets a job may name: the bundled ones and the image sets of the data cache.</summary>
+    /// <summary>The datasets a job may name: the bundled ones, and the image and sequence sets of the data cache.</summary>
     public static IEnumerable<string> DatasetNames =>
-        BundledDatasets.All.Select(d => d.Name).Concat(ImageDatasets.All.Where(d => !d.Bundled).Select(d => d.Name));
+        BundledDatasets.All.Select(d => d.Name).Concat(ImageDatasets.All.Where(d => !d.Bundled).Select(d => d.Name)).Concat(SequenceDatasets.All.Select(d => d.Name));
 
     private static CsvOptions CsvOptionsFor(TrainingJobRequest request) => new()
     {

@@ -7,6 +7,7 @@ using Uncertainty.Api.Security;
 using Uncertainty.Model.Data;
 using Uncertainty.Model.Networks;
 using Uncertainty.Model.Packaging;
+using Uncertainty.Model.Text;
 using Uncertainty.Model.Training;
 
 namespace Uncertainty.Api.Training;
@@ -47,13 +48,21 @@ public static class TrainingJobsApi
         NetworkSpec spec;
         try
         {
-            data = TrainingJobStore.Read(request);
-            if (data.ClassLabels is { Count: < 2 } labels)
+            if (SequenceJobs.Handles(request.Dataset))
             {
-                throw new RequestValidationException("target", $"The target '{data.TargetName}' holds {labels.Count} class; a classifier needs at least 2 (a numeric target trains a regressor).");
+                (data, spec) = SequenceJobs.Describe(request);
             }
+            else
+            {
+                data = TrainingJobStore.Read(request);
+                if (data.ClassLabels is { Count: < 2 } labels)
+                {
+                    throw new RequestValidationException("target", $"The target '{data.TargetName}' holds {labels.Count} class; a classifier needs at least 2 (a numeric target trains a regressor).");
+                }
 
-            spec = TrainingPipeline.Fitted((request.Network ?? new NetworkRequest()).ToSpec(data.Task), data);
+                spec = TrainingPipeline.Fitted((request.Network ?? new NetworkRequest()).ToSpec(data.Task), data);
+                ModelDescription.CheckTokenIds(spec, data.Features, "data"); // refused now, not after the job has queued
+            }
         }
         catch (Exception e) when (e is ArgumentException or InvalidDataException or FormatException or FileNotFoundException)
         {
@@ -64,9 +73,9 @@ public static class TrainingJobsApi
         // Checked before the job is queued: a spec over the limits or a schema change is refused now, not after training.
         var training = request.Training ?? new TrainingOptions();
         ResourceGuards.CheckTraining(spec, Math.Min(training.BatchSize, data.Rows), options.Value);
-        if (training.Image?.MismatchWith(spec) is { } mismatch)
+        if (training.MismatchWith(spec) is { } mismatch)
         {
-            throw new RequestValidationException("training.image", mismatch);
+            throw new RequestValidationException(training.Image is not null && training.Image.MismatchWith(spec) is not null ? "training.image" : "training", mismatch);
         }
 
         var pictures = spec.IsImage ? ImageInput.For(spec, data.Features) : null;
@@ -102,6 +111,16 @@ public static class TrainingJobsApi
         if ((request.Dataset is null) == (request.Csv is null))
         {
             errors["dataset"] = [$"Give either a named dataset ({string.Join(", ", TrainingJobStore.DatasetNames)}) or CSV data, not both or neither."];
+        }
+
+        if (request.MaxVocabulary is { } vocabulary && (request.Dataset != SequenceDatasets.SpamAssassin || vocabulary < 1 || vocabulary > WordTokenizer.MaxVocabulary))
+        {
+            errors["maxVocabulary"] = [$"maxVocabulary applies to dataset spam-assassin, from 1 to {WordTokenizer.MaxVocabulary:N0}."];
+        }
+
+        if (request.Horizon is { } horizon && (request.Dataset != SequenceDatasets.UsBirths || horizon < 1 || horizon > 366))
+        {
+            errors["horizon"] = ["horizon applies to dataset us-births, from 1 to 366 days."];
         }
 
         if (request.Training is { } training)

@@ -3,29 +3,31 @@ using Uncertainty.Model.Data;
 namespace Uncertainty.Model.Forecasting;
 
 /// <summary>
-/// How a daily forecasting model reads a history: the last <see cref="Window"/> days, one input row per horizon step
-/// h = 1..<see cref="Horizon"/>, each row the window as [steps][4] values: the day's value minus the window's level (the mean
-/// of its last <see cref="LevelDays"/> days), the sine and cosine of its day of the year, and h / Horizon. The model predicts
-/// value - level of day h, so the level is added back to means, intervals and samples (variances are unchanged). One
-/// request carries all the steps: a sample's dropout masks are shared by the rows of a request, so each MC sample is a
+/// How a daily forecasting model reads a history: the last <see cref="Window"/> days, one input row per horizon day
+/// h = 1..<see cref="Horizon"/>. Each row is the window as [steps][6] values: the day's value minus the window's level (the
+/// mean of its last <see cref="LevelDays"/> days), the sine and cosine of its day of the year, h / Horizon, and the sine and
+/// cosine of the forecast day's day of the year. The model predicts the forecast day's value minus its seasonal-naive
+/// baseline (the same weekday in the last observed week, <see cref="Baselines"/>): a correction to the baseline (holidays,
+/// the season, the trend), which is added back to means, intervals and samples (variances are unchanged by the shift). One
+/// request carries all the days: a sample's dropout masks are shared by the rows of a request, so each MC sample is a
 /// coherent forecast path.
 /// </summary>
 public sealed record ForecastInput(int Window, int Horizon, int LevelDays)
 {
-    /// <summary>Values per step: value - level, sin(day of year), cos(day of year), horizon fraction.</summary>
-    public const int Features = 4;
+    /// <summary>Values per step (<see cref="FeatureNames"/>).</summary>
+    public const int Features = 6;
 
     /// <summary>Longest history or horizon a model may declare.</summary>
     public const int MaxDays = 4096;
 
-    public static readonly IReadOnlyList<string> FeatureNames = ["value", "dayOfYearSin", "dayOfYearCos", "horizon"];
+    public static readonly IReadOnlyList<string> FeatureNames = ["value", "dayOfYearSin", "dayOfYearCos", "horizon", "targetDayOfYearSin", "targetDayOfYearCos"];
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the field that is out of range.</summary>
     public ForecastInput Validate()
     {
-        if (Window is < 1 or > MaxDays || Horizon is < 1 or > MaxDays || LevelDays < 1 || LevelDays > Window)
+        if (Window is < 7 or > MaxDays || Horizon is < 1 or > MaxDays || LevelDays < 1 || LevelDays > Window)
         {
-            throw new ArgumentException($"A forecast setup needs window and horizon in [1, {MaxDays}] and levelDays in [1, window]; got {Window}, {Horizon}, {LevelDays}.");
+            throw new ArgumentException($"A forecast setup needs a window of 7 to {MaxDays} days (a full week for the baseline), a horizon of 1 to {MaxDays} and levelDays in [1, window]; got {Window}, {Horizon}, {LevelDays}.");
         }
 
         return this;
@@ -43,6 +45,21 @@ public sealed record ForecastInput(int Window, int Horizon, int LevelDays)
         return sum / LevelDays;
     }
 
+    /// <summary>
+    /// Seasonal naive for each horizon day h = 1..Horizon: the same weekday in the last observed week of the window,
+    /// history[Window + h - 1 - 7 ceil(h / 7)] (DailySeries.SeasonalNaive over the whole series).
+    /// </summary>
+    public double[] Baselines(ReadOnlySpan<float> history)
+    {
+        var baselines = new double[Horizon];
+        for (int h = 1; h <= Horizon; h++)
+        {
+            baselines[h - 1] = history[Window + h - 1 - (7 * ((h + 6) / 7))];
+        }
+
+        return baselines;
+    }
+
     /// <summary>The <see cref="Horizon"/> input rows for the days after <paramref name="lastDay"/>, from its last <see cref="Window"/> values.</summary>
     public float[] Rows(ReadOnlySpan<float> history, DateOnly lastDay)
     {
@@ -54,18 +71,19 @@ public sealed record ForecastInput(int Window, int Horizon, int LevelDays)
         double level = Level(history);
         int rowWidth = Window * Features;
         var rows = new float[Horizon * rowWidth];
-        for (int step = 0; step < Window; step++)
+        for (int h = 0; h < Horizon; h++)
         {
-            var day = lastDay.AddDays(step - Window + 1);
-            double angle = 2 * Math.PI * day.DayOfYear / 365.25;
-            var (value, sin, cos) = ((float)(history[step] - level), (float)Math.Sin(angle), (float)Math.Cos(angle));
-            for (int h = 0; h < Horizon; h++)
+            var (targetSin, targetCos) = Season(lastDay.AddDays(h + 1));
+            for (int step = 0; step < Window; step++)
             {
+                var (sin, cos) = Season(lastDay.AddDays(step - Window + 1));
                 int at = (h * rowWidth) + (step * Features);
-                rows[at] = value;
+                rows[at] = (float)(history[step] - level);
                 rows[at + 1] = sin;
                 rows[at + 2] = cos;
                 rows[at + 3] = (h + 1) / (float)Horizon;
+                rows[at + 4] = targetSin;
+                rows[at + 5] = targetCos;
             }
         }
 
@@ -74,7 +92,7 @@ public sealed record ForecastInput(int Window, int Horizon, int LevelDays)
 
     /// <summary>
     /// Training rows from days [<paramref name="start"/>, <paramref name="end"/>) of a series: a forecast origin every
-    /// <paramref name="stride"/> days, each giving <see cref="Horizon"/> rows whose target is the day's value minus the level.
+    /// <paramref name="stride"/> days, each giving <see cref="Horizon"/> rows whose target is the day's value minus its baseline.
     /// </summary>
     public Dataset TrainingRows(DailySeries series, int start, int end, int stride)
     {
@@ -87,15 +105,15 @@ public sealed record ForecastInput(int Window, int Horizon, int LevelDays)
             int origin = origins[k];
             var history = series.Values.AsSpan(origin - Window, Window);
             Rows(history, series.Dates[origin - 1]).CopyTo(features.AsSpan(k * Horizon * rowWidth));
-            double level = Level(history);
+            var baselines = Baselines(history);
             for (int h = 0; h < Horizon; h++)
             {
-                targets[(k * Horizon) + h] = (float)(series.Values[origin + h] - level);
+                targets[(k * Horizon) + h] = (float)(series.Values[origin + h] - baselines[h]);
             }
         }
 
         var names = Enumerable.Range(0, Window).SelectMany(step => FeatureNames.Select(feature => $"t{step - Window + 1}.{feature}")).ToList();
-        return new Dataset(series.Name, names, features, "value - level", targets);
+        return new Dataset(series.Name, names, features, "value - baseline", targets);
     }
 
     /// <summary>Forecast origins (index of the first forecast day) in [start + window, end - horizon], every <paramref name="stride"/> days.</summary>
@@ -108,5 +126,11 @@ public sealed record ForecastInput(int Window, int Horizon, int LevelDays)
         }
 
         return origins;
+    }
+
+    private static (float Sin, float Cos) Season(DateOnly day)
+    {
+        double angle = 2 * Math.PI * day.DayOfYear / 365.25;
+        return ((float)Math.Sin(angle), (float)Math.Cos(angle));
     }
 }

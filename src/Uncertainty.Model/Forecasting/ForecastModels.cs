@@ -27,8 +27,8 @@ public sealed record ForecastReport(
     double[] EpistemicStdByStep,
     double TrainingSeconds);
 
-/// <summary>One forecast in the series' units: per horizon step the mean, variances and (optionally) every MC sample path.</summary>
-public sealed record Forecast(DateOnly[] Days, double Level, IReadOnlyList<RegressionPrediction> Steps);
+/// <summary>One forecast in the series' units: per horizon day its seasonal-naive baseline, the mean, variances and (optionally) every MC sample path.</summary>
+public sealed record Forecast(DateOnly[] Days, double[] Baselines, IReadOnlyList<RegressionPrediction> Steps);
 
 /// <summary>Daily forecasting end to end: training rows from a series, training, forecasting, scoring against seasonal naive.</summary>
 public static class ForecastModels
@@ -43,6 +43,7 @@ public static class ForecastModels
         int levelDays,
         int stride,
         TrainingOptions options,
+        Device? device = null,
         IProgress<TrainingProgress>? progress = null,
         string? description = null,
         CancellationToken cancellationToken = default)
@@ -55,7 +56,7 @@ public static class ForecastModels
 
         var setup = new ForecastInput(shape[0], horizon, levelDays).Validate();
         var rows = setup.TrainingRows(series, start, end, stride);
-        var package = TrainingPipeline.Fit(rows, spec, options, progress: progress, description: description, cancellationToken: cancellationToken);
+        var package = TrainingPipeline.Fit(rows, spec, options, device, progress, description, cancellationToken);
         return new ModelPackage(package.Description with { Forecast = setup, FeatureNames = null, Examples = null, OutputNames = [series.Name] }, package.Network);
     }
 
@@ -66,18 +67,18 @@ public static class ForecastModels
         var window = history[^setup.Window..];
         var inputs = model.PrepareInputs(setup.Rows(window, lastDay));
         var prediction = model.ToReportedUnits(predictor.Predict(new McRequest { Inputs = inputs, Rows = setup.Horizon, Samples = samples, Seed = seed, ReturnSamples = returnSamples }));
-        double level = setup.Level(window);
+        var baselines = setup.Baselines(window);
         return new Forecast(
             [.. Enumerable.Range(1, setup.Horizon).Select(lastDay.AddDays)],
-            level,
-            [.. prediction.Rows.Cast<RegressionPrediction>().Select(step => Shifted(step, level))]);
+            baselines,
+            [.. prediction.Rows.Cast<RegressionPrediction>().Select((step, h) => Shifted(step, baselines[h]))]);
     }
 
-    /// <summary>A step's prediction with the level added to its mean and samples (variances are unchanged by a shift).</summary>
-    public static RegressionPrediction Shifted(RegressionPrediction step, double level) =>
-        new([.. step.Mean.Select(m => m + level)], step.EpistemicVariance, step.AleatoricVariance)
+    /// <summary>A day's prediction with its baseline added to its mean and samples (variances are unchanged by a shift).</summary>
+    public static RegressionPrediction Shifted(RegressionPrediction step, double baseline) =>
+        new([.. step.Mean.Select(m => m + baseline)], step.EpistemicVariance, step.AleatoricVariance)
         {
-            Samples = step.Samples?.Select(pass => pass.Select(v => (float)(v + level)).ToArray()).ToArray(),
+            Samples = step.Samples?.Select(pass => pass.Select(v => (float)(v + baseline)).ToArray()).ToArray(),
         };
 
     /// <summary>Scores forecasts from every <paramref name="stride"/>-th origin in days [start, end) against the truth and seasonal naive.</summary>
@@ -110,7 +111,7 @@ public static class ForecastModels
                 double variance = step.EpistemicVariance[0] + step.AleatoricVariance[0], std = Math.Sqrt(variance);
                 squared[h] += (mean - truth) * (mean - truth);
                 naiveSquared += (naive[h] - truth) * (naive[h] - truth);
-                double deterministicMean = ((RegressionPrediction)model.ToReportedUnits(deterministic[h])).Mean[0] + forecast.Level;
+                double deterministicMean = ((RegressionPrediction)model.ToReportedUnits(deterministic[h])).Mean[0] + forecast.Baselines[h];
                 deterministicSquared += (deterministicMean - truth) * (deterministicMean - truth);
                 predictiveStd[h] += std;
                 epistemicStd[h] += Math.Sqrt(step.EpistemicVariance[0]);

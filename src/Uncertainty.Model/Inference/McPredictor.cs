@@ -56,6 +56,12 @@ public sealed class McPredictor : IDisposable
 
     private ScalarType ComputeType => options.Precision == ComputePrecision.Bf16 ? ScalarType.BFloat16 : ScalarType.Float32;
 
+    /// <summary>
+    /// The type input rows travel in: the compute type, except token ids, which stay float32 (exact to 2^24; bfloat16 holds
+    /// integers exactly only to 256, so id 257 would read as 256 and the largest ids as ids past the vocabulary).
+    /// </summary>
+    private ScalarType InputType => network.Spec.IsTokenSequence ? ScalarType.Float32 : ComputeType;
+
     public NetworkSpec Spec => network.Spec;
 
     /// <summary>Rows per chunk under the memory budget.</summary>
@@ -98,7 +104,7 @@ public sealed class McPredictor : IDisposable
             requests[i].Inputs.CopyTo(allInputs, states[i].InputOffset * network.Spec.Inputs);
         }
 
-        var inputs = tensor(allInputs, [inputRows, network.Spec.Inputs], device: Device).to(ComputeType);
+        var inputs = tensor(allInputs, [inputRows, network.Spec.Inputs], device: Device).to(InputType);
         var start = options.UsePrefix ? network.FirstStochasticStage : 0;
         var first = options.UsePrefix ? network.RunStages(inputs, 0, start, plan: null, masks: null) : inputs;
 
@@ -162,7 +168,7 @@ public sealed class McPredictor : IDisposable
         using var inference = inference_mode();
         var padded = new float[PassRows(rows) * network.Spec.Inputs];
         inputs.AsSpan(0, rows * network.Spec.Inputs).CopyTo(padded);
-        var output = network.call(tensor(padded, [padded.Length / network.Spec.Inputs, network.Spec.Inputs], device: Device).to(ComputeType)).narrow(0, 0, rows);
+        var output = network.call(tensor(padded, [padded.Length / network.Spec.Inputs, network.Spec.Inputs], device: Device).to(InputType)).narrow(0, 0, rows);
         var accumulator = new SampleAccumulator(network.Spec.Head, rows, keepSamples: false);
         accumulator.Add(HostView(output));
         return accumulator.Summaries();

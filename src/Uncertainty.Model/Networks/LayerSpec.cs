@@ -2,8 +2,15 @@ using System.Text.Json.Serialization;
 
 namespace Uncertainty.Model.Networks;
 
+/// <summary>
+/// Enum values by name only: a number where a name belongs ("type": 21) is refused, not read as whichever member has that
+/// ordinal.
+/// </summary>
+public sealed class NamedEnumConverter<T>() : JsonStringEnumConverter<T>(namingPolicy: null, allowIntegerValues: false)
+    where T : struct, Enum;
+
 /// <summary>The layer types a network spec may list; docs/layers.md gives the PyTorch module of each.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<LayerType>))]
+[JsonConverter(typeof(NamedEnumConverter<LayerType>))]
 public enum LayerType
 {
     [JsonStringEnumMemberName("linear")] Linear,
@@ -61,7 +68,7 @@ public enum LayerType
 }
 
 /// <summary>What a recurrent layer returns: the state after the last valid step, or its output at every step.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<SequenceReturn>))]
+[JsonConverter(typeof(NamedEnumConverter<SequenceReturn>))]
 public enum SequenceReturn
 {
     [JsonStringEnumMemberName("last")] Last,
@@ -73,8 +80,10 @@ public enum SequenceReturn
 /// padding (conv2d, pools; a pool's stride defaults to its kernel), p (dropout), size (adaptiveAvgPool2d), vocab, dim and
 /// wordDropout (embedding), maxLength (positionalEmbedding), hidden, layers, inputDropout, recurrentDropout, outputDropout,
 /// return and naive (lstm, gru), dModel, heads, ffn, layers, dropout, attentionDropout, normFirst and activation
-/// (transformerEncoder). docs/layers.md gives each type's fields, defaults and PyTorch module.
+/// (transformerEncoder). docs/layers.md gives each type's fields, defaults and PyTorch module. A field this record does not
+/// have is refused: a misspelt "recurentDropout" would otherwise drop a dropout site, and with it part of the MC spread.
 /// </summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record LayerSpec
 {
     public required LayerType Type { get; init; }
@@ -224,8 +233,11 @@ public sealed record LayerShape(int Index, LayerSpec Layer, int[] Input, int[] O
     /// </summary>
     public long WorkingValues => Layer.Type switch
     {
-        LayerType.TransformerEncoder => Math.Max(OutputValues, Add(Multiply(2L * Layer.Heads!.Value, Multiply(Input[0], Input[0])), Multiply(Input[0], 3L * Input[1] + Layer.Ffn!.Value))),
-        LayerType.Lstm or LayerType.Gru => Math.Max(OutputValues, Multiply(Input[0], Multiply(Gates, Layer.Hidden!.Value) + Layer.Hidden!.Value)),
+        // One encoder layer at a time (each runs in its own dispose scope when predicting): scores, softmax, mask and masked
+        // weights (heads x L x L each), and about ten [L, D] and two [L, ffn] activations.
+        LayerType.TransformerEncoder => Math.Max(OutputValues, Add(Multiply(4L * Layer.Heads!.Value, Multiply(Input[0], Input[0])), Multiply(Input[0], (10L * Input[1]) + (2L * Layer.Ffn!.Value)))),
+        // Every stacked layer's precomputed input gates and its per-step state, cell and output stay until the pass ends.
+        LayerType.Lstm or LayerType.Gru => Math.Max(OutputValues, Multiply(Layer.Depth, Multiply(Input[0], Multiply(Gates + 4L, Layer.Hidden!.Value)))),
         _ => OutputValues,
     };
 
@@ -304,6 +316,12 @@ public static class LayerShapes
 
         return shapes;
     }
+
+    /// <summary>
+    /// Longest sequence a recurrent layer reads: its steps run one after another, a few operations each, so its cost grows with
+    /// the steps whatever its width (a one-unit LSTM over a million steps would hold a worker for minutes).
+    /// </summary>
+    public const int MaxRecurrentSteps = 4096;
 
     /// <summary>Most stacked layers in one recurrent layer or Transformer encoder.</summary>
     public const int MaxStackedLayers = 64;
@@ -395,6 +413,8 @@ public static class LayerShapes
                 return input;
             case LayerType.Lstm or LayerType.Gru:
                 Require(layer.Hidden is >= 1, "needs 'hidden' of at least 1");
+                Require(layer.Return is null || Enum.IsDefined(layer.Return.Value), "needs 'return' \"last\" or \"all\"");
+                Require(input[0] <= MaxRecurrentSteps, $"reads at most {MaxRecurrentSteps} steps (its steps run one after another), not {input[0]}");
                 return layer.Return == SequenceReturn.All ? [input[0], layer.Hidden!.Value] : [layer.Hidden!.Value];
             case LayerType.TransformerEncoder:
                 Require(layer.DModel == input[1], $"needs 'dModel' equal to the features reaching it ({input[1]})");

@@ -44,9 +44,9 @@ public sealed class PassMasks
             return Deterministic(x, p);
         }
 
-        long rows = x.shape[0], units = x.shape[^1];
-        var mask = Rows(ordinal, (int)units, p, rows, x.dtype);
-        return x.dim() == 2 ? x.mul(mask) : x.mul(mask.view([rows, .. Enumerable.Repeat(1L, (int)x.dim() - 2), units]));
+        long units = x.shape[^1];
+        var mask = source!.Mask(plan!, ordinal, (int)units, p, KeptScale(p), x.dtype);
+        return Masked(x, mask.view([mask.shape[0], .. Enumerable.Repeat(1L, (int)x.dim() - 2), units]));
     }
 
     /// <summary>x with one mask value per row and value (element-wise dropout over the whole per-row activation).</summary>
@@ -62,9 +62,24 @@ public sealed class PassMasks
             return Deterministic(x, p);
         }
 
+        long width = x.numel() / Math.Max(x.shape[0], 1);
+        var mask = source!.Mask(plan!, ordinal, checked((int)width), p, KeptScale(p), x.dtype);
+        return Masked(x, mask.view([mask.shape[0], .. x.shape[1..]]));
+    }
+
+    /// <summary>
+    /// x times per-sample (or, when rows gather their masks, per-row) mask rows, broadcast over each sample's rows rather
+    /// than copied to every row: an attention mask is heads x L x L values, and a sample may own hundreds of rows. Rows past
+    /// the plan's (the predictor's padding) pass unmasked.
+    /// </summary>
+    private Tensor Masked(Tensor x, Tensor mask)
+    {
         long rows = x.shape[0];
-        long width = x.numel() / Math.Max(rows, 1);
-        return x.mul(Rows(ordinal, checked((int)width), p, rows, x.dtype).view(x.shape));
+        long group = plan!.RowToSample is null ? plan.RowsPerSample : 1;
+        long covered = mask.shape[0] * group;
+        var head = covered == rows ? x : x.narrow(0, 0, covered);
+        var masked = head.reshape([mask.shape[0], group, .. head.shape[1..]]).mul(mask.unsqueeze(1)).view(head.shape);
+        return covered == rows ? masked : cat([masked, x.narrow(0, covered, rows - covered)], 0);
     }
 
     /// <summary>

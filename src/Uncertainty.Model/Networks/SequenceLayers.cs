@@ -362,7 +362,16 @@ internal sealed class TransformerEncoderStack : SequenceLayer
     {
         foreach (var layer in layers)
         {
-            x = layer.Run(x, pass);
+            if (is_grad_enabled())
+            {
+                x = layer.Run(x, pass);
+                continue;
+            }
+
+            // Predicting, nothing is kept for a backward pass: each layer's temporaries (the heads x L x L scores and
+            // weights) are freed before the next layer runs, so a pass holds one layer's, as LayerShape.WorkingValues counts.
+            using var scope = NewDisposeScope();
+            x = layer.Run(x, pass).MoveToOuterDisposeScope();
         }
 
         return ValidColumn(pass, x) is { } valid ? x.mul(valid) : x;
@@ -443,7 +452,8 @@ internal sealed class TransformerEncoderStack : SequenceLayer
             var scores = SequenceLayer.Times(matmul(qkv[0], qkv[1].transpose(-2, -1)), 1 / Math.Sqrt(width));
             if (pass.Valid is { } valid)
             {
-                scores = scores.masked_fill(valid.logical_not().view(rows, 1, 1, length), Excluded);
+                using var excluded = Excluded.ToScalar();
+                scores = scores.masked_fill(valid.logical_not().view(rows, 1, 1, length), excluded);
             }
 
             var weights = pass.PerValue(scores.softmax(-1), ordinals[0], attentionRate);

@@ -131,8 +131,33 @@ public sealed record ModelDescription
         ? [.. Enumerable.Repeat(1.0, Network.Head.Outputs)]
         : TargetScaling.Std;
 
-    /// <summary>Raw inputs, row-major, to network units.</summary>
-    public float[] PrepareInputs(ReadOnlySpan<float> raw) => InputScaling.Transform(raw);
+    /// <summary>Raw inputs, row-major, to network units. Token ids must be whole numbers below the vocabulary size (0 is padding).</summary>
+    public float[] PrepareInputs(ReadOnlySpan<float> raw)
+    {
+        CheckTokenIds(Network, raw, nameof(raw));
+        return InputScaling.Transform(raw);
+    }
+
+    /// <summary>
+    /// For a token network, refuses any value that is not a token id (a whole number from 0, padding, to vocab - 1): the
+    /// embedding would truncate a fraction and fail (on a GPU, with a device-side assert) on an id outside the vocabulary.
+    /// </summary>
+    public static void CheckTokenIds(NetworkSpec network, ReadOnlySpan<float> raw, string parameter)
+    {
+        if (!network.IsTokenSequence)
+        {
+            return;
+        }
+
+        int vocabulary = network.ResolvedLayers[0].Vocab!.Value;
+        for (int i = 0; i < raw.Length; i++)
+        {
+            if (!(raw[i] >= 0 && raw[i] < vocabulary && raw[i] == MathF.Floor(raw[i])))
+            {
+                throw new ArgumentException($"Row {i / network.Inputs}, step {i % network.Inputs}: {raw[i]} is not a token id; ids are whole numbers from 0 (padding) to {vocabulary - 1}.", parameter);
+            }
+        }
+    }
 
     /// <summary>Maps a regression prediction back to target units (variances scale by std squared); classifiers are unchanged.</summary>
     public McPrediction ToReportedUnits(McPrediction prediction) => TargetScaling is null

@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 namespace Uncertainty.Model.Text;
 
 /// <summary>What is done to a string before it is tokenized.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<TextPreprocessing>))]
+[JsonConverter(typeof(Networks.NamedEnumConverter<TextPreprocessing>))]
 public enum TextPreprocessing
 {
     [JsonStringEnumMemberName("none")] None,

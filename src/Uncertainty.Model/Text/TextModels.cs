@@ -35,6 +35,7 @@ public static class TextModels
         TrainingOptions options,
         int maxVocabulary,
         int minCount = 2,
+        Device? device = null,
         IProgress<TrainingProgress>? progress = null,
         string? description = null,
         CancellationToken cancellationToken = default)
@@ -46,7 +47,7 @@ public static class TextModels
 
         var text = new TextInput(WordTokenizer.Build(train.Texts.Select(EmailText.ModelText), maxVocabulary, minCount), TextPreprocessing.Email);
         spec = spec with { Layers = [spec.Layers![0] with { Vocab = text.Tokenizer.VocabularySize }, .. spec.Layers.Skip(1)] };
-        var package = TrainingPipeline.Fit(Rows(train, text, spec), spec, options, progress: progress, description: description, cancellationToken: cancellationToken);
+        var package = TrainingPipeline.Fit(Rows(train, text, spec), spec, options, device, progress, description, cancellationToken);
         return new ModelPackage(package.Description with { Text = text, FeatureNames = null, Examples = null }, package.Network);
     }
 

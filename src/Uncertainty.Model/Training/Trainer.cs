@@ -168,11 +168,21 @@ public static class Trainer
                 throw new ArgumentException($"Expected rows x {spec.Inputs} inputs, got {data.Inputs.Length} values.", nameof(data));
             }
 
-            if (options.Image is { } image)
+            if (options.MismatchWith(spec) is { } mismatch)
             {
-                if ((image.MismatchWith(spec) ?? (data.InputScaling is null ? "Image augmentation needs the input scaling (it works on raw pixels)." : null)) is { } problem)
+                throw new ArgumentException(mismatch, nameof(options));
+            }
+
+            // Token ids reach the embedding's index_select as they are: one outside the vocabulary fails deep in libtorch
+            // (a device-side assert on a GPU), a fraction is truncated to another word.
+            Packaging.ModelDescription.CheckTokenIds(spec, data.Inputs, nameof(data));
+            Packaging.ModelDescription.CheckTokenIds(spec, data.ValidationInputs ?? [], nameof(data));
+
+            if (options.Image is not null)
+            {
+                if (data.InputScaling is null)
                 {
-                    throw new ArgumentException(problem, nameof(options));
+                    throw new ArgumentException("Image augmentation needs the input scaling (it works on raw pixels).", nameof(options));
                 }
 
                 // A blank pixel in network units: what shifted-in borders, cutout and erasing fill with.

@@ -133,6 +133,15 @@ public sealed record TrainingOptions
     public ImageAugmentation? Image { get; init; }
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first option out of range.</summary>
+    /// <summary>
+    /// Why these options do not fit <paramref name="spec"/>; null when they do. Token ids are labels, not quantities: input
+    /// noise and mixup would train on ids that are no word, and image augmentation needs a picture.
+    /// </summary>
+    public string? MismatchWith(NetworkSpec spec) =>
+        spec.IsTokenSequence && InputNoise > 0 ? "Input noise does not apply to token ids (an embedding network's inputs); use the embedding's wordDropout."
+        : spec.IsTokenSequence && MixupAlpha > 0 ? "Mixup does not apply to token ids (an embedding network's inputs)."
+        : Image?.MismatchWith(spec);
+
     public TrainingOptions Validate()
     {
         Require(Epochs >= 1, nameof(Epochs), "must be at least 1");
