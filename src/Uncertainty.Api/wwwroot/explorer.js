@@ -3,6 +3,8 @@
 // data, never markup: it reaches the page only as textContent or a plain attribute value, through el() below, and
 // never through innerHTML and the like. The page's Content-Security-Policy allows no inline script as a second line.
 import { examples } from './image-examples.js';
+import { textExamples } from './text-examples.js';
+import { births } from './forecast-examples.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -53,18 +55,31 @@ async function loadModels(select) {
 async function showModel(name) {
   const model = await api(`/models/${encodeURIComponent(name)}`);
   state.model = model;
-  const image = model.image;
+  // The view follows the model's kind: the `image`, `text` and `forecast` blocks of GET /models/{name}, else a
+  // 1-input regressor's curve, else the row form.
+  const { image, text, forecast } = model;
   const inputs = image
     ? `image model: ${image.channels}×${image.height}×${image.width} pixels, 0–${image.pixelMax}, trained on ${String(image.background).toLowerCase() === 'dark' ? 'light ink on a dark background' : 'dark ink on a light background'}`
-    : `${model.inputs.length} input(s): ${model.inputs.slice(0, 6).join(', ')}${model.inputs.length > 6 ? ', …' : ''}`;
+    : text
+      ? `text model: ${text.rules} tokens, vocabulary ${text.vocabularySize}, reads up to ${text.maxTokens} tokens${text.preprocessing === 'email' ? ' of an e-mail (subject, sender, body)' : ''}`
+      : forecast
+        ? `forecasting model: reads the last ${forecast.window} days, forecasts the next ${forecast.horizon}`
+        : `${model.inputs.length} input(s): ${model.inputs.slice(0, 6).join(', ')}${model.inputs.length > 6 ? ', …' : ''}`;
   $('model-info').textContent = `${inputs}; versions ${model.versions.map((v) => v.version).join(', ')}`;
   showEvaluationChoices(model);
-  const oneInput = !image && model.task !== 'classification' && model.inputs.length === 1;
+  const special = Boolean(image || text || forecast);
+  const oneInput = !special && model.task !== 'classification' && model.inputs.length === 1;
   $('curve').hidden = !oneInput;
-  $('tabular').hidden = oneInput || Boolean(image);
+  $('tabular').hidden = oneInput || special;
   $('image').hidden = !image;
+  $('text').hidden = !text;
+  $('forecast').hidden = !forecast;
   if (image) {
     showImageModel(model);
+  } else if (text) {
+    await showTextModel(model);
+  } else if (forecast) {
+    await showForecastModel(model);
   } else if (oneInput) {
     await drawCurve();
   } else {
@@ -363,6 +378,209 @@ async function predictImage(source = 'drawing') {
   say(`${model.name} v${response.version}: ${p.label}, mutual information ${p.mutualInformation.toFixed(3)} (T = ${response.samples}).`);
 }
 
+// ---- text models: a message, class probabilities, entropy and mutual information ----------------------------
+// The page sends the text as it is; the server tokenizes it the model's way (GET /models/{name} -> text).
+const textSeed = 42;
+
+function fillTextExamples() {
+  const picker = $('text-example');
+  if (picker.options.length) return;
+  picker.replaceChildren(...textExamples.map((e) => el('option', e.title, { value: e.id })));
+}
+
+function useTextExample(id) {
+  const example = textExamples.find((e) => e.id === id) ?? textExamples[0];
+  $('text-example').value = example.id;
+  $('text-message').value = example.text;
+}
+
+async function showTextModel(model) {
+  fillTextExamples();
+  state.charts['text-chart']?.destroy();
+  delete state.charts['text-chart'];
+  $('text-numbers').replaceChildren();
+  $('text').dataset.rendered = 'false';
+  const { maxTokens, preprocessing } = model.text;
+  $('text-info').textContent = preprocessing === 'email'
+    ? `Paste a whole e-mail: headers, a blank line, the body. The model reads the Subject, the From line and the body (HTML tags removed), the first ${maxTokens} words; a text without headers is all body.`
+    : `The model reads the first ${maxTokens} words.`;
+  if (!$('text-message').value.trim()) useTextExample(textExamples[0].id);
+  await predictText();
+}
+
+/** The class the headline probability is about: the one called "spam" if there is one, else the last. */
+function positiveClass(classes) {
+  const spam = classes.findIndex((c) => String(c).toLowerCase() === 'spam');
+  return spam >= 0 ? spam : classes.length - 1;
+}
+
+async function predictText() {
+  const model = state.model;
+  const message = $('text-message').value;
+  if (!message.trim()) throw new Error('Type or paste a message first.');
+  const example = textExamples.find((e) => e.id === $('text-example').value);
+  const source = example && example.text === message ? example.id : 'typed';
+  const response = await api(`/models/${encodeURIComponent(model.name)}/predict`, {
+    method: 'POST',
+    body: JSON.stringify({ inputs: [message], samples: Number($('text-samples').value), seed: textSeed }),
+  });
+  const p = response.predictions[0];
+  const classes = model.outputs ?? p.probabilities.map((_, i) => String(i));
+  const k = positiveClass(classes);
+  const headline = `${p.probabilities[k].toFixed(3)} ± ${(2 * p.probabilityStd[k]).toFixed(3)} (±2σ)`;
+  $('text-numbers').replaceChildren(...[
+    ['predicted class', p.label],
+    [`probability of ${classes[k]}`, headline],
+    ['predictive entropy (total)', p.entropy.toFixed(3)],
+    ['expected entropy (aleatoric)', p.expectedEntropy.toFixed(3)],
+    ['mutual information (epistemic)', p.mutualInformation.toFixed(3)],
+    ['variation ratio', p.variationRatio.toFixed(3)],
+  ].flatMap(([key, value]) => [el('dt', key), el('dd', value)]));
+  chart('text-chart', {
+    type: 'bar',
+    data: { labels: classes, datasets: [{ label: 'MC mean probability', data: p.probabilities, backgroundColor: 'rgba(36,86,199,.7)' }] },
+    options: { scales: { y: { min: 0, max: 1, title: { display: true, text: 'probability' } } }, plugins: { errorBars: { std: p.probabilityStd, k: 2 } } },
+    plugins: [errorBars],
+  });
+  $('text-caption').textContent = `Bars: class probabilities averaged over T = ${response.samples} MC samples (seed ${response.seed}); whiskers: ±2σ across the samples.`;
+  const section = $('text');
+  section.dataset.probability = String(p.probabilities[k]);
+  section.dataset.mutualInformation = String(p.mutualInformation);
+  section.dataset.source = source;
+  section.dataset.rendered = 'true';
+  say(`${model.name} v${response.version}: ${p.label}, probability of ${classes[k]} ${headline}, mutual information ${p.mutualInformation.toFixed(3)} (T = ${response.samples}).`);
+}
+
+// ---- forecasting models: a fan chart over the history ----------------------------------------------------
+// POST /models/{name}/forecast with the history and its last date; the answer has one step per horizon day (mean,
+// variances, 50 % and 90 % intervals) and a few MC sample paths, each one pass with its dropout masks for every day.
+const forecastLevels = [0.5, 0.9];
+const forecastPaths = 20;
+const fanColours = { 0.9: 'rgb(200, 215, 245)', 0.5: 'rgb(128, 163, 230)' };
+
+/** yyyy-MM-dd, n days after (or before) the given day; UTC, so no daylight-saving hour can shift the date. */
+function daysAfter(iso, n) {
+  const day = new Date(`${iso}T00:00:00Z`);
+  day.setUTCDate(day.getUTCDate() + n);
+  return day.toISOString().slice(0, 10);
+}
+
+/** The default history, a week per line (Thursday to Wednesday). */
+function resetForecastExample() {
+  const weeks = [];
+  for (let i = 0; i < births.history.length; i += 7) weeks.push(births.history.slice(i, i + 7).join(' '));
+  $('forecast-history').value = weeks.join('\n');
+  $('forecast-last-date').value = births.lastDate;
+}
+
+function readHistory() {
+  const parts = $('forecast-history').value.split(/[\s,;]+/).filter(Boolean);
+  const values = parts.map(Number);
+  const bad = values.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new Error(`History: value ${bad + 1} ("${parts[bad]}") is not a number.`);
+  return values;
+}
+
+const isDefaultExample = (values, lastDate) => lastDate === births.lastDate && values.length === births.history.length && values.every((v, i) => v === births.history[i]);
+
+/** Numbers of any size, readable: whole numbers from 100 up, three significant digits below. */
+const figure = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3));
+
+async function showForecastModel(model) {
+  if (!$('forecast-history').value.trim()) resetForecastExample();
+  state.charts['forecast-chart']?.destroy();
+  delete state.charts['forecast-chart'];
+  $('forecast-steps').replaceChildren();
+  $('forecast-caption').textContent = '';
+  $('forecast').dataset.rendered = 'false';
+  await drawForecast();
+}
+
+async function drawForecast() {
+  const model = state.model;
+  const { window: W, horizon: H, levelDays } = model.forecast;
+  const history = readHistory();
+  const lastDate = $('forecast-last-date').value;
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(lastDate)) throw new Error('Give the date of the last history value.');
+  const example = isDefaultExample(history, lastDate);
+  $('forecast-info').textContent = `${history.length} values, the last on ${lastDate}${example ? ` (the example: ${births.name}, CDC/NCHS, public domain)` : ''}. ${model.name} reads the last ${W} days, as differences from the mean of the last ${levelDays}.`;
+  if (history.length < W) throw new Error(`History: ${history.length} values, but ${model.name} reads the last ${W} days: give at least ${W}.`);
+  const samples = Number($('forecast-samples').value);
+  const response = await api(`/models/${encodeURIComponent(model.name)}/forecast`, {
+    method: 'POST',
+    body: JSON.stringify({ history, lastDate, samples, seed: Number($('forecast-seed').value), intervalLevels: forecastLevels, returnPaths: Math.min(forecastPaths, samples) }),
+  });
+  const steps = response.steps;
+  const shown = history.slice(-W);
+  const n = shown.length;
+  const labels = [...shown.map((_, i) => daysAfter(lastDate, i - n + 1)), ...steps.map((s) => String(s.date))];
+  // Forecast series start at the last history value, so the fan opens from where the history ends.
+  const fan = (f) => [...new Array(n - 1).fill(null), shown[n - 1], ...steps.map(f)];
+  const interval = (s, level) => {
+    const found = s.intervals.find((i) => Math.abs(i.level - level) < 1e-9);
+    if (!found) throw new Error(`The forecast has no ${level * 100} % interval for ${s.date}.`);
+    return found;
+  };
+  // Opaque fills, the wider band drawn first (a higher order is drawn earlier), as in the 1-D regression plot.
+  const band = (level, order) => [
+    { label: `${level * 100} % interval upper`, data: fan((s) => interval(s, level).upper), borderWidth: 0, pointRadius: 0, fill: false, backgroundColor: fanColours[level], order },
+    { label: `${level * 100} % interval`, data: fan((s) => interval(s, level).lower), borderWidth: 0, pointRadius: 0, fill: '-1', backgroundColor: fanColours[level], order },
+  ];
+  const paths = (response.paths ?? []).map((path, t) => ({
+    label: t === 0 ? 'MC sample paths' : `path ${t + 1}`, data: fan((_, i) => path[i]), borderColor: 'rgba(90,90,90,.4)', borderWidth: 1, pointRadius: 0, order: 3,
+  }));
+  const actual = example ? births.actual.slice(0, H) : null;
+  const datasets = [
+    ...band(0.9, 6),
+    ...band(0.5, 5),
+    ...paths,
+    { label: 'history', data: [...shown, ...new Array(steps.length).fill(null)], borderColor: '#1d2430', backgroundColor: '#1d2430', borderWidth: 1.5, pointRadius: 1.5, order: 2 },
+    { label: 'MC mean', data: fan((s) => s.mean), borderColor: '#0b3d91', backgroundColor: '#0b3d91', borderWidth: 2.5, pointRadius: 0, order: 1 },
+    ...(actual ? [{ label: 'actual (1987)', data: [...new Array(n).fill(null), ...actual], borderColor: '#d9480f', backgroundColor: '#d9480f', borderDash: [3, 3], borderWidth: 2, pointRadius: 0, order: 0 }] : []),
+  ];
+  chart('forecast-chart', {
+    type: 'line',
+    data: { labels, datasets },
+    options: {
+      scales: {
+        x: { ticks: { maxRotation: 0, autoSkipPadding: 16 }, title: { display: true, text: 'date' } },
+        y: { title: { display: true, text: model.outputs?.[0] ?? 'value' } },
+      },
+      plugins: { legend: { labels: { filter: (item) => !item.text.endsWith('upper') && !item.text.startsWith('path '), sort: (a, b) => a.datasetIndex - b.datasetIndex } } },
+    },
+  });
+  const first = steps[0], last = steps.at(-1);
+  const share = (s) => `${Math.round((100 * s.epistemicVariance) / s.predictiveVariance)} %`;
+  const widening = last.std > 1.05 * first.std
+    ? `The bands widen with the horizon as the uncertainty grows: the predictive std is ${figure(first.std)} on day 1 and ${figure(last.std)} on day ${last.horizon}.`
+    : `Here the predictive std changes little over the horizon: ${figure(first.std)} on day 1, ${figure(last.std)} on day ${last.horizon}.`;
+  $('forecast-caption').textContent = `Black: the last ${n} days of the history. Blue line: the MC mean of T = ${response.samples} passes (seed ${response.seed}); `
+    + `shaded: the 50 % and 90 % central predictive intervals of each day (epistemic + aleatoric); thin grey lines: ${paths.length} MC sample paths, each one network with its own dropout masks for all ${steps.length} days`
+    + `${actual ? '; dotted orange: the births that actually happened (CDC/NCHS)' : ''}. ${widening} `
+    + `The epistemic part (the MC passes disagreeing: the model's own uncertainty) is ${share(first)} of the variance on day 1 and ${share(last)} on day ${last.horizon}; the rest is aleatoric, the day-to-day noise the model expects.`;
+  // The std by step, split into its epistemic and aleatoric parts (σ² = σ²epistemic + σ²aleatoric), for a few days.
+  const days = [...new Set([1, 2, 7, 14, 21, 28, H].filter((h) => h <= steps.length))];
+  const rows = [['day', 'date', 'mean', 'std', 'epistemic σ', 'aleatoric σ', 'epistemic share', '90 % interval']];
+  for (const h of days) {
+    const s = steps[h - 1];
+    const ninety = interval(s, 0.9);
+    rows.push([String(s.horizon), String(s.date), figure(s.mean), figure(s.std), figure(Math.sqrt(s.epistemicVariance)), figure(Math.sqrt(s.aleatoricVariance)), share(s), `${figure(ninety.lower)} – ${figure(ninety.upper)}`]);
+  }
+  const body = el('tbody');
+  body.append(...rows.map((row, i) => {
+    const tr = el('tr');
+    tr.append(...row.map((c) => el(i === 0 ? 'th' : 'td', c)));
+    return tr;
+  }));
+  $('forecast-steps').replaceChildren(body);
+  const section = $('forecast');
+  section.dataset.steps = String(steps.length);
+  section.dataset.paths = String(paths.length);
+  section.dataset.actual = String(Boolean(actual));
+  section.dataset.rendered = 'true';
+  say(`${model.name} v${response.version}: ${steps.length} days after ${lastDate}, T = ${response.samples}.`);
+}
+
 // ---- training -------------------------------------------------------------------------------------------
 async function startTraining(event) {
   event.preventDefault();
@@ -521,5 +739,11 @@ window.addEventListener('DOMContentLoaded', () => {
   $('image-file').addEventListener('change', guarded((e) => useUpload(e.target.files[0])));
   $('image-example-digit').addEventListener('click', guarded(() => useExample('digit')));
   $('image-example-clothing').addEventListener('click', guarded(() => useExample('clothing')));
+  $('text-example').addEventListener('change', guarded((e) => { useTextExample(e.target.value); return predictText(); }));
+  $('text-predict').addEventListener('click', guarded(predictText));
+  $('forecast-run').addEventListener('click', guarded(drawForecast));
+  $('forecast-reset').addEventListener('click', guarded(() => { resetForecastExample(); return drawForecast(); }));
+  $('forecast-samples').addEventListener('input', debounce(guarded(drawForecast)));
+  $('forecast-seed').addEventListener('input', debounce(guarded(drawForecast)));
   guarded(loadModels)();
 });
