@@ -503,7 +503,7 @@ async function drawForecast() {
   const lastDate = $('forecast-last-date').value;
   if (!/^\d{4}-\d{2}-\d{2}$/.test(lastDate)) throw new Error('Give the date of the last history value.');
   const example = isDefaultExample(history, lastDate);
-  $('forecast-info').textContent = `${history.length} values, the last on ${lastDate}${example ? ` (the example: ${births.name}, CDC/NCHS, public domain)` : ''}. ${model.name} reads the last ${W} days, as differences from the mean of the last ${levelDays}.`;
+  $('forecast-info').textContent = `${history.length} values, the last on ${lastDate}${example ? ` (the example: ${births.name}, CDC/NCHS, public domain)` : ''}. ${model.name} reads the last ${W} days (relative to the mean of the last ${levelDays}) and forecasts each day as a correction to the same weekday of the last observed week.`;
   if (history.length < W) throw new Error(`History: ${history.length} values, but ${model.name} reads the last ${W} days: give at least ${W}.`);
   const samples = Number($('forecast-samples').value);
   const response = await api(`/models/${encodeURIComponent(model.name)}/forecast`, {
