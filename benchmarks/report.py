@@ -114,14 +114,30 @@ def cnn_headlines(engine):
     return h
 
 
+LSTM = "LSTM 56x6 steps, hidden 48, variational (births model)"
+TRANSFORMER = "Transformer encoder, 64 tokens, d 64, 4 heads, 2 layers"
+
+
+def sequence_headlines(engine):
+    h = {}
+    for name, key in ((LSTM, "lstm"), (TRANSFORMER, "transformer")):
+        for rows in (1, 32):
+            cell = engine_cell(engine, name, rows, 100, "predictor, T folded into one pass")
+            if cell and cell.get("ratio"):
+                h[f"{key}FoldedOverLoopB{rows}"] = {"value": round(cell["ratio"], 2), "target": "", "what": f"B = {rows}, T = 100, {name}: loop of T passes / one folded pass"}
+    return h
+
+
 def main():
     engine_cpu, load_cpu = load("engine-cpu.json"), load("load-cpu.json")
     engine_cnn_cpu = load("engine-cnn-cpu.json")
+    engine_sequence_cpu = load("engine-sequence-cpu.json")
     engine_gpu, torch_gpu, load_gpu = load("engine-cuda.json"), load("pytorch-cuda.json"), load("load-cuda.json")
     gpu_name = (torch_gpu or {}).get("device", "GPU")
     summary = {
         "cpu": {"machine": engine_cpu and engine_cpu["machine"], "date": engine_cpu and engine_cpu["date"], "loadDate": load_cpu and load_cpu["date"], **cpu_headlines(engine_cpu, load_cpu),
-                **(cnn_headlines(engine_cnn_cpu) if engine_cnn_cpu else {})},
+                **(cnn_headlines(engine_cnn_cpu) if engine_cnn_cpu else {}),
+                **(sequence_headlines(engine_sequence_cpu) if engine_sequence_cpu else {})},
     }
     if engine_gpu:
         summary["gpu"] = {"machine": f"{engine_gpu['machine']}, {gpu_name}", "date": engine_gpu["date"], "loadDate": load_gpu and load_gpu["date"], "pytorch": torch_gpu and torch_gpu["torch"], **gpu_headlines(engine_gpu, torch_gpu, load_gpu)}
@@ -148,6 +164,13 @@ def main():
                 "The network is `docs/reference/lenet-all.json` (randomly initialised); the loop runs the same modules with torch's own "
                 "dropout and dropout2d, T times. The prefix rows drop the first dropout2d so that the convolution stem (conv, ReLU, "
                 "pool, conv, ReLU) runs once per input.", "", engine_table(engine_cnn_cpu), ""]
+    if engine_sequence_cpu:
+        out += [f"## Sequence networks, CPU — {engine_sequence_cpu['machine']}, {engine_sequence_cpu['date'][:16]} UTC", "",
+                f"Command: `benchmarks/run-engine.sh --sequence-only` (`{engine_sequence_cpu.get('command', '')}`), torch threads {engine_sequence_cpu.get('torchThreads', '?')}. "
+                "The networks are `docs/reference/sequence/births-lstm.json` and `docs/reference/sequence/benchmark-transformer.json` "
+                "(randomly initialised; token rows with every other row half padding). A recurrent layer's variational masks and a "
+                "Transformer's attention dropout have no built-in PyTorch module, so the loop runs the same network T times, each pass "
+                "drawing one sample's masks for its B rows: what a hand-written MC loop over this model does.", "", engine_table(engine_sequence_cpu), ""]
     if load_cpu:
         out += [f"## Service under load, CPU — {load_cpu['machine']}, {load_cpu['date']}", "", f"Command: `{load_cpu['command']}`. Load generator, service and peer share the machine's cores.", "", load_table(load_cpu), ""]
     if engine_gpu:
