@@ -76,6 +76,7 @@ public sealed class PredictionTests(UncertaintyApiFactory factory) : IClassFixtu
     [InlineData("{\"inputs\": [{}]}", "inputs[0]")]
     [InlineData("{\"inputs\": [{\"x\": \"1\"}]}", "inputs[0].x")]
     [InlineData("{\"inputs\": [7]}", "inputs[0]")]
+    [InlineData("{\"inputs\": [{\"\\ud800\": 1.0}]}", "inputs[0]")]
     public async Task Invalid_requests_get_a_validation_problem_naming_the_field(string json, string field)
     {
         var problem = await Problems.ReadAsync(await PostAsync(json), HttpStatusCode.BadRequest);

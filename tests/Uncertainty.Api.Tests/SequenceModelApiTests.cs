@@ -66,6 +66,8 @@ public sealed class SequenceModelApiTests(UncertaintyApiFactory factory) : IClas
     [InlineData("""{"inputs": [[1.5]]}""", "inputs[0][0]", "Token ids are integers")]
     [InlineData("""{"inputs": [{"text": "hi"}]}""", "inputs[0]", "a string, or an array of 1 to")]
     [InlineData("""{"inputs": [[]]}""", "inputs[0]", "got 0 ids")]
+    [InlineData("""{"inputs": ["free \ud800 money"]}""", "inputs[0]", "not valid Unicode")]
+    [InlineData("""{"inputs": ["ok", "\udc00"]}""", "inputs[1]", "not valid Unicode")]
     public async Task Bad_text_rows_get_a_400_naming_the_row(string body, string field, string problem)
     {
         var client = await factory.ReadyClientAsync();
@@ -73,6 +75,18 @@ public sealed class SequenceModelApiTests(UncertaintyApiFactory factory) : IClas
 
         var errors = (await Problems.ReadAsync(response, HttpStatusCode.BadRequest)).GetProperty("errors");
         Assert.Contains(problem, errors.GetProperty(field)[0].GetString());
+    }
+
+    [Theory]
+    [InlineData("""{"inputs": ["free money"], "targets": ["\ud800"], "samples": 5}""", "targets[0]")]
+    [InlineData("""{"inputs": ["free \udc00 money"], "targets": ["spam"], "samples": 5}""", "inputs[0]")]
+    public async Task Evaluating_text_with_a_lone_surrogate_is_a_400_not_a_500(string body, string field)
+    {
+        var client = await factory.ReadyClientAsync();
+        var response = await client.PostAsync("/models/spam/evaluate", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+
+        var errors = (await Problems.ReadAsync(response, HttpStatusCode.BadRequest)).GetProperty("errors");
+        Assert.Contains("not valid Unicode", errors.GetProperty(field)[0].GetString());
     }
 
     [Fact]
@@ -128,6 +142,7 @@ public sealed class SequenceModelApiTests(UncertaintyApiFactory factory) : IClas
     [InlineData("""{"history": null, "lastDate": "1986-12-31"}""", "history", "at least")]
     [InlineData("""{"history": HISTORY}""", "lastDate", "last history value")]
     [InlineData("""{"history": HISTORY, "lastDate": "9999-12-30"}""", "lastDate", "past the last representable day")]
+    [InlineData("""{"history": HISTORY, "lastDate": "0001-01-01"}""", "lastDate", "before the first representable day")]
     [InlineData("""{"history": HISTORY, "lastDate": "1986-12-31", "intervalLevels": [1.5]}""", "intervalLevels", "each in (0,")]
     [InlineData("""{"history": HISTORY, "lastDate": "1986-12-31", "samples": 10, "returnPaths": 11}""", "returnPaths", "between 0 and samples")]
     [InlineData("""{"history": HISTORY_HUGE, "lastDate": "1986-12-31"}""", "history[55]", "finite numbers")]

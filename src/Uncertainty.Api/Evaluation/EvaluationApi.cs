@@ -240,7 +240,11 @@ public static class EvaluationApi
             for (int i = 0; i < targets.Length; i++)
             {
                 var target = request.Targets[i];
-                if (classifier && target.ValueKind is JsonValueKind.String or JsonValueKind.Number)
+                if (classifier && target.ValueKind == JsonValueKind.String && !PredictRequestValidator.TryGetString(target, out _))
+                {
+                    errors[$"targets[{i}]"] = [PredictRequestValidator.InvalidUnicode("The class label")];
+                }
+                else if (classifier && target.ValueKind is JsonValueKind.String or JsonValueKind.Number)
                 {
                     var label = target.ValueKind == JsonValueKind.String ? target.GetString()! : target.GetRawText();
                     var index = model.OutputNames?.ToList().IndexOf(label) ?? -1;

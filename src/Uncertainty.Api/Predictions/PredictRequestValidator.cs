@@ -94,6 +94,12 @@ public static class PredictRequestValidator
 
             case JsonValueKind.Object:
                 var seen = new bool[names.Count];
+                if (element.EnumerateObject().Any(property => !TryGetName(property, out _)))
+                {
+                    errors[path] = [InvalidUnicode("A feature name")];
+                    return;
+                }
+
                 foreach (var property in element.EnumerateObject())
                 {
                     var index = IndexOf(names, property.Name);
@@ -156,6 +162,39 @@ public static class PredictRequestValidator
         ReadNested(element, path, shape, 0, row, ref offset, errors, expected);
     }
 
+    /// <summary>The problem of a string JSON can carry but .NET cannot: a lone surrogate escape (\ud800) or invalid UTF-8.</summary>
+    internal static string InvalidUnicode(string what) => $"{what} is not valid Unicode (a lone surrogate escape such as \\ud800, or invalid UTF-8).";
+
+    /// <summary><see cref="JsonProperty.Name"/>, or false where the name is not valid Unicode (it throws there).</summary>
+    internal static bool TryGetName(JsonProperty property, out string name)
+    {
+        try
+        {
+            name = property.Name;
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            name = "";
+            return false;
+        }
+    }
+
+    /// <summary><see cref="JsonElement.GetString"/>, or false where the string is not valid Unicode (it throws there).</summary>
+    internal static bool TryGetString(JsonElement element, out string value)
+    {
+        try
+        {
+            value = element.GetString()!;
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            value = "";
+            return false;
+        }
+    }
+
     /// <summary>
     /// A row of a sequence model, of any length from 1 to the model's L, padded here: token ids (or, with a stored tokenizer,
     /// a string) padded with id 0; [steps][features] values padded with NaN steps, which the network reads as padding.
@@ -169,7 +208,14 @@ public static class PredictRequestValidator
             int vocabulary = model.Network.ResolvedLayers[0].Vocab!.Value;
             if (element.ValueKind == JsonValueKind.String && model.Text is { } text)
             {
-                var ids = text.Encode(element.GetString()!, length);
+                // JSON can escape a lone surrogate ("\ud800") that no .NET string can hold: GetString throws on it.
+                if (!TryGetString(element, out var value))
+                {
+                    errors[path] = [InvalidUnicode("The text")];
+                    return;
+                }
+
+                var ids = text.Encode(value, length);
                 if (ids.Length == 0)
                 {
                     errors[path] = ["The text has no words; send at least one."];

@@ -74,6 +74,10 @@ public sealed class PredictionService(ModelRegistry registry, InferenceScheduler
         {
             errors["lastDate"] = ["The forecast would run past the last representable day."];
         }
+        else if (lastDate.DayNumber < setup.Window - 1)
+        {
+            errors["lastDate"] = [$"The model's {setup.Window}-day window would start before the first representable day (0001-01-01)."];
+        }
 
         var levels = request.IntervalLevels ?? [0.5, 0.9];
         if (levels.Length is < 1 or > 8 || levels.Any(level => !(level > 0 && level <= PredictRequestValidator.MaxIntervalLevel)))
