@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Uncertainty.Api.Predictions;
 using Uncertainty.Model.Data;
 
@@ -87,6 +88,37 @@ public sealed class SequenceModelApiTests(UncertaintyApiFactory factory) : IClas
 
         var errors = (await Problems.ReadAsync(response, HttpStatusCode.BadRequest)).GetProperty("errors");
         Assert.Contains("not valid Unicode", errors.GetProperty(field)[0].GetString());
+    }
+
+    /// <summary>
+    /// A text model's chunks hold few rows (each row is a whole sequence), so even a one-row request with 100 samples runs as a
+    /// stepped "large" run; large runs take turns chunk by chunk, so it is answered while a 50-row, 400-sample request (400 chunks) is still running.
+    /// </summary>
+    [Fact]
+    public async Task A_small_text_request_is_answered_while_a_huge_one_still_runs()
+    {
+        var client = await factory.ReadyClientAsync();
+        var huge = client.PostAsJsonAsync("/models/spam/predict", new { inputs = Enumerable.Repeat("free money now, click here to claim your prize", 50).ToArray(), samples = 400, seed = 1 });
+        var scheduler = factory.Services.GetRequiredService<Uncertainty.Api.Inference.InferenceScheduler>();
+        for (int i = 0; i < 200 && !scheduler.RunningLarge; i++)
+        {
+            await Task.Delay(25);
+        }
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        bool runningBefore = scheduler.RunningLarge;
+        var small = await PredictAsync("spam", new { inputs = new[] { "Hi, lunch tomorrow?" }, samples = 100, seed = 2 });
+        var smallSeconds = clock.Elapsed.TotalSeconds;
+
+        Assert.Single(small.Predictions);
+        if (huge.IsCompleted)
+        {
+            var early = await huge;
+            Assert.Fail($"the large request finished first (large running before: {runningBefore}, small took {smallSeconds:F1} s): {(int)early.StatusCode} {await early.Content.ReadAsStringAsync()}");
+        }
+
+        using var hugeResponse = await huge;
+        Assert.True(hugeResponse.StatusCode is HttpStatusCode.OK or HttpStatusCode.GatewayTimeout, $"{hugeResponse.StatusCode}");
     }
 
     [Fact]

@@ -39,6 +39,7 @@ public sealed partial class InferenceScheduler(
     private readonly CancellationTokenSource stopping = new();
     private readonly ManualResetEventSlim gate = new(initialState: true);
     private readonly List<LargeRun> large = []; // owner thread only
+    private int nextLarge; // owner thread only: the large run whose turn is next
     private int queued;
     private int largeRuns;
     private volatile bool stopRequested;
@@ -306,7 +307,11 @@ public sealed partial class InferenceScheduler(
         }
     }
 
-    /// <summary>One chunk of the oldest large run; finished runs answer their request.</summary>
+    /// <summary>
+    /// One chunk of the next large run, in turn: runs share the owner thread chunk by chunk, so a request that is "large" only
+    /// because its model's chunks are small (a recurrent or attention network over long sequences) finishes in a few chunks
+    /// while a huge one is still running. Finished runs answer their request.
+    /// </summary>
     private void StepLargest()
     {
         if (large.Count == 0)
@@ -314,7 +319,8 @@ public sealed partial class InferenceScheduler(
             return;
         }
 
-        var run = large[0];
+        int turn = nextLarge % large.Count;
+        var run = large[turn];
         try
         {
             var started = Stopwatch.GetTimestamp();
@@ -327,6 +333,7 @@ public sealed partial class InferenceScheduler(
             }
             else
             {
+                nextLarge = turn + 1;
                 return;
             }
         }
@@ -335,7 +342,8 @@ public sealed partial class InferenceScheduler(
             run.Fail(e);
         }
 
-        large.RemoveAt(0);
+        nextLarge = turn; // the run after it now has its index
+        large.RemoveAt(turn);
         Volatile.Write(ref largeRuns, large.Count);
         Interlocked.Decrement(ref queued);
         run.Dispose();
