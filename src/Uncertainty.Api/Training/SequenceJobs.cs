@@ -31,9 +31,8 @@ public static class SequenceJobs
     /// </summary>
     public static (Dataset Rows, NetworkSpec Spec) Describe(TrainingJobRequest request)
     {
-        bool text = request.Dataset == SequenceDatasets.SpamAssassin;
-        var spec = (request.Network ?? new NetworkRequest()).ToSpec(text ? TaskKind.Classification : TaskKind.Regression);
-        if (text)
+        var spec = SpecOf(request);
+        if (request.Dataset == SequenceDatasets.SpamAssassin)
         {
             if (!spec.IsTokenSequence)
             {
@@ -60,9 +59,14 @@ public static class SequenceJobs
         return (stand, TrainingPipeline.Fitted(spec, stand));
     }
 
-    /// <summary>Trains the job's model; the package carries its tokenizer or forecast setup.</summary>
-    public static ModelPackage Fit(TrainingJobRequest request, NetworkSpec spec, TrainingOptions options, Device device, IProgress<TrainingProgress> progress, string description, CancellationToken cancellationToken)
+    /// <summary>The job's network as requested, before it is fitted to the rows (training fits it).</summary>
+    public static NetworkSpec SpecOf(TrainingJobRequest request) =>
+        (request.Network ?? new NetworkRequest()).ToSpec(request.Dataset == SequenceDatasets.SpamAssassin ? TaskKind.Classification : TaskKind.Regression);
+
+    /// <summary>Trains the job's model (checked by <see cref="Describe"/> at submission); the package carries its tokenizer or forecast setup.</summary>
+    public static ModelPackage Fit(TrainingJobRequest request, TrainingOptions options, Device device, IProgress<TrainingProgress> progress, string description, CancellationToken cancellationToken)
     {
+        var spec = SpecOf(request);
         if (request.Dataset == SequenceDatasets.SpamAssassin)
         {
             var (train, _) = TextDataset.Load().Split(0.2, options.Seed);

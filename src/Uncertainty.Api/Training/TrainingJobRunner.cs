@@ -166,7 +166,7 @@ public sealed partial class TrainingJobRunner(
             var progress = new Reporter(this, entry);
             var description = request.Description ?? $"Trained by job {entry.Job.Id} on {entry.Job.Data}.";
             using var package = SequenceJobs.Handles(request.Dataset)
-                ? SequenceJobs.Fit(request, SequenceJobs.Describe(request).Spec, request.Training ?? new TrainingOptions(), device, progress, description, linked.Token)
+                ? SequenceJobs.Fit(request, request.Training ?? new TrainingOptions(), device, progress, description, linked.Token)
                 : FitTable(jobStore.LoadData(entry.Job.Id, request), request, device, progress, description, linked.Token);
             var (version, madeDefault) = registry.AddVersionAsync(request.Model!, package, request.MakeDefault, request.ReplaceSchema, CancellationToken.None).GetAwaiter().GetResult();
 

@@ -28,6 +28,13 @@ public static class Evaluator
 
     public static EvaluationReport Evaluate(McPredictor predictor, ModelDescription model, Dataset data, int samples, ulong seed, CancellationToken cancellationToken = default)
     {
+        var (mc, deterministic) = Predict(predictor, model, data, samples, seed, cancellationToken);
+        return Score(model, data, mc, deterministic, samples);
+    }
+
+    /// <summary>MC and deterministic predictions (reported units) for every row of <paramref name="data"/>, in order, a batch of rows per call.</summary>
+    public static (List<RowPrediction> Mc, List<RowPrediction> Deterministic) Predict(McPredictor predictor, ModelDescription model, Dataset data, int samples, ulong seed, CancellationToken cancellationToken = default)
+    {
         CheckColumns(model, data);
         var mc = new List<RowPrediction>(data.Rows);
         var deterministic = new List<RowPrediction>(data.Rows);
@@ -38,7 +45,7 @@ public static class Evaluator
             deterministic.AddRange(predictor.PredictDeterministic(inputs, rows).Select(model.ToReportedUnits));
         }
 
-        return Score(model, data, mc, deterministic, samples);
+        return (mc, deterministic);
     }
 
     /// <summary>Throws <see cref="ArgumentException"/> when the data's width is not the model's.</summary>

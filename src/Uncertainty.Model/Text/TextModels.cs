@@ -71,16 +71,9 @@ public static class TextModels
         var text = model.Text ?? throw new ArgumentException("The model has no tokenizer.", nameof(package));
         var rows = Rows(test, text, model.Network);
         using var predictor = new McPredictor(package.Network, CPU);
-        var mc = new List<ClassPrediction>(rows.Rows);
-        var deterministic = new List<RowPrediction>(rows.Rows);
-        foreach (var (start, count) in Evaluator.Batches(rows.Rows))
-        {
-            var inputs = model.PrepareInputs(rows.Features.AsSpan(start * rows.Columns, count * rows.Columns));
-            mc.AddRange(predictor.Predict(Evaluator.Request(model, inputs, count, samples, seed), cancellationToken).Rows.Cast<ClassPrediction>());
-            deterministic.AddRange(predictor.PredictDeterministic(inputs, count));
-        }
-
-        var scores = Evaluator.Score(model, rows, mc, deterministic, samples);
+        var (predictions, deterministic) = Evaluator.Predict(predictor, model, rows, samples, seed, cancellationToken);
+        var mc = predictions.Cast<ClassPrediction>().ToList();
+        var scores = Evaluator.Score(model, rows, predictions, deterministic, samples);
         var groups = test.Groups.Distinct().Order(StringComparer.Ordinal).ToList();
         double MeanOf(string group, Func<ClassPrediction, double> value) =>
             Enumerable.Range(0, test.Count).Where(i => test.Groups[i] == group).Select(i => value(mc[i])).DefaultIfEmpty(double.NaN).Average();
