@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Prometheus;
 using Serilog;
 using Uncertainty.Api.Evaluation;
@@ -63,6 +64,7 @@ public static class UncertaintyApi
         builder.Services.AddHostedService<DrainingSignal>();
         builder.Services.AddSingleton<InferenceScheduler>();
         builder.Services.AddHostedService(services => services.GetRequiredService<InferenceScheduler>());
+        builder.Services.TryAddSingleton(BuiltInModels.Default);
         builder.Services.AddHostedService<BuiltInModelSeeder>();
         builder.Services.AddSingleton<TrainingJobRunner>();
         builder.Services.AddHostedService(services => services.GetRequiredService<TrainingJobRunner>());

@@ -201,6 +201,24 @@ public sealed class ServingCoreTests
     }
 
     [Fact]
+    public async Task A_built_in_that_cannot_be_made_is_left_out_and_the_service_starts_with_the_others()
+    {
+        var builtIns = new BuiltInModels(
+            [DefaultModels.Boston, DefaultModels.Spam, DefaultModels.Toy],
+            name => name == DefaultModels.Spam ? throw new InvalidDataException("spam/manifest.json: the package has no manifest") : DefaultModels.Train(name));
+        using var factory = new UncertaintyApiFactory { SeedBuiltIns = false, BuiltIns = builtIns };
+        var client = await factory.ReadyClientAsync();
+
+        var models = await client.GetFromJsonAsync<JsonElement>("/models", Json);
+        var spam = await client.PostAsJsonAsync("/models/spam/predict", new { inputs = new[] { "hello" } });
+        var toy = await client.PostAsJsonAsync("/models/toy/predict", Probe);
+
+        Assert.Equal("boston,toy", string.Join(',', models.EnumerateArray().Select(m => m.GetProperty("name").GetString())));
+        Assert.Equal(HttpStatusCode.NotFound, spam.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, toy.StatusCode);
+    }
+
+    [Fact]
     public async Task A_corrupt_default_model_is_reported_and_every_other_model_keeps_serving()
     {
         using var factory = new UncertaintyApiFactory();

@@ -37,6 +37,9 @@ public sealed class UncertaintyApiFactory : WebApplicationFactory<Program>
     /// <summary>Receives the service's log events (Serilog reads sinks from the container), for tests of what is logged.</summary>
     public Serilog.Core.ILogEventSink? LogSink { get; set; }
 
+    /// <summary>The built-in models the service makes itself on a fresh store (<see cref="SeedBuiltIns"/> false); null: the real ones.</summary>
+    public Uncertainty.Api.Models.BuiltInModels? BuiltIns { get; set; }
+
     /// <summary>False for a store the service must seed itself (the test of that).</summary>
     public bool SeedBuiltIns { get; set; } = true;
 
@@ -47,6 +50,11 @@ public sealed class UncertaintyApiFactory : WebApplicationFactory<Program>
         if (LogSink is { } sink)
         {
             builder.ConfigureServices(services => Microsoft.Extensions.DependencyInjection.ServiceCollectionServiceExtensions.AddSingleton(services, sink));
+        }
+
+        if (BuiltIns is { } builtIns)
+        {
+            builder.ConfigureServices(services => Microsoft.Extensions.DependencyInjection.ServiceCollectionServiceExtensions.AddSingleton(services, builtIns));
         }
 
         var settings = new Dictionary<string, string?>

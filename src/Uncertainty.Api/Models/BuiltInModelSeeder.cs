@@ -1,8 +1,15 @@
 using Microsoft.Extensions.Options;
 using Uncertainty.Api.Hosting;
 using Uncertainty.Api.Inference;
+using Uncertainty.Model.Packaging;
 
 namespace Uncertainty.Api.Models;
+
+/// <summary>The built-in models a fresh store gets, and how each is made (<see cref="DefaultModels"/>; tests swap it).</summary>
+public sealed record BuiltInModels(IReadOnlyList<string> Names, Func<string, ModelPackage> Create)
+{
+    public static readonly BuiltInModels Default = new(DefaultModels.Names, DefaultModels.Train);
+}
 
 /// <summary>
 /// Start-up of the model store, in the background while the server already answers probes: a writer clears
@@ -15,6 +22,7 @@ public sealed partial class BuiltInModelSeeder(
     ModelStore store,
     ModelRegistry registry,
     ServiceState state,
+    BuiltInModels builtIns,
     ILogger<BuiltInModelSeeder> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -38,11 +46,25 @@ public sealed partial class BuiltInModelSeeder(
                 Log.PointedDefault(logger, pointed);
             }
 
-            foreach (var name in DefaultModels.Names.Where(name => !store.Exists(name)))
+            foreach (var name in builtIns.Names.Where(name => !store.Exists(name)))
             {
-                using var trained = await Task.Factory.StartNew(() => DefaultModels.Train(name), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-                var (version, _) = await registry.AddVersionAsync(name, trained, makeDefault: true, replaceSchema: false, stoppingToken);
-                Log.CreatedBuiltIn(logger, name, version);
+                ModelPackage trained;
+                try
+                {
+                    trained = await Task.Factory.StartNew(() => builtIns.Create(name), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // One built-in that cannot be made (a shipped package missing or corrupt) must not keep the others from serving.
+                    Log.BuiltInFailed(logger, name, e);
+                    continue;
+                }
+
+                using (trained)
+                {
+                    var (version, _) = await registry.AddVersionAsync(name, trained, makeDefault: true, replaceSchema: false, stoppingToken);
+                    Log.CreatedBuiltIn(logger, name, version);
+                }
             }
         }
 
@@ -68,6 +90,9 @@ public sealed partial class BuiltInModelSeeder(
     {
         [LoggerMessage(EventId = 2002, Level = LogLevel.Information, Message = "Store had no '{Model}' model: trained the built-in one as version {Version}")]
         public static partial void CreatedBuiltIn(ILogger logger, string model, int version);
+
+        [LoggerMessage(EventId = 2016, Level = LogLevel.Error, Message = "Could not make the built-in model '{Model}'; the service starts without it")]
+        public static partial void BuiltInFailed(ILogger logger, string model, Exception exception);
 
         [LoggerMessage(EventId = 2007, Level = LogLevel.Information, Message = "Read-only replica: waiting for the writer to save model '{Model}'")]
         public static partial void WaitingForDefault(ILogger logger, string model);
