@@ -40,6 +40,7 @@ public static class MultipartBodies
         where TBuilder : IEndpointConventionBuilder =>
         builder.WithMetadata(new MultipartBody(filePart, fileDescription, fileRequired, request));
 
+    /// <summary>Adds the transformers that describe each <see cref="MultipartBody"/> endpoint's form as it is sent.</summary>
     public static OpenApiOptions AddMultipartBodies(this OpenApiOptions options)
     {
         options.AddOperationTransformer((operation, context, _) =>

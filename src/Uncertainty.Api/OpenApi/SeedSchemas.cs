@@ -13,6 +13,7 @@ public static class SeedSchemas
 {
     private const string Name = "seed";
 
+    /// <summary>Adds the schema transformer that gives every seed its int64 range 0..2^53 - 1.</summary>
     public static OpenApiOptions AddSeedSchemas(this OpenApiOptions options) =>
         options.AddSchemaTransformer((schema, context, _) =>
         {

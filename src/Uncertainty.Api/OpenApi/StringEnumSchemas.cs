@@ -10,6 +10,7 @@ namespace Uncertainty.Api.OpenApi;
 /// </summary>
 public static class StringEnumSchemas
 {
+    /// <summary>Adds the schema transformer that types enums of names as strings.</summary>
     public static OpenApiOptions AddStringEnumSchemas(this OpenApiOptions options) =>
         options.AddSchemaTransformer((schema, _, _) =>
         {

@@ -19,14 +19,14 @@ try
     var first = await client.Predict.PostAsync(new PredictRequest { Inputs = Rows(row), Samples = 50 });
     var prediction = first!.Predictions!.Single();
     List<double?> mean = prediction.Mean!, epistemic = prediction.EpistemicVariance!;
-    TinyNetwork.Check(first.Seed is >= 0 and <= 9007199254740991, $"the server's seed {first.Seed} is within 0..2^53-1");
-    TinyNetwork.Check(mean.Count == 1 && epistemic.Count == 1, "one mean and one epistemic variance");
+    Checks.That(first.Seed is >= 0 and <= 9007199254740991, $"the server's seed {first.Seed} is within 0..2^53-1");
+    Checks.That(mean.Count == 1 && epistemic.Count == 1, "one mean and one epistemic variance");
     var replay = (await client.Predict.PostAsync(new PredictRequest { Inputs = Rows(row), Samples = 50, Seed = first.Seed }))!.Predictions!.Single();
-    TinyNetwork.Check(replay.Mean!.SequenceEqual(mean) && replay.EpistemicVariance!.SequenceEqual(epistemic), "replaying the seed gives identical numbers");
+    Checks.That(replay.Mean!.SequenceEqual(mean) && replay.EpistemicVariance!.SequenceEqual(epistemic), "replaying the seed gives identical numbers");
     passed.Add($"predict (mean {mean[0]:0.###}, epistemic variance {epistemic[0]:0.###}, seed {first.Seed} replayed)");
 
     var models = await client.Models.GetAsync();
-    TinyNetwork.Check(models!.Any(m => m.Name == "boston"), "GET /models lists boston");
+    Checks.That(models!.Any(m => m.Name == "boston"), "GET /models lists boston");
     passed.Add($"models ({models!.Count})");
 
     var name = "client-kiota";
@@ -41,9 +41,9 @@ try
     body.AddOrReplacePart("weights", "application/octet-stream", new MemoryStream(TinyNetwork.Safetensors()), "tiny.safetensors");
     body.AddOrReplacePart("request", "application/json", new ImportRequest { Network = network, MakeDefault = true });
     var imported = await client.Models[name].Import.PostAsync(body);
-    TinyNetwork.Check(imported!.Name == name && imported.Version >= 1, "the import made a version");
+    Checks.That(imported!.Name == name && imported.Version >= 1, "the import made a version");
     var served = await client.Models[name].Predict.PostAsync(new PredictRequest { Inputs = Rows(0.5, 1.0), Samples = 20, Seed = 7 });
-    TinyNetwork.Check(served!.Version == imported.Version && served.Predictions!.Single().Mean!.Count == 1, "the imported version serves");
+    Checks.That(served!.Version == imported.Version && served.Predictions!.Single().Mean!.Count == 1, "the imported version serves");
     passed.Add($"import (version {imported.Version}, serves)");
 
     var job = await client.TrainingJobs.PostAsync(new TrainingJobRequest
@@ -53,14 +53,8 @@ try
         Network = new NetworkRequest { Hidden = [8], HiddenDropout = [0.1] },
         Training = new TrainingOptions { Epochs = 2, BatchSize = 64, LearningRate = 0.01, Seed = 1 },
     });
-    for (var polls = 0; job!.State is JobState.Queued or JobState.Running; polls++)
-    {
-        TinyNetwork.Check(polls < 600, "the training job finishes within 10 minutes");
-        await Task.Delay(TimeSpan.FromSeconds(1));
-        job = await client.TrainingJobs[job.Id!].GetAsync();
-    }
-
-    TinyNetwork.Check(job.State == JobState.Succeeded, $"the training job succeeded (state {job.State}, error {job.Error})");
+    job = await Checks.UntilFinishedAsync(job!, j => j.State is JobState.Queued or JobState.Running, async j => (await client.TrainingJobs[j.Id!].GetAsync())!);
+    Checks.That(job.State == JobState.Succeeded, $"the training job succeeded (state {job.State}, error {job.Error})");
     passed.Add($"training job ({job.Epoch} epochs, version {job.Version})");
 }
 catch (ApiException e)

@@ -14,14 +14,14 @@ try
     double[] row = [0.00632, 18.0, 2.31, 0, 0.538, 6.575, 65.2, 4.09, 1, 296, 15.3, 396.9, 4.98];
     var first = await client.PredictAsync(new PredictRequest { Inputs = [row], Samples = 50 });
     var prediction = first.Predictions.Single();
-    TinyNetwork.Check(first.Seed is >= 0 and <= 9007199254740991, $"the server's seed {first.Seed} is within 0..2^53-1");
-    TinyNetwork.Check(prediction.Mean.Count == 1 && prediction.EpistemicVariance.Count == 1, "one mean and one epistemic variance");
+    Checks.That(first.Seed is >= 0 and <= 9007199254740991, $"the server's seed {first.Seed} is within 0..2^53-1");
+    Checks.That(prediction.Mean.Count == 1 && prediction.EpistemicVariance.Count == 1, "one mean and one epistemic variance");
     var replay = (await client.PredictAsync(new PredictRequest { Inputs = [row], Samples = 50, Seed = first.Seed })).Predictions.Single();
-    TinyNetwork.Check(replay.Mean.SequenceEqual(prediction.Mean) && replay.EpistemicVariance.SequenceEqual(prediction.EpistemicVariance), "replaying the seed gives identical numbers");
+    Checks.That(replay.Mean.SequenceEqual(prediction.Mean) && replay.EpistemicVariance.SequenceEqual(prediction.EpistemicVariance), "replaying the seed gives identical numbers");
     passed.Add($"predict (mean {prediction.Mean.First():0.###}, epistemic variance {prediction.EpistemicVariance.First():0.###}, seed {first.Seed} replayed)");
 
     var models = await client.ListModelsAsync();
-    TinyNetwork.Check(models.Any(m => m.Name == "boston"), "GET /models lists boston");
+    Checks.That(models.Any(m => m.Name == "boston"), "GET /models lists boston");
     passed.Add($"models ({models.Count})");
 
     var name = "client-nswag";
@@ -36,9 +36,9 @@ try
         Head = new HeadSpec { Kind = HeadKind.Regression, Outputs = 1, Tau = 1 },
         };
         var imported = await client.ImportModelAsync(name, new FileParameter(weights, "tiny.safetensors", "application/octet-stream"), new ImportRequest { Network = network, MakeDefault = true });
-        TinyNetwork.Check(imported.Name == name && imported.Version >= 1, "the import made a version");
+        Checks.That(imported.Name == name && imported.Version >= 1, "the import made a version");
         var served = await client.PredictWithModelAsync(name, new PredictRequest { Inputs = [new[] { 0.5, 1.0 }], Samples = 20, Seed = 7 });
-        TinyNetwork.Check(served.Version == imported.Version && served.Predictions.Single().Mean.Count == 1, "the imported version serves");
+        Checks.That(served.Version == imported.Version && served.Predictions.Single().Mean.Count == 1, "the imported version serves");
         passed.Add($"import (version {imported.Version}, serves)");
     }
 
@@ -52,14 +52,8 @@ try
         },
         null,
         null);
-    for (var polls = 0; job.State is JobState.Queued or JobState.Running; polls++)
-    {
-        TinyNetwork.Check(polls < 600, "the training job finishes within 10 minutes");
-        await Task.Delay(TimeSpan.FromSeconds(1));
-        job = await client.GetTrainingJobAsync(job.Id);
-    }
-
-    TinyNetwork.Check(job.State == JobState.Succeeded, $"the training job succeeded (state {job.State}, error {job.Error})");
+    job = await Checks.UntilFinishedAsync(job, j => j.State is JobState.Queued or JobState.Running, j => client.GetTrainingJobAsync(j.Id));
+    Checks.That(job.State == JobState.Succeeded, $"the training job succeeded (state {job.State}, error {job.Error})");
     passed.Add($"training job ({job.Epoch} epochs, version {job.Version})");
 }
 catch (ApiException e)

@@ -39,9 +39,26 @@ public static class TinyNetwork
         data.CopyTo(file, 8 + json.Length);
         return file;
     }
+}
+
+/// <summary>The checks each client program makes; a failed one ends the program with a non-zero status.</summary>
+public static class Checks
+{
+    /// <summary>Polls a training job once a second while <paramref name="running"/> says it is queued or running (at most 10 minutes).</summary>
+    public static async Task<T> UntilFinishedAsync<T>(T job, Func<T, bool> running, Func<T, Task<T>> poll)
+    {
+        for (var polls = 0; running(job); polls++)
+        {
+            That(polls < 600, "the training job finishes within 10 minutes");
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            job = await poll(job);
+        }
+
+        return job;
+    }
 
     /// <summary>Throws unless <paramref name="condition"/> holds: a failed check ends the program with a non-zero status.</summary>
-    public static void Check(bool condition, string what)
+    public static void That(bool condition, string what)
     {
         if (!condition)
         {
