@@ -66,6 +66,15 @@ public sealed class ImagePredictionTests(UncertaintyApiFactory factory) : IClass
     }
 
     [Fact]
+    public async Task A_seed_query_above_2_to_the_53_minus_1_is_refused_naming_seed()
+    {
+        var response = await UploadAsync(Png(Zero()), query: "?samples=10&seed=9007199254740992");
+
+        var problem = await Problems.ReadAsync(response, HttpStatusCode.BadRequest);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("seed", out _), problem.ToString());
+    }
+
+    [Fact]
     public async Task A_row_of_the_wrong_shape_is_refused_naming_the_expected_shape()
     {
         var client = await factory.ReadyClientAsync();

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Uncertainty.Api.Inference;
+using Uncertainty.Api.OpenApi;
 using Uncertainty.Api.Problems;
 using Uncertainty.Api.Models;
 using Uncertainty.Api.Predictions;
@@ -62,6 +63,7 @@ public static class EvaluationApi
             .WithName("EvaluateModel")
             .WithSummary("Score a model on labelled rows: RMSE, MAE, Gal & Ghahramani's test log-likelihood and interval coverage for regressors; accuracy, NLL, Brier, ECE and reliability bins for classifiers; MC dropout beside weight scaling. Runs in bounded pieces between other predictions, within Uncertainty:EvaluationTimeoutSeconds.")
             .Accepts<EvaluateRequest>("application/json", "multipart/form-data")
+            .WithMultipartBody("data", "CSV text with a header row naming the model's features and the target, instead of csv, dataset or inputs in the request.", fileRequired: false, RequestPart.Optional)
             .DisableAntiforgery()
             .AcceptsUploads()
             .RequireEvaluationScope()
@@ -88,6 +90,7 @@ public static class EvaluationApi
         }
 
         var (data, errors) = Rows(request, model, limits);
+        Seeds.Check(request.Seed, "seed", errors);
         if (errors.Count > 0)
         {
             throw new RequestValidationException(errors);

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Uncertainty.Api.Inference;
+using Uncertainty.Api.OpenApi;
 using Uncertainty.Api.Problems;
 using Uncertainty.Api.Security;
 using Uncertainty.Model.Data;
@@ -48,6 +49,7 @@ public static class ImportApi
             .WithName("ImportModel")
             .WithSummary("Import PyTorch-trained weights as safetensors (multipart: part 'weights' the .safetensors file, part 'request' the JSON network spec and scaling) as a new version. Pickle files (.pt, .pth, .pkl) are refused: loading them can run code.")
             .Accepts<ImportRequest>("multipart/form-data")
+            .WithMultipartBody("weights", "The weights as a .safetensors file (safetensors.torch.save_file(model.state_dict(), path)).", fileRequired: true, RequestPart.Required)
             .DisableAntiforgery()
             .AcceptsUploads()
             .RequireAdminScope()

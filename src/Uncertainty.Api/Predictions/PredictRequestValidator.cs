@@ -46,6 +46,7 @@ public static class PredictRequestValidator
             }
         }
 
+        Seeds.Check(request.Seed, "seed", errors);
         if (request.Samples is { } samples && (samples < 1 || samples > limits.MaxSamples))
         {
             errors["samples"] = [$"samples must be between 1 and {limits.MaxSamples}; got {samples}."];

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Microsoft.Extensions.Options;
 using Uncertainty.Api.Hosting;
 using Uncertainty.Api.Inference;
@@ -96,13 +95,14 @@ public sealed class PredictionService(ModelRegistry registry, InferenceScheduler
             errors["returnPaths"] = [$"returnPaths must be between 0 and samples ({samples}), at most {options.Value.MaxReturnedSampleValues:N0} values in all."];
         }
 
+        Seeds.Check(request.Seed, "seed", errors);
         if (errors.Count > 0)
         {
             throw new RequestValidationException(errors);
         }
 
         var window = request.History!.AsSpan(request.History!.Length - setup.Window).ToArray().Select(v => (float)v).ToArray();
-        var seed = request.Seed ?? BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
+        var seed = request.Seed ?? Seeds.Fresh();
         var mcRequest = new McRequest
         {
             Inputs = model.Description.PrepareInputs(setup.Rows(window, request.LastDate!.Value)),
@@ -147,7 +147,7 @@ public sealed class PredictionService(ModelRegistry registry, InferenceScheduler
             throw new RequestValidationException(errors);
         }
 
-        var seed = request.Seed ?? BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
+        var seed = request.Seed ?? Seeds.Fresh();
         var mcRequest = new McRequest
         {
             Inputs = model.Description.PrepareInputs(raw),

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http.HttpResults;
+using Uncertainty.Api.OpenApi;
 using Uncertainty.Api.Problems;
 using Uncertainty.Api.Security;
 using Uncertainty.Model.Inference;
@@ -26,6 +27,7 @@ public static class PredictionsApi
             .WithName("PredictImage")
             .WithSummary("Predict for one picture with an image model's default version: multipart part 'image' (PNG or JPEG), converted, resized and scaled as the model's preprocessing ('image' in GET /models/{name}) says.")
             .Accepts<IFormFile>("multipart/form-data")
+            .WithMultipartBody("image", "The picture, PNG or JPEG.", fileRequired: true, RequestPart.None)
             .DisableAntiforgery();
         return app;
     }

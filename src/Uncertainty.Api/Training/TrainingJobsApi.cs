@@ -2,6 +2,8 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Uncertainty.Api.Inference;
 using Uncertainty.Api.Models;
+using Uncertainty.Api.OpenApi;
+using Uncertainty.Api.Predictions;
 using Uncertainty.Api.Problems;
 using Uncertainty.Api.Security;
 using Uncertainty.Model.Data;
@@ -21,6 +23,7 @@ public static class TrainingJobsApi
             .WithName("SubmitTrainingJob")
             .WithSummary("Train a dropout network on a bundled dataset or CSV data (JSON body, or multipart: part 'data' the CSV file, part 'request' the JSON); 202 with the job's Location.")
             .Accepts<TrainingJobRequest>("application/json", "multipart/form-data")
+            .WithMultipartBody("data", "CSV text with a header row, instead of csv or dataset in the request.", fileRequired: false, RequestPart.Required)
             .DisableAntiforgery()
             .AcceptsUploads()
             .RequireAdminScope()
@@ -130,6 +133,7 @@ public static class TrainingJobsApi
                 errors["training.epochs"] = [$"At most {options.MaxTrainingEpochs} epochs; got {training.Epochs}."];
             }
 
+            Seeds.Check(training.Seed, "training.seed", errors);
             try
             {
                 training.Validate();
