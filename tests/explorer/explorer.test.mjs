@@ -610,7 +610,7 @@ try {
   await page.waitForSelector('#eval-figure:not([hidden])');
   assert.match(await page.textContent('#eval-metrics'), /expectedCalibrationError/);
   // (e) The evaluation says which rows it scored, from the response (model, version, data, report.rows).
-  assert.match(await page.textContent('#eval-summary'), /^Scored 569 rows of breast_cancer \(all rows of the bundled dataset, not a held-out split\) with browser-model v1, T = 100\.$/);
+  assert.match(await page.textContent('#eval-summary'), /^Scored 569 of 569 rows of breast_cancer \(all rows, training rows included: the model was trained on all 569 rows of breast_cancer \(none held out\): these are training rows\) with browser-model v1, T = 100\.$/);
   step(`evaluation shows metrics and a reliability diagram; "${await page.textContent('#eval-summary')}"`);
   await page.locator('#evaluation').screenshot({ path: `${shots}/evaluation.png` });
 
