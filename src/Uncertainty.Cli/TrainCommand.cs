@@ -91,7 +91,7 @@ internal static class TrainCommand
                 package.Dispose();
             }
 
-            Cli.WriteJson(parse.GetValue(json), new { model = outputDirectory, network = package.Description.Network, training = summary, test = report });
+            Cli.WriteJson(parse.GetValue(json), new { model = outputDirectory, network = package.Description.Network, training = summary, trainingData = record, test = report });
             return 0;
         }));
         return command;

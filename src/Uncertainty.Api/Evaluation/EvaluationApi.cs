@@ -65,7 +65,7 @@ public static class EvaluationApi
         app.MapPost("/models/{name}/evaluate", Evaluate)
             .WithTags("Models")
             .WithName("EvaluateModel")
-            .WithSummary("Score a model on labelled rows: RMSE, MAE, Gal & Ghahramani's test log-likelihood and interval coverage for regressors; accuracy, NLL, Brier, ECE and reliability bins for classifiers; MC dropout beside weight scaling. Runs in bounded pieces between other predictions, within Uncertainty:EvaluationTimeoutSeconds.")
+            .WithSummary("Score a model on labelled rows: RMSE, MAE, Gal & Ghahramani's test log-likelihood and interval coverage for regressors; accuracy, NLL, Brier, ECE and reliability bins for classifiers; MC dropout beside weight scaling. On the model's own training data (the dataset it names, or the same CSV) only the rows held out at training are scored unless rows is all; the response's scored says which rows and why. Runs in bounded pieces between other predictions, within Uncertainty:EvaluationTimeoutSeconds.")
             .Accepts<EvaluateRequest>("application/json", "multipart/form-data")
             .DisableAntiforgery()
             .AcceptsUploads()
@@ -331,7 +331,7 @@ public static class EvaluationApi
             scored = Select(model, request.Dataset, request.Csv is { } text ? TrainingData.HashOf(text) : null, data.Rows, request.Rows);
             if (scored.Rows == EvaluationRows.HeldOut)
             {
-                data = data.Subset(scored.IndexList()) with { Name = $"{data.Name}, held-out rows" };
+                data = data.Subset(scored.IndexList());
             }
 
             if (classifier && Relabel(data, model.OutputNames ?? [], errors) is { } relabelled)
