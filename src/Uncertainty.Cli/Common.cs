@@ -41,7 +41,7 @@ internal sealed class DataOptions
     /// <remarks>For a model with an image preprocessing, the pixels are brought to its pixel range (<see cref="ImageInput.RowsOf"/>).</remarks>
     public Dataset? LoadImages(ParseResult parse, string? name, ImageSplit defaultSplit, ModelDescription? model = null)
     {
-        if (name is null || !ImageDatasets.All.Any(d => d.Name == name) || (name == "digits" && parse.GetValue(Split) is null))
+        if (!IsImages(parse, name))
         {
             return null;
         }
@@ -51,6 +51,10 @@ internal sealed class DataOptions
         var rows = model?.Image is { } image ? image.RowsOf(images) : images.ToDataset();
         return rows with { Name = $"{name} ({split.ToString().ToLowerInvariant()})" };
     }
+
+    /// <summary>Whether <paramref name="name"/> is read as an image set's split (digits only with --split; without, it is the bundled table).</summary>
+    public bool IsImages(ParseResult parse, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] string? name) =>
+        name is not null && ImageDatasets.All.Any(d => d.Name == name) && !(name == "digits" && parse.GetValue(Split) is null);
 
     public Dataset Load(ParseResult parse, ImageSplit defaultSplit = ImageSplit.Train, ModelDescription? model = null)
     {

@@ -16,6 +16,7 @@ internal static class EvaluateCommand
         var samples = new Option<int>("--samples") { Description = "MC samples T.", DefaultValueFactory = _ => 1000 };
         var oodDataset = new Option<string?>("--ood-dataset") { Description = "Also score out-of-distribution detection against this dataset's test split (e.g. fashion-mnist for an MNIST model): AUROC/AUPR of entropy, mutual information and max-probability, and selective accuracy." };
         var oodRows = new Option<int?>("--ood-rows") { Description = "Use at most this many rows of each set for the OOD scores (default: all)." };
+        var rows = new Option<string?>("--rows") { Description = "heldout: only the rows held out when the model was trained (the default on its own training data: the same --dataset, or a --data file with the same content); all: every row, training rows included (the default on other data)." };
         var seed = Cli.SeedOption();
         var json = Cli.JsonOption();
         var command = new Command("evaluate", "Score a model on labelled rows: MC dropout and weight scaling side by side.");
@@ -24,12 +25,15 @@ internal static class EvaluateCommand
         command.Options.Add(samples);
         command.Options.Add(oodDataset);
         command.Options.Add(oodRows);
+        command.Options.Add(rows);
         command.Options.Add(seed);
         command.Options.Add(json);
         command.SetAction(parse => Cli.Run(() =>
         {
             var package = ModelPackage.Load(parse.GetValue(model)!);
-            var dataset = data.Load(parse, ImageSplit.Test, package.Description);
+            var asked = parse.GetValue(rows) is { } text ? Cli.ParseEnum<EvaluationRows>(text, "--rows") : (EvaluationRows?)null;
+            var (dataset, scored) = Select(data, parse, package.Description, asked);
+            Console.WriteLine($"rows: {(scored.Rows == EvaluationRows.HeldOut ? "held-out" : "all")}, {scored.Count} of {scored.Of} ({scored.Reason})");
             using var predictor = new McPredictor(package.Network, CPU, outputScale: package.Description.OutputScale);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var report = Evaluator.Evaluate(predictor, package.Description, dataset, parse.GetValue(samples), parse.GetValue(seed), Cli.CancelOnCtrlC());
@@ -46,6 +50,7 @@ internal static class EvaluateCommand
 
             // The report's fields at the top, as before OOD scores existed; those beside them when asked for.
             var written = System.Text.Json.JsonSerializer.SerializeToNode(report, Cli.Json)!.AsObject();
+            written["scored"] = System.Text.Json.JsonSerializer.SerializeToNode(scored, Cli.Json);
             if (ood is not null)
             {
                 written["outOfDistribution"] = System.Text.Json.JsonSerializer.SerializeToNode(ood, Cli.Json);
@@ -55,6 +60,27 @@ internal static class EvaluateCommand
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>
+    /// The rows to score and why: of the model's own training data (the same --dataset name, or a --data file with the same
+    /// SHA-256) its held-out rows unless --rows all; of other data every row. An image set's split is scored whole.
+    /// </summary>
+    private static (Dataset Data, ScoredRows Scored) Select(DataOptions data, ParseResult parse, ModelDescription model, EvaluationRows? asked)
+    {
+        var dataset = data.Load(parse, ImageSplit.Test, model);
+        var all = RowRanges.Format(Enumerable.Range(0, dataset.Rows));
+        if (data.IsImages(parse, parse.GetValue(data.Dataset)))
+        {
+            return asked == EvaluationRows.HeldOut
+                ? throw new ArgumentException("--rows heldout: an image set is scored by split; give --split test (its held-out part) instead.")
+                : (dataset, new ScoredRows(EvaluationRows.All, dataset.Rows, dataset.Rows, false, $"the split {dataset.Name} asked for: all its {dataset.Rows} rows", all));
+        }
+
+        var name = parse.GetValue(data.Dataset);
+        var sha256 = name is null && parse.GetValue(data.Data) is { } path ? TrainingData.HashOf(File.ReadAllBytes(path)) : null;
+        var scored = ScoredRows.Select(model.TrainingData, name, sha256, dataset.Rows, asked);
+        return (scored.Rows == EvaluationRows.HeldOut ? dataset.Subset(scored.IndexList()) : dataset, scored);
     }
 
     public static void Print(OodEvaluationReport report)

@@ -40,9 +40,11 @@ internal static class ExperimentCommand
             var network = NetworkSpec.FromJson(File.ReadAllText(parse.GetValue(spec)!));
             var corpus = TextDataset.Load();
             var options = flags.Apply(parse, new TrainingOptions(), new Dataset(corpus.Name, ["token0"], [0], "label", [0], corpus.ClassNames), network);
-            var (train, test) = corpus.Split(parse.GetValue(testFraction), options.Seed);
+            var split = corpus.SplitRows(parse.GetValue(testFraction), options.Seed);
+            var (train, test) = (corpus.Subset(split.Train), corpus.Subset(split.Test));
             Console.WriteLine($"{corpus.Name}: {train.Count} training and {test.Count} test messages");
-            using var package = TextModels.Fit(train, network, options, parse.GetValue(maxVocabulary), progress: new ConsoleProgress(), description: "SpamAssassin spam classifier (uncertainty experiment spam).", cancellationToken: Cli.CancelOnCtrlC());
+            using var package = TextModels.Fit(train, network, options, parse.GetValue(maxVocabulary), progress: new ConsoleProgress(), description: "SpamAssassin spam classifier (uncertainty experiment spam).", cancellationToken: Cli.CancelOnCtrlC())
+                .WithTrainingData(TextModels.SplitRecord(corpus, split, parse.GetValue(testFraction), options.Seed));
             var summary = package.Description.Training!;
             Console.WriteLine($"trained in {Cli.F(summary.Seconds, 1)} s, {Cli.F(summary.RowsPerSecond, 0)} messages/s; vocabulary {package.Description.Text!.Tokenizer.VocabularySize}");
             if (parse.GetValue(output) is { } folder)

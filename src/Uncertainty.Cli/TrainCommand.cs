@@ -60,13 +60,14 @@ internal static class TrainCommand
             };
 
             // An image dataset's own test split, when asked for, instead of a random hold-out.
-            var (train, test) = parse.GetValue(testFraction) is null && parse.GetValue(evaluateOnTest) && data.LoadImages(parse, parse.GetValue(data.Dataset), ImageSplit.Test) is { } imageTest
-                ? (dataset, imageTest)
-                : parse.GetValue(testFraction) is { } fraction
-                ? TrainingPipeline.HoldOut(dataset, fraction, unchecked((int)options.Seed))
-                : (dataset, null);
-            Console.WriteLine($"training on {train.Rows} rows of {dataset.Name} ({dataset.Columns} features, target '{dataset.TargetName}', {dataset.Task.ToString().ToLowerInvariant()})");
-            var package = TrainingPipeline.Fit(train, spec, options, CPU, new ConsoleProgress(), $"Trained on {dataset.Name} by the uncertainty CLI.", Cli.CancelOnCtrlC());
+            var imageTest = parse.GetValue(testFraction) is null && parse.GetValue(evaluateOnTest) ? data.LoadImages(parse, parse.GetValue(data.Dataset), ImageSplit.Test) : null;
+            var source = SourceOf(data, parse, dataset);
+            var package = TrainingPipeline.FitHoldingOut(dataset, source, parse.GetValue(testFraction), spec, options, CPU, new ConsoleProgress(), $"Trained on {dataset.Name} by the uncertainty CLI.", Cli.CancelOnCtrlC());
+            var record = package.Description.TrainingData!;
+            var heldOut = record.HeldOutRows();
+            Console.WriteLine($"trained on {record.Rows - heldOut.Length} of {record.Rows} rows of {dataset.Name} ({dataset.Columns} features, target '{dataset.TargetName}', {dataset.Task.ToString().ToLowerInvariant()}); held out: {heldOut.Length} rows ({record.Split})");
+            // The rows FitHoldingOut held out of the given ones (the same seeded split).
+            var test = imageTest ?? (parse.GetValue(testFraction) is { } fraction ? dataset.Subset(Splits.Random(dataset.Rows, fraction, unchecked((int)options.Seed)).Test) : null);
             var summary = package.Description.Training!;
             if (summary.StoppedEarly)
             {
@@ -90,10 +91,31 @@ internal static class TrainCommand
                 package.Dispose();
             }
 
-            Cli.WriteJson(parse.GetValue(json), new { model = outputDirectory, network = package.Description.Network, training = summary, test = report });
+            Cli.WriteJson(parse.GetValue(json), new { model = outputDirectory, network = package.Description.Network, training = summary, trainingData = record, test = report });
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>
+    /// What the rows of <paramref name="dataset"/> are, for the package's record: a --data file by its SHA-256, a bundled set by
+    /// name, an image set's split by where its images sit in the whole set (so its other split is recorded as held out).
+    /// </summary>
+    private static DataSource SourceOf(DataOptions data, ParseResult parse, Dataset dataset)
+    {
+        if (parse.GetValue(data.Dataset) is not { } name)
+        {
+            return new DataSource(null, TrainingData.HashOf(File.ReadAllBytes(parse.GetValue(data.Data)!)), dataset.Rows);
+        }
+
+        if (!data.IsImages(parse, name))
+        {
+            return DataSource.Named(name, dataset.Rows);
+        }
+
+        var split = parse.GetValue(data.Split) is { } text ? Cli.ParseEnum<ImageSplit>(text, "--split") : ImageSplit.Train;
+        var (rows, indices) = ImageDatasets.RowsOf(name, split);
+        return new DataSource(name, null, rows, indices, $"{name}'s {split.ToString().ToLowerInvariant()} split");
     }
 
     public static T ReadJson<T>(string path) =>

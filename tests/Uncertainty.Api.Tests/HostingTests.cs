@@ -64,7 +64,8 @@ public sealed class HostingTests
         Assert.Equal(HttpStatusCode.OK, library.StatusCode);
         Assert.True((await library.Content.ReadAsByteArrayAsync()).Length > 100_000);
         Assert.Equal("/", redirect.Headers.Location?.ToString());
-        Assert.Equal(256, toy.GetProperty("examples").GetArrayLength()); // the toy model's training points, for the plot
+        Assert.Equal(256, toy.GetProperty("examples").GetProperty("inputs").GetArrayLength()); // the toy model's training points, for the plot
+        Assert.Equal(256, toy.GetProperty("examples").GetProperty("targets").GetArrayLength());
     }
 
     [Theory]

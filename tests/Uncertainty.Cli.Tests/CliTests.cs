@@ -40,6 +40,7 @@ public sealed class CliTests : IDisposable
         var train = Run("train", "--dataset", "boston", "--hidden", "32", "--dropout", "0.1", "--input-dropout", "0.05", "--epochs", "30",
             "--validation-fraction", "0.2", "--test-fraction", "0.1", "--samples", "200", "--seed", "3", "--out", model, "--json", PathTo("train.json"));
         var evaluate = Run("evaluate", "--model", model, "--dataset", "boston", "--samples", "100", "--json", PathTo("evaluate.json"));
+        var everyRow = Run("evaluate", "--model", model, "--dataset", "boston", "--samples", "20", "--rows", "all");
         File.WriteAllText(PathTo("rows.csv"), "crim,zn,indus,chas,nox,rm,age,dis,rad,tax,ptratio,b,lstat\n0.00632,18,2.31,0,0.538,6.575,65.2,4.09,1,296,15.3,396.9,4.98\n");
         var predict = Run("predict", "--model", model, "--input", PathTo("rows.csv"), "--samples", "300", "--json", PathTo("predict.json"));
 
@@ -51,7 +52,12 @@ public sealed class CliTests : IDisposable
         Assert.Equal(0, evaluate.ExitCode);
         Assert.Contains("test log-likelihood", evaluate.Output, StringComparison.Ordinal);
         var metrics = Json(PathTo("evaluate.json"));
-        Assert.Equal(506, metrics.GetProperty("rows").GetInt32());
+        // The 10 % held out at training (round(50.6) rows), as the output and the JSON say; --rows all scores all 506.
+        Assert.Contains("rows: held-out, 51 of 506 (held-out split recorded at training: 51 of 506 rows)", evaluate.Output, StringComparison.Ordinal);
+        Assert.Equal(51, metrics.GetProperty("rows").GetInt32());
+        Assert.Equal("heldOut", metrics.GetProperty("scored").GetProperty("rows").GetString());
+        Assert.Equal(0, everyRow.ExitCode);
+        Assert.Contains("rows: all, 506 of 506 (all 506 rows, as asked: 455 of them were trained on)", everyRow.Output, StringComparison.Ordinal);
         Assert.True(metrics.GetProperty("mcDropout").GetProperty("logLikelihood").GetDouble() < 0);
         Assert.Equal(0, predict.ExitCode);
         var row = Json(PathTo("predict.json")).GetProperty("predictions")[0];

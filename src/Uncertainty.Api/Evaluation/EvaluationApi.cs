@@ -31,6 +31,7 @@ namespace Uncertainty.Api.Evaluation;
 /// <param name="Version">The version to score; the default version when omitted.</param>
 /// <param name="OodDataset">Also score out-of-distribution detection against this image dataset's test split (e.g. fashion-mnist for an MNIST classifier).</param>
 /// <param name="MaxRows">Score at most this many rows of each dataset (the first ones).</param>
+/// <param name="Rows">heldOut: only the rows held out when the model was trained (the default on its own training data, named or the same CSV); all: every row, training rows included (the default on any other data).</param>
 public sealed record EvaluateRequest(
     string? Dataset = null,
     string? Csv = null,
@@ -41,12 +42,16 @@ public sealed record EvaluateRequest(
     ulong? Seed = null,
     int? Version = null,
     string? OodDataset = null,
-    int? MaxRows = null);
+    int? MaxRows = null,
+    EvaluationRows? Rows = null);
 
 /// <summary>MC dropout and weight scaling side by side on the same rows; with an OOD dataset, detection and selective-prediction scores.</summary>
 /// <param name="Data">Which rows were scored: the dataset and split, "upload" or "inputs".</param>
 public sealed record EvaluateResponse(string Model, int Version, string Data, EvaluationReport Report)
 {
+    /// <summary>Which rows were scored (held-out or all), how many of how many, their indices, and why those.</summary>
+    public required ScoredRows Scored { get; init; }
+
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public OodEvaluationReport? OutOfDistribution { get; init; }
 }
@@ -61,7 +66,7 @@ public static class EvaluationApi
         app.MapPost("/models/{name}/evaluate", Evaluate)
             .WithTags("Models")
             .WithName("EvaluateModel")
-            .WithSummary("Score a model on labelled rows: RMSE, MAE, Gal & Ghahramani's test log-likelihood and interval coverage for regressors; accuracy, NLL, Brier, ECE and reliability bins for classifiers; MC dropout beside weight scaling. Runs in bounded pieces between other predictions, within Uncertainty:EvaluationTimeoutSeconds.")
+            .WithSummary("Score a model on labelled rows: RMSE, MAE, Gal & Ghahramani's test log-likelihood and interval coverage for regressors; accuracy, NLL, Brier, ECE and reliability bins for classifiers; MC dropout beside weight scaling. On the model's own training data (the dataset it names, or the same CSV) only the rows held out at training are scored unless rows is all; the response's scored says which rows and why. Runs in bounded pieces between other predictions, within Uncertainty:EvaluationTimeoutSeconds.")
             .Accepts<EvaluateRequest>("application/json", "multipart/form-data")
             .WithMultipartBody("data", "CSV text with a header row naming the model's features and the target, instead of csv, dataset or inputs in the request.", fileRequired: false, RequestPart.Optional)
             .DisableAntiforgery()
@@ -89,7 +94,7 @@ public static class EvaluationApi
             throw new RequestValidationException("maxRows", $"maxRows must be at least 1 (2 with oodDataset: the selective-prediction curve needs two rows); got {request.MaxRows}.");
         }
 
-        var (data, errors) = Rows(request, model, limits);
+        var (data, scored, errors) = Rows(request, model, limits);
         Seeds.Check(request.Seed, "seed", errors);
         if (errors.Count > 0)
         {
@@ -121,7 +126,7 @@ public static class EvaluationApi
             throw new RequestValidationException("target", "Every target must be a finite number within single-precision range.");
         }
 
-        var response = new EvaluateResponse(name, version.Version, data.Name, Evaluator.Score(model, data, mc, deterministic, count));
+        var response = new EvaluateResponse(name, version.Version, data.Name, Evaluator.Score(model, data, mc, deterministic, count)) { Scored = scored! };
         if (ood is not null)
         {
             var (oodMc, oodDeterministic) = await PredictRowsAsync(predictions, version, ood, count, seed, limit, clock, cancellationToken);
@@ -180,8 +185,8 @@ public static class EvaluationApi
     private static Dataset Limit(Dataset data, int? maxRows) =>
         maxRows is { } most && most < data.Rows ? data.Take(most) with { Name = $"{data.Name}, first {most} rows" } : data;
 
-    /// <summary>The test split of a named image dataset for an image model; null when either is not an image.</summary>
-    private static Dataset? ImageRows(string name, ModelDescription model, string field)
+    /// <summary>A split (the test split unless told) of a named image dataset for an image model; null when either is not an image.</summary>
+    private static Dataset? ImageRows(string name, ModelDescription model, string field, ImageSplit split = ImageSplit.Test)
     {
         if (!model.Network.IsImage || ImageDatasets.All.FirstOrDefault(d => d.Name == name) is not { } info)
         {
@@ -197,9 +202,9 @@ public static class EvaluationApi
         try
         {
             // In the model's pixel units (e.g. 0-1 for a PyTorch import, 0-255 for MNIST itself).
-            var images = ImageDatasets.Load(name, ImageSplit.Test);
+            var images = ImageDatasets.Load(name, split);
             var image = model.Image ?? new ImageInput(shape[0], shape[1], shape[2], images.PixelMax, ImageInput.BackgroundOf(images.Pixels, images.PixelMax));
-            return image.RowsOf(images) with { Name = $"{name} (test split)" };
+            return image.RowsOf(images) with { Name = $"{name} ({split.ToString().ToLowerInvariant()} split)" };
         }
         catch (Exception e) when (e is FileNotFoundException or InvalidDataException)
         {
@@ -210,33 +215,43 @@ public static class EvaluationApi
     private static TimeSpan Remaining(TimeSpan limit, System.Diagnostics.Stopwatch clock) =>
         limit - clock.Elapsed is { Ticks: > 0 } left ? left : throw new WorkTimeoutException("The evaluation ran out of time.");
 
-    /// <summary>The labelled rows the request names, with the model's feature order and label order.</summary>
-    private static (Dataset? Data, Dictionary<string, string[]> Errors) Rows(EvaluateRequest request, ModelDescription model, UncertaintyOptions limits)
+    /// <summary>
+    /// The labelled rows the request names, with the model's feature order and label order: on the model's own training data
+    /// (by name or CSV content) only its held-out rows unless all are asked for (<see cref="ScoredRows.Select"/>).
+    /// </summary>
+    private static (Dataset? Data, ScoredRows? Scored, Dictionary<string, string[]> Errors) Rows(EvaluateRequest request, ModelDescription model, UncertaintyOptions limits)
     {
         var errors = new Dictionary<string, string[]>();
         var sources = new[] { request.Dataset is not null, request.Csv is not null, request.Inputs is not null }.Count(given => given);
         if (sources != 1)
         {
             errors["dataset"] = ["Give exactly one of: a bundled dataset, CSV data, or inputs with targets."];
-            return (null, errors);
+            return (null, null, errors);
         }
 
         var features = model.FeatureNames ?? [.. Enumerable.Range(0, model.Network.Inputs).Select(i => $"x{i}")];
         var classifier = model.Network.Head.Kind == HeadKind.Classification;
         var outputName = model.OutputNames is { Count: > 0 } outputs ? outputs[0] : null;
         Dataset data;
+        ScoredRows scored;
         if (request.Inputs is { } inputs)
         {
             if (request.Targets is null || request.Targets.Length != inputs.Length)
             {
                 errors["targets"] = [$"Give one target per input row ({inputs.Length})."];
-                return (null, errors);
+                return (null, null, errors);
             }
 
             var (rowErrors, values) = PredictRequestValidator.Validate(new PredictRequest(inputs), model, limits);
             if (rowErrors.Count > 0)
             {
-                return (null, rowErrors);
+                return (null, null, rowErrors);
+            }
+
+            if (request.Rows == EvaluationRows.HeldOut)
+            {
+                errors["rows"] = ["Held-out rows are known only in the model's training data, named (dataset) or uploaded (the same CSV); inline rows are scored all."];
+                return (null, null, errors);
             }
 
             var targets = new float[inputs.Length];
@@ -269,10 +284,11 @@ public static class EvaluationApi
             }
 
             data = new Dataset("inputs", features, values, outputName ?? "y", targets, classifier ? model.OutputNames : null);
+            scored = new ScoredRows(EvaluationRows.All, data.Rows, data.Rows, false, $"rows given inline: all {data.Rows} (held-out rows are known only in a named dataset or an uploaded CSV)", RowRanges.Format(Enumerable.Range(0, data.Rows)));
         }
-        else if (request.Dataset is { } imageName && ImageRows(imageName, model, "dataset") is { } images)
+        else if (request.Dataset is { } imageName && model.Network.IsImage && ImageDatasets.All.Any(d => d.Name == imageName))
         {
-            data = images;
+            (data, scored) = ImageSelection(imageName, model, request.Rows);
             if (classifier && Relabel(data, model.OutputNames ?? [], errors) is { } relabelled)
             {
                 data = relabelled;
@@ -301,7 +317,7 @@ public static class EvaluationApi
             catch (Exception e) when (e is ArgumentException or InvalidDataException or FormatException)
             {
                 errors[request.Csv is null ? "dataset" : "data"] = [e.Message];
-                return (null, errors);
+                return (null, null, errors);
             }
 
             try
@@ -312,7 +328,13 @@ public static class EvaluationApi
             catch (ArgumentException e)
             {
                 errors[request.Csv is null ? "dataset" : "data"] = [e.Message];
-                return (null, errors);
+                return (null, null, errors);
+            }
+
+            scored = Select(model, request.Dataset, request.Csv is { } text ? TrainingData.HashOf(text) : null, data.Rows, request.Rows);
+            if (scored.Rows == EvaluationRows.HeldOut)
+            {
+                data = data.Subset(scored.IndexList());
             }
 
             if (classifier && Relabel(data, model.OutputNames ?? [], errors) is { } relabelled)
@@ -322,13 +344,54 @@ public static class EvaluationApi
         }
 
         data = Limit(data, request.MaxRows);
+        scored = scored.Take(request.MaxRows);
 
         if (data.Rows > limits.MaxEvaluationRows)
         {
             errors["dataset"] = [$"At most {limits.MaxEvaluationRows} rows per evaluation; got {data.Rows} (set maxRows)."];
         }
 
-        return (data, errors);
+        return (data, scored, errors);
+    }
+
+    /// <summary><see cref="ScoredRows.Select"/> for the model, with a request it cannot satisfy as a 400 naming rows.</summary>
+    private static ScoredRows Select(ModelDescription model, string? dataset, string? sha256, int rows, EvaluationRows? asked)
+    {
+        try
+        {
+            return ScoredRows.Select(model.TrainingData, dataset, sha256, rows, asked);
+        }
+        catch (ArgumentException e)
+        {
+            throw new RequestValidationException("rows", e.Message);
+        }
+    }
+
+    /// <summary>
+    /// An image set's rows for an image model: on the model's own training set, its held-out rows (for a model trained on the
+    /// training split, the test split) or all of them; on another image set, its test split, as before splits were recorded.
+    /// </summary>
+    private static (Dataset Data, ScoredRows Scored) ImageSelection(string name, ModelDescription model, EvaluationRows? asked)
+    {
+        var (rows, test) = ImageDatasets.RowsOf(name, ImageSplit.Test);
+        if (model.TrainingData is { } record && record.Identifies(name, null))
+        {
+            var scored = Select(model, name, null, rows, asked);
+            var indices = scored.IndexList();
+            var data = indices.SequenceEqual(test)
+                ? ImageRows(name, model, "dataset", ImageSplit.Test)!
+                : ImageRows(name, model, "dataset", ImageSplit.All)!.Subset(indices) with { Name = $"{name} ({(scored.Rows == EvaluationRows.HeldOut ? "held-out rows" : "all")})" };
+            return (data, scored);
+        }
+
+        var testRows = ImageRows(name, model, "dataset", ImageSplit.Test)!;
+        if (asked == EvaluationRows.HeldOut)
+        {
+            _ = Select(model, name, null, rows, asked); // says why there are none
+        }
+
+        var why = model.TrainingData is { } other ? $"not the model's training data ({other.Describe()})" : "no held-out split recorded";
+        return (testRows, new ScoredRows(EvaluationRows.All, testRows.Rows, testRows.Rows, false, $"{why}: all {testRows.Rows} rows of {name}'s test split", RowRanges.Format(Enumerable.Range(0, testRows.Rows))));
     }
 
     /// <summary>The data's labels as indices into the model's classes (the data may hold fewer classes, in another order).</summary>

@@ -32,6 +32,51 @@ public sealed record TrainingInfo(int Epochs, int BestEpoch, int Rows, double Fi
             summary.RowsPerSecond);
 }
 
+/// <summary>
+/// Rows of the model's training data, ready to use: <see cref="Inputs"/> pastes as the "inputs" of POST /models/{name}/predict,
+/// and with <see cref="Targets"/> (regression) or <see cref="Labels"/> (classification) as the "targets" of POST /models/{name}/evaluate.
+/// </summary>
+/// <param name="Inputs">One row per example, as /predict reads it: feature values in input order (an image's pixels flat, row-major; a token sequence's ids without padding).</param>
+/// <param name="Targets">Per row, the regression target in reported units (one output); null for a classifier.</param>
+/// <param name="Labels">Per row, the class label; null for a regressor.</param>
+public sealed record ModelExamples(IReadOnlyList<float[]> Inputs, IReadOnlyList<double>? Targets, IReadOnlyList<string>? Labels)
+{
+    /// <summary>
+    /// The manifest's example rows (features, then the target value or class index) split into inputs and targets; rows
+    /// /predict would refuse (a token row that is all padding, a value that is not finite) are left out. Null when none remain.
+    /// </summary>
+    public static ModelExamples? Of(ModelDescription model)
+    {
+        if (model.Examples is not { Count: > 0 } rows)
+        {
+            return null;
+        }
+
+        var network = model.Network;
+        var width = network.Inputs;
+        var classifier = network.Head.Kind == HeadKind.Classification;
+        var kept = rows.Where(row => row.Length == width + 1 && row.All(float.IsFinite)).ToList();
+        var inputs = kept.Select(row => network.IsTokenSequence ? TokensOf(row.AsSpan(0, width)) : row[..width]).ToList();
+        var usable = Enumerable.Range(0, kept.Count).Where(i => inputs[i].Length > 0 && (!classifier || ((int)kept[i][width] is var c && c >= 0 && c < (model.OutputNames?.Count ?? 0)))).ToList();
+        if (usable.Count == 0)
+        {
+            return null;
+        }
+
+        return new ModelExamples(
+            [.. usable.Select(i => inputs[i])],
+            classifier ? null : [.. usable.Select(i => (double)kept[i][width])],
+            classifier ? [.. usable.Select(i => model.OutputNames![(int)kept[i][width]])] : null);
+    }
+
+    /// <summary>A token row without its padding (trailing zeros); empty when padding is not only at the end (/predict refuses id 0).</summary>
+    private static float[] TokensOf(ReadOnlySpan<float> row)
+    {
+        var length = row.LastIndexOfAnyExcept(0f) + 1;
+        return row[..length].Contains(0f) ? [] : row[..length].ToArray();
+    }
+}
+
 public sealed record ModelDetails(
     string Name,
     int DefaultVersion,
@@ -41,8 +86,12 @@ public sealed record ModelDetails(
     IReadOnlyList<string>? Outputs,
     NetworkSpec Network,
     string? Description,
-    IReadOnlyList<float[]>? Examples)
+    ModelExamples? Examples)
 {
+    /// <summary>What the default version was trained on and which rows were held out (POST /models/{name}/evaluate on that data scores those by default); null when not recorded.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public TrainingData? TrainingData { get; init; }
+
     /// <summary>For an image model, how a picture becomes its input (POST /models/{name}/predict/image); null otherwise.</summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public ImageInput? Image { get; init; }
@@ -142,7 +191,8 @@ public static class ModelsApi
             }
         }).ToList();
         var schema = ModelSchema.Of(model);
-        return new ModelDetails(name, defaultVersion, versions, schema.Task, schema.Inputs, model.OutputNames, model.Network, model.Description, model.Examples) {
+        return new ModelDetails(name, defaultVersion, versions, schema.Task, schema.Inputs, model.OutputNames, model.Network, model.Description, ModelExamples.Of(model)) {
+            TrainingData = model.TrainingData,
             Image = model.Image,
             Text = model.Text is { } text ? new TextDetails(Uncertainty.Model.Text.WordTokenizer.RulesVersion, text.Tokenizer.VocabularySize, text.Preprocessing.ToString().ToLowerInvariant(), model.Network.ResolvedInputShape[0]) : null,
             Forecast = model.Forecast,

@@ -45,7 +45,7 @@ public static class OpenApiExamples
         ["PredictWithModelVersion"] = ([PredictRequest], PredictResponse),
         ["SubmitTrainingJob"] = ([TrainingRequest], TrainingJob),
         ["GetTrainingJob"] = ([], TrainingJob),
-        ["EvaluateModel"] = (["""{"dataset": "boston", "samples": 100, "seed": 0}""", """{"inputs": [[0.1], [0.5]], "targets": [0.3, 1.0], "samples": 100}"""], null),
+        ["EvaluateModel"] = (["""{"dataset": "boston", "rows": "heldOut", "samples": 100, "seed": 0}""", """{"inputs": [[0.1], [0.5]], "targets": [0.3, 1.0], "samples": 100}"""], null),
         ["SetDefaultVersion"] = (["""{"version": 2}"""], null),
     };
 

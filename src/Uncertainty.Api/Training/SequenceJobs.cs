@@ -19,6 +19,9 @@ public static class SequenceJobs
     public const int DefaultMaxVocabulary = 20_000;
     public const int DefaultHorizon = 28;
 
+    /// <summary>spam-assassin: the share of each message group held out of training.</summary>
+    private const double TestFraction = 0.2;
+
     /// <summary>Days between training forecast origins, and the days whose mean is a window's level.</summary>
     private const int Stride = 3;
     private const int LevelDays = 28;
@@ -41,7 +44,7 @@ public static class SequenceJobs
 
             int vocabulary = MaxVocabulary(request) + 2;
             spec = spec with { Layers = [spec.Layers![0] with { Vocab = vocabulary }, .. spec.Layers.Skip(1)] };
-            var (train, _) = TextDataset.Load().Split(0.2, (request.Training ?? new TrainingOptions()).Seed);
+            var (train, _) = TextDataset.Load().Split(TestFraction, (request.Training ?? new TrainingOptions()).Seed);
             int length = spec.ResolvedInputShape[0];
             var rows = new Dataset(train.Name, [.. Enumerable.Range(0, length).Select(t => $"token{t}")], [], "label", [.. train.Labels.Select(l => (float)l)], train.ClassNames);
             return (rows, TrainingPipeline.Fitted(spec, rows));
@@ -69,8 +72,10 @@ public static class SequenceJobs
         var spec = SpecOf(request);
         if (request.Dataset == SequenceDatasets.SpamAssassin)
         {
-            var (train, _) = TextDataset.Load().Split(0.2, options.Seed);
-            return TextModels.Fit(train, spec, options, MaxVocabulary(request), device: device, progress: progress, description: description, cancellationToken: cancellationToken);
+            var corpus = TextDataset.Load();
+            var split = corpus.SplitRows(TestFraction, options.Seed);
+            var package = TextModels.Fit(corpus.Subset(split.Train), spec, options, MaxVocabulary(request), device: device, progress: progress, description: description, cancellationToken: cancellationToken);
+            return package.WithTrainingData(TextModels.SplitRecord(corpus, split, TestFraction, options.Seed));
         }
 
         var series = DailySeries.Load();

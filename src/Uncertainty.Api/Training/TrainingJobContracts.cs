@@ -32,6 +32,7 @@ public enum JobState
 /// <param name="Description">Stored with the model version.</param>
 /// <param name="MaxVocabulary">spam-assassin: the most frequent training words kept (default 20,000).</param>
 /// <param name="Horizon">us-births: days forecast from each origin (default 28).</param>
+/// <param name="TestFraction">Hold out a seeded random share of the rows (seed: training.seed), never trained on; the version records them, and POST /models/{name}/evaluate on the same data scores them by default. None when omitted (an image set's own test split is held out either way).</param>
 public sealed record TrainingJobRequest(
     string? Model,
     string? Dataset = null,
@@ -45,7 +46,8 @@ public sealed record TrainingJobRequest(
     string? Description = null,
     bool ReplaceSchema = false,
     int? MaxVocabulary = null,
-    int? Horizon = null);
+    int? Horizon = null,
+    double? TestFraction = null);
 
 /// <summary>
 /// The dropout network as a training request states it: a list of layers over an input shape (docs/layers.md), or the MLP

@@ -167,7 +167,7 @@ public sealed partial class TrainingJobRunner(
             var description = request.Description ?? $"Trained by job {entry.Job.Id} on {entry.Job.Data}.";
             using var package = SequenceJobs.Handles(request.Dataset)
                 ? SequenceJobs.Fit(request, request.Training ?? new TrainingOptions(), device, progress, description, linked.Token)
-                : FitTable(jobStore.LoadData(entry.Job.Id, request), request, device, progress, description, linked.Token);
+                : FitTable(jobStore.LoadData(entry.Job.Id, request), jobStore, entry.Job.Id, request, device, progress, description, linked.Token);
             var (version, madeDefault) = registry.AddVersionAsync(request.Model!, package, request.MakeDefault, request.ReplaceSchema, CancellationToken.None).GetAwaiter().GetResult();
 
             Finish(entry, job => job with { State = JobState.Succeeded, Version = version, MadeDefault = madeDefault });
@@ -192,8 +192,8 @@ public sealed partial class TrainingJobRunner(
         }
     }
 
-    private static ModelPackage FitTable(Dataset data, TrainingJobRequest request, Device device, IProgress<TrainingProgress> progress, string description, CancellationToken cancellationToken) =>
-        TrainingPipeline.Fit(data, (request.Network ?? new NetworkRequest()).ToSpec(data.Task), request.Training ?? new TrainingOptions(), device, progress, description, cancellationToken);
+    private static ModelPackage FitTable(Dataset data, TrainingJobStore store, string id, TrainingJobRequest request, Device device, IProgress<TrainingProgress> progress, string description, CancellationToken cancellationToken) =>
+        TrainingPipeline.FitHoldingOut(data, store.SourceOf(id, request, data.Rows), request.TestFraction, (request.Network ?? new NetworkRequest()).ToSpec(data.Task), request.Training ?? new TrainingOptions(), device, progress, description, cancellationToken);
 
     /// <summary>Queued to running, atomically with respect to <see cref="Cancel"/>; false when the job is no longer queued.</summary>
     private bool Claim(Entry entry)

@@ -117,6 +117,27 @@ public sealed partial class TrainingJobStore(IOptions<UncertaintyOptions> option
             : Read(request);
     }
 
+    /// <summary>
+    /// Where the job's <paramref name="rows"/> rows come from, as the model version records it: its uploaded CSV (by the
+    /// SHA-256 of the bytes stored), an image set's training split (its test split held out), or the named dataset.
+    /// </summary>
+    public DataSource SourceOf(string id, TrainingJobRequest request, int rows)
+    {
+        var upload = Path.Combine(JobDirectory(id), DataFile);
+        if (File.Exists(upload))
+        {
+            return new DataSource(null, TrainingData.HashOf(File.ReadAllBytes(upload)), rows);
+        }
+
+        if (ImageDatasets.All.FirstOrDefault(d => d.Name == request.Dataset && !d.Bundled) is { } images)
+        {
+            var (all, indices) = ImageDatasets.RowsOf(images.Name, ImageSplit.Train);
+            return new DataSource(images.Name, null, all, indices, $"{images.Name}'s test split held out");
+        }
+
+        return DataSource.Named(request.Dataset!, rows);
+    }
+
     /// <summary>The rows a request names, read from the request itself (to check it before it is queued).</summary>
     public static Dataset Read(TrainingJobRequest request)
     {

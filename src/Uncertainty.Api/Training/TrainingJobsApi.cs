@@ -126,6 +126,11 @@ public static class TrainingJobsApi
             errors["horizon"] = ["horizon applies to dataset us-births, from 1 to 366 days."];
         }
 
+        if (request.TestFraction is { } fraction && (!(fraction > 0 && fraction < 1) || SequenceJobs.Handles(request.Dataset)))
+        {
+            errors["testFraction"] = ["testFraction is a share of the rows in (0, 1) to hold out; spam-assassin and us-births hold out their own test part."];
+        }
+
         if (request.Training is { } training)
         {
             if (training.Epochs > options.MaxTrainingEpochs)

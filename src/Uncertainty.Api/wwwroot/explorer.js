@@ -95,7 +95,9 @@ async function drawCurve() {
   const model = state.model;
   const samples = Number($('curve-samples').value);
   const seed = Number($('curve-seed').value);
-  const xs = model.examples?.map((e) => e[0]) ?? [-1, 1];
+  // GET /models/{name} gives examples as pasteable /predict inputs with their targets beside them.
+  const examples = model.examples ?? { inputs: [], targets: [] };
+  const xs = examples.inputs.length ? examples.inputs.map((row) => row[0]) : [-1, 1];
   const lo = Math.min(...xs), hi = Math.max(...xs), pad = Math.max(1, (hi - lo));
   const grid = Array.from({ length: 121 }, (_, i) => lo - pad + (i * (hi - lo + 2 * pad)) / 120);
   const started = performance.now();
@@ -122,7 +124,7 @@ async function drawCurve() {
     ...band('±1σ epistemic', 1, (r) => r.epistemicVariance[0], bandColours.epistemic1, 4),
     ...curves,
     { label: 'MC mean', data: line((r) => r.mean[0]), borderColor: '#1d2430', borderWidth: 2.5, pointRadius: 0, order: 2 },
-    { label: 'training data', type: 'scatter', data: (model.examples ?? []).map((e) => ({ x: e[0], y: e[1] })), backgroundColor: '#d9480f', pointRadius: 2.5, order: 1 },
+    { label: 'training data', type: 'scatter', data: examples.inputs.map((row, i) => ({ x: row[0], y: examples.targets?.[i] })), backgroundColor: '#d9480f', pointRadius: 2.5, order: 1 },
   ];
   chart('curve-chart', {
     type: 'line',
@@ -142,7 +144,7 @@ async function drawCurve() {
 
 // ---- tabular rows: regression histogram or class probabilities ------------------------------------------
 function buildRowForm(model) {
-  const example = model.examples?.[0] ?? [];
+  const example = model.examples?.inputs?.[0] ?? [];
   $('row-form').replaceChildren(...model.inputs.map((name, i) => {
     // The name wraps onto at most two lines (preferably after _ - . or a space), then ends in an ellipsis; the whole
     // name is its tooltip. The break points are <wbr> elements between text nodes, so the text stays the name.
@@ -675,7 +677,8 @@ async function evaluate() {
   $('eval-summary').textContent = '';
   try {
     const result = await api(`/models/${encodeURIComponent(model.name)}/evaluate`, {
-      method: 'POST', body: JSON.stringify({ dataset: $('eval-dataset').value, samples: Number($('eval-samples').value) }),
+      method: 'POST',
+      body: JSON.stringify({ dataset: $('eval-dataset').value, samples: Number($('eval-samples').value), ...($('eval-rows').value ? { rows: $('eval-rows').value } : {}) }),
     });
     const r = result.report;
     const rows = [];
@@ -696,8 +699,10 @@ async function evaluate() {
       return tr;
     }));
     $('eval-metrics').replaceChildren(body);
-    // A bundled dataset is scored whole: the response names it and counts its rows; there is no held-out split.
-    $('eval-summary').textContent = `Scored ${r.rows} rows of ${result.data} (all rows of the bundled dataset, not a held-out split) with ${result.model} v${result.version}, T = ${r.samples}.`;
+    // The server says which rows it scored and why (held out at training, or all of them, training rows included).
+    const scored = result.scored;
+    const kind = scored.rows === 'heldOut' ? 'held-out rows' : scored.includesTrainingRows ? 'all rows, training rows included' : 'all rows';
+    $('eval-summary').textContent = `Scored ${scored.count} of ${scored.of} rows of ${result.data} (${kind}: ${scored.reason}) with ${result.model} v${result.version}, T = ${r.samples}.`;
     say(`${result.model} v${result.version} evaluated on ${result.data}.`);
   } catch (error) {
     say(error.message, true);

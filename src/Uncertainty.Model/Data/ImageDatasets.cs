@@ -150,6 +150,30 @@ public static class ImageDatasets
     /// <summary>Loads a split from the default data cache (or the bundled digits); never downloads.</summary>
     public static ImageDataset Load(string name, ImageSplit split) => new DataCache().Load(name, split);
 
+    /// <summary>
+    /// Where the images of a split sit among all the dataset's images (<see cref="ImageSplit.All"/>: the training images, then
+    /// the test images): each one's index, and how many there are in all. Read from the pinned file sizes, so nothing is loaded.
+    /// </summary>
+    public static (int Rows, int[] Indices) RowsOf(string name, ImageSplit split)
+    {
+        var info = Find(name);
+        if (info.Bundled)
+        {
+            int count = BundledDatasets.Load(info.Name).Rows;
+            var rows = Splits.Random(count, DigitsTestFraction, DigitsSplitSeed);
+            return (count, split switch { ImageSplit.Train => rows.Train, ImageSplit.Test => rows.Test, _ => [.. Enumerable.Range(0, count)] });
+        }
+
+        // An IDX labels file is an 8-byte header and one byte per image.
+        int train = (int)(info.FilesOf(ImageSplit.Train).Labels.Length - 8), test = (int)(info.FilesOf(ImageSplit.Test).Labels.Length - 8);
+        return (train + test, split switch
+        {
+            ImageSplit.Train => [.. Enumerable.Range(0, train)],
+            ImageSplit.Test => [.. Enumerable.Range(train, test)],
+            _ => [.. Enumerable.Range(0, train + test)],
+        });
+    }
+
     /// <summary>The bundled digits as 1x8x8 images; train and test follow <see cref="DigitsTestFraction"/> and <see cref="DigitsSplitSeed"/>.</summary>
     public static ImageDataset LoadDigits(ImageSplit split)
     {

@@ -90,6 +90,13 @@ public sealed record TextDataset(string Name, string[] Ids, string[] Texts, int[
     /// </summary>
     public (TextDataset Train, TextDataset Test) Split(double testFraction, ulong seed)
     {
+        var split = SplitRows(testFraction, seed);
+        return (Subset(split.Train), Subset(split.Test));
+    }
+
+    /// <summary>The row indices of <see cref="Split"/>'s two parts.</summary>
+    public DataSplit SplitRows(double testFraction, ulong seed)
+    {
         if (!(testFraction > 0 && testFraction < 1))
         {
             throw new ArgumentOutOfRangeException(nameof(testFraction), testFraction, "The test fraction must be in (0, 1).");
@@ -112,6 +119,6 @@ public sealed record TextDataset(string Name, string[] Ids, string[] Texts, int[
         }
 
         var inTest = test.ToHashSet();
-        return (Subset([.. Enumerable.Range(0, Count).Where(r => !inTest.Contains(r))]), Subset([.. test.Order()]));
+        return new DataSplit([.. Enumerable.Range(0, Count).Where(r => !inTest.Contains(r))], [.. test.Order()]);
     }
 }

@@ -57,7 +57,11 @@ public static class ForecastModels
         var setup = new ForecastInput(shape[0], horizon, levelDays).Validate();
         var rows = setup.TrainingRows(series, start, end, stride);
         var package = TrainingPipeline.Fit(rows, spec, options, device, progress, description, cancellationToken);
-        return new ModelPackage(package.Description with { Forecast = setup, FeatureNames = null, Examples = null, OutputNames = [series.Name] }, package.Network);
+        // The days outside [start, end) never reach training (not as inputs, not as targets): they are held out.
+        var record = DataSource.Named(series.Name, series.Count).Record(
+            Enumerable.Range(start, end - start),
+            FormattableString.Invariant($"trained on the days {series.Dates[start]:yyyy-MM-dd} to {series.Dates[end - 1]:yyyy-MM-dd}; every other day held out"));
+        return new ModelPackage(package.Description with { Forecast = setup, FeatureNames = null, Examples = null, OutputNames = [series.Name], TrainingData = record }, package.Network);
     }
 
     /// <summary>Forecasts the days after <paramref name="lastDay"/> from the history ending there (its last window of values).</summary>

@@ -107,6 +107,10 @@ public sealed record ModelDescription
 
     public TrainingSummary? Training { get; init; }
 
+    /// <summary>What the model was trained on and which rows were held out of training; null in packages made before this was recorded (or imported).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public TrainingData? TrainingData { get; init; }
+
     public string? Description { get; init; }
 
     /// <summary>

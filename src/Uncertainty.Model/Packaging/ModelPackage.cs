@@ -150,6 +150,8 @@ public sealed class ModelPackage(ModelDescription description, DropoutNetwork ne
                 throw new ArgumentException("'model.outputNames' holds a null");
             }
 
+            model.TrainingData?.Validate();
+
             if (string.IsNullOrEmpty(manifest.WeightsSha256) || string.IsNullOrEmpty(manifest.WeightsFile))
             {
                 throw new ArgumentException("'weightsSha256' and 'weightsFile' are needed");
@@ -178,6 +180,9 @@ public sealed class ModelPackage(ModelDescription description, DropoutNetwork ne
 
         return buffer.ToArray();
     }
+
+    /// <summary>This package's network with <paramref name="data"/> recorded as what it was trained on; the new package owns the network.</summary>
+    public ModelPackage WithTrainingData(TrainingData data) => new(Description with { TrainingData = data }, Network);
 
     public void Dispose() => Network.Dispose();
 }

@@ -51,6 +51,10 @@ public static class TextModels
         return new ModelPackage(package.Description with { Text = text, FeatureNames = null, Examples = null }, package.Network);
     }
 
+    /// <summary>The record of a model trained on <paramref name="split"/>'s training part of <paramref name="corpus"/> (<see cref="TextDataset.SplitRows"/>).</summary>
+    public static TrainingData SplitRecord(TextDataset corpus, DataSplit split, double testFraction, ulong seed) =>
+        DataSource.Named(corpus.Name, corpus.Count).Record(split.Train, FormattableString.Invariant($"a seeded {testFraction:P0} of each message group held out (seed {seed})"));
+
     /// <summary>The messages as a dataset of token-id rows (padded with 0) and their labels.</summary>
     public static Dataset Rows(TextDataset data, TextInput text, NetworkSpec spec)
     {

@@ -54,6 +54,27 @@ public static class TrainingPipeline
     }
 
     /// <summary>
+    /// Trains on <paramref name="data"/> but a seeded random <paramref name="testFraction"/> of its rows (none when null; the
+    /// split of <see cref="HoldOut"/>, seed <see cref="TrainingOptions.Seed"/>), and records in the package what it was trained
+    /// on: <paramref name="source"/>'s identity, and as held out every row of it that training never saw.
+    /// </summary>
+    public static ModelPackage FitHoldingOut(
+        Dataset data,
+        DataSource source,
+        double? testFraction,
+        NetworkSpec spec,
+        TrainingOptions options,
+        Device? device = null,
+        IProgress<TrainingProgress>? progress = null,
+        string? description = null,
+        CancellationToken cancellationToken = default)
+    {
+        var trained = testFraction is { } fraction ? Splits.Random(data.Rows, fraction, unchecked((int)options.Seed)).Train : [.. Enumerable.Range(0, data.Rows)];
+        var package = Fit(testFraction is null ? data : data.Subset(trained), spec, options, device, progress, description, cancellationToken);
+        return package.WithTrainingData(source.Record(trained, testFraction is { } f ? FormattableString.Invariant($"a seeded random {f:P0} held out (seed {options.Seed})") : null));
+    }
+
+    /// <summary>
     /// How inputs are scaled: token ids not at all, numeric sequences per feature over all steps, pictures globally, tabular
     /// rows per column.
     /// </summary>

@@ -1,0 +1,209 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Uncertainty.Api.Evaluation;
+using Uncertainty.Api.Models;
+using Uncertainty.Api.Training;
+using Uncertainty.Model.Data;
+using Uncertainty.Model.Evaluation;
+using Uncertainty.Model.Packaging;
+
+namespace Uncertainty.Api.Tests;
+
+/// <summary>Evaluation scores the rows a model never saw by default, and says which rows it scored.</summary>
+public sealed class HeldOutEvaluationTests(UncertaintyApiFactory factory) : IClassFixture<UncertaintyApiFactory>
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    [Fact]
+    public async Task The_built_in_boston_model_records_a_seeded_fifth_of_boston_as_held_out()
+    {
+        var client = await factory.ReadyClientAsync();
+
+        var details = await client.GetFromJsonAsync<ModelDetails>("/models/boston", Json);
+
+        var record = details!.TrainingData!;
+        Assert.Equal("boston", record.Dataset);
+        Assert.Equal(506, record.Rows);
+        Assert.Equal(Splits.Random(506, DefaultModels.BostonTestFraction, 2016).Test, record.HeldOutRows());
+    }
+
+    [Fact]
+    public async Task Evaluating_on_the_training_dataset_scores_exactly_the_held_out_rows_by_default()
+    {
+        var client = await factory.ReadyClientAsync();
+        var heldOut = (await client.GetFromJsonAsync<ModelDetails>("/models/boston", Json))!.TrainingData!.HeldOutRows();
+
+        var response = await client.PostAsJsonAsync("/models/boston/evaluate", new { dataset = "boston", samples = 50, seed = 3 });
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var result = (await response.Content.ReadFromJsonAsync<EvaluateResponse>(Json))!;
+        Assert.Equal(EvaluationRows.HeldOut, result.Scored.Rows);
+        Assert.False(result.Scored.IncludesTrainingRows);
+        Assert.Equal(heldOut.Length, result.Scored.Count);
+        Assert.Equal(506, result.Scored.Of);
+        Assert.Equal(heldOut, result.Scored.IndexList());
+        Assert.Equal(heldOut.Length, result.Report.Rows);
+        Assert.Equal($"held-out split recorded at training: {heldOut.Length} of 506 rows", result.Scored.Reason);
+
+        // The same rows alone, as a CSV that is not the training data (so all of it is scored), give the same scores.
+        var alone = await client.PostAsJsonAsync("/models/boston/evaluate", new { csv = CsvOf(BundledDatasets.Load("boston").Subset(heldOut)), samples = 50, seed = 3 });
+        var reference = (await alone.Content.ReadFromJsonAsync<EvaluateResponse>(Json))!;
+        Assert.Equal(EvaluationRows.All, reference.Scored.Rows);
+        Assert.Equal(heldOut.Length, reference.Report.Rows);
+        Assert.Equal(reference.Report.McDropout!.Rmse, result.Report.McDropout!.Rmse, 1e-9); // same rows, seed and batches: the same arithmetic
+        Assert.Equal(reference.Report.McDropout.LogLikelihood, result.Report.McDropout.LogLikelihood, 1e-9);
+    }
+
+    [Fact]
+    public async Task Rows_all_scores_every_row_and_says_training_rows_are_included()
+    {
+        var client = await factory.ReadyClientAsync();
+
+        var response = await client.PostAsJsonAsync("/models/boston/evaluate", new { dataset = "boston", samples = 20, rows = "all" });
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var result = (await response.Content.ReadFromJsonAsync<EvaluateResponse>(Json))!;
+        Assert.Equal(EvaluationRows.All, result.Scored.Rows);
+        Assert.True(result.Scored.IncludesTrainingRows);
+        Assert.Equal(506, result.Scored.Count);
+        Assert.Equal(506, result.Report.Rows);
+        Assert.Contains("trained on", result.Scored.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Other_data_is_scored_whole_and_held_out_rows_of_it_are_refused_naming_rows()
+    {
+        var client = await factory.ReadyClientAsync();
+        var csv = CsvOf(BundledDatasets.Load("boston").Take(30));
+
+        var response = await client.PostAsJsonAsync("/models/boston/evaluate", new { csv, samples = 20 });
+        var refused = await client.PostAsJsonAsync("/models/boston/evaluate", new { csv, samples = 20, rows = "heldOut" });
+
+        var result = (await response.Content.ReadFromJsonAsync<EvaluateResponse>(Json))!;
+        Assert.Equal(EvaluationRows.All, result.Scored.Rows);
+        Assert.Equal(30, result.Scored.Count);
+        Assert.StartsWith("not the model's training data (boston)", result.Scored.Reason, StringComparison.Ordinal);
+        var problem = await Problems.ReadAsync(refused, HttpStatusCode.BadRequest);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("rows", out _), problem.ToString());
+    }
+
+    [Fact]
+    public async Task A_rows_value_that_is_not_heldOut_or_all_is_a_400_that_names_rows()
+    {
+        var client = await factory.ReadyClientAsync();
+
+        var response = await client.PostAsync("/models/boston/evaluate", new StringContent("""{"dataset": "boston", "rows": "training"}""", Encoding.UTF8, "application/json"));
+
+        var problem = await Problems.ReadAsync(response, HttpStatusCode.BadRequest);
+        Assert.Contains("rows", problem.GetProperty("errors").ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_digits_built_in_holds_out_the_digits_test_split_which_evaluation_scores_by_default()
+    {
+        var client = await factory.ReadyClientAsync();
+        var (rows, test) = ImageDatasets.RowsOf("digits", ImageSplit.Test);
+
+        var details = await client.GetFromJsonAsync<ModelDetails>("/models/digits", Json);
+        var response = await client.PostAsJsonAsync("/models/digits/evaluate", new { dataset = "digits", samples = 10 });
+
+        Assert.Equal(test, details!.TrainingData!.HeldOutRows());
+        Assert.Equal(rows, details.TrainingData.Rows);
+        var result = (await response.Content.ReadFromJsonAsync<EvaluateResponse>(Json))!;
+        Assert.Equal(EvaluationRows.HeldOut, result.Scored.Rows);
+        Assert.Equal(test.Length, result.Report.Rows);
+        Assert.Equal(test, result.Scored.IndexList());
+    }
+
+    [Fact]
+    public async Task A_job_on_an_uploaded_csv_records_its_hash_and_held_out_rows_which_the_same_csv_then_scores()
+    {
+        var client = await factory.ReadyClientAsync();
+        var csv = CsvOf(BundledDatasets.Load("boston").Take(80));
+        var submitted = await client.PostAsJsonAsync("/training-jobs", new { model = "upload-split", csv, target = "medv", testFraction = 0.25, training = new { epochs = 3, batchSize = 16, seed = 7 } });
+        Assert.Equal(HttpStatusCode.Accepted, submitted.StatusCode);
+        var job = await WaitAsync(client, submitted.Headers.Location!.ToString());
+        Assert.Equal(JobState.Succeeded, job.State);
+
+        var record = (await client.GetFromJsonAsync<ModelDetails>("/models/upload-split", Json))!.TrainingData!;
+        var response = await client.PostAsJsonAsync("/models/upload-split/evaluate", new { csv, samples = 10 });
+
+        var expected = Splits.Random(80, 0.25, 7).Test;
+        Assert.Null(record.Dataset);
+        Assert.Equal(TrainingData.HashOf(csv), record.Sha256);
+        Assert.Equal(expected, record.HeldOutRows());
+        var result = (await response.Content.ReadFromJsonAsync<EvaluateResponse>(Json))!;
+        Assert.Equal(EvaluationRows.HeldOut, result.Scored.Rows);
+        Assert.Equal(expected, result.Scored.IndexList());
+        Assert.Equal(expected.Length, result.Report.Rows);
+    }
+
+    [Fact]
+    public async Task A_test_fraction_outside_zero_to_one_is_a_400_naming_it()
+    {
+        var client = await factory.ReadyClientAsync();
+
+        var response = await client.PostAsJsonAsync("/training-jobs", new { model = "bad-split", dataset = "boston", testFraction = 1.5 });
+
+        var problem = await Problems.ReadAsync(response, HttpStatusCode.BadRequest);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("testFraction", out _), problem.ToString());
+    }
+
+    [Fact]
+    public async Task A_package_without_a_recorded_split_is_scored_whole_and_says_so()
+    {
+        using var legacy = new UncertaintyApiFactory();
+        legacy.PrepareStore();
+        using (var boston = DefaultModels.TrainBoston())
+        {
+            // As saved before splits were recorded: no trainingData in the manifest.
+            new ModelPackage(boston.Description with { TrainingData = null }, boston.Network).Save(Path.Combine(legacy.ModelStore, "legacy", "1"));
+        }
+
+        File.WriteAllText(Path.Combine(legacy.ModelStore, "legacy", "default-version"), "1");
+        var client = await legacy.ReadyClientAsync();
+
+        var response = await client.PostAsJsonAsync("/models/legacy/evaluate", new { dataset = "boston", samples = 10 });
+        var refused = await client.PostAsJsonAsync("/models/legacy/evaluate", new { dataset = "boston", samples = 10, rows = "heldOut" });
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var result = (await response.Content.ReadFromJsonAsync<EvaluateResponse>(Json))!;
+        Assert.Equal(EvaluationRows.All, result.Scored.Rows);
+        Assert.Equal(506, result.Report.Rows);
+        Assert.Equal("no held-out split recorded: all 506 rows", result.Scored.Reason);
+        var problem = await Problems.ReadAsync(refused, HttpStatusCode.BadRequest);
+        Assert.Contains("no held-out split recorded", problem.GetProperty("errors").GetProperty("rows")[0].GetString(), StringComparison.Ordinal);
+    }
+
+    /// <summary>The rows as CSV text with a header, every value written so it reads back as the same float.</summary>
+    private static string CsvOf(Dataset data)
+    {
+        var text = new StringBuilder(string.Join(",", data.FeatureNames.Append(data.TargetName))).Append('\n');
+        for (int r = 0; r < data.Rows; r++)
+        {
+            var values = data.Features.AsSpan(r * data.Columns, data.Columns).ToArray().Append(data.Targets[r]);
+            text.Append(string.Join(",", values.Select(v => v.ToString("R", CultureInfo.InvariantCulture)))).Append('\n');
+        }
+
+        return text.ToString();
+    }
+
+    private static async Task<TrainingJob> WaitAsync(HttpClient client, string location)
+    {
+        for (int i = 0; i < 1200; i++)
+        {
+            var job = (await client.GetFromJsonAsync<TrainingJob>(location, Json))!;
+            if (job.Finished)
+            {
+                return job;
+            }
+
+            await Task.Delay(50);
+        }
+
+        throw new TimeoutException("The training job did not finish in 60 s.");
+    }
+}
