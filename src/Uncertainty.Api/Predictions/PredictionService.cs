@@ -156,8 +156,11 @@ public sealed class PredictionService(ModelRegistry registry, InferenceScheduler
             Seed = seed,
             Tolerance = request.Tolerance,
             ReturnSamples = request.ReturnSamples,
+            KeepMixture = request.Interval == IntervalMethod.Quantile,
         };
-        var prediction = model.Description.ToReportedUnits(await RunAsync(model, mcRequest, PassMode.MonteCarlo, RequestTimeout, cancellationToken));
+        // Deterministic mode takes the same queue as MC: one weight-scaled pass, merged in the same batches.
+        var mode = request.Mode == PredictionMode.Deterministic ? PassMode.Deterministic : PassMode.MonteCarlo;
+        var prediction = model.Description.ToReportedUnits(await RunAsync(model, mcRequest, mode, RequestTimeout, cancellationToken));
         if (!prediction.Rows.All(Finite))
         {
             throw new NonFiniteOutputException();
