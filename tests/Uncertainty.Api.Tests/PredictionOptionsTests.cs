@@ -217,6 +217,80 @@ public sealed class PredictionOptionsTests(PredictionOptionsFixture fixture) : I
         Assert.Equal(HttpStatusCode.OK, deterministic.StatusCode); // one pass keeps nothing
     }
 
+    /// <summary>A history for the births forecaster: weekdays 10,000 rising slowly, weekends 1,800 lower.</summary>
+    private static double[] History(int days = 56) =>
+        [.. Enumerable.Range(0, days).Select(d => 10_000 + (5 * d) - (new DateOnly(1986, 12, 31).AddDays(d - days + 1).DayOfWeek is DayOfWeek.Saturday or DayOfWeek.Sunday ? 1_800 : 0))];
+
+    [Fact]
+    public async Task Forecast_quantile_intervals_equal_the_quantiles_of_each_days_mixture_found_by_bisection()
+    {
+        // 30 passes x 28 days = 840 kept values, under this service's 1,000.
+        var history = History();
+        var (_, raw) = await PredictAsync(new { history, lastDate = "1986-12-31", samples = 30, seed = 6, intervalLevels = new[] { 0.8 }, interval = "quantile" }, "/models/births/forecast");
+        var forecast = raw.Deserialize<ForecastResponse>(Json)!;
+
+        // The same passes run here outside the service (the births head is heteroscedastic: every pass has its own noise),
+        // in reported units and shifted by each day's baseline; their mixture's quantiles by plain bisection on its CDF.
+        using var package = ModelPackage.Load(Path.Combine(fixture.Factory.ModelStore, "births", "1"));
+        var setup = package.Description.Forecast!;
+        var window = history[^setup.Window..].Select(v => (float)v).ToArray();
+        using var predictor = new McPredictor(package.Network, CPU, outputScale: package.Description.OutputScale);
+        var passes = package.Description.ToReportedUnits(predictor.Predict(new McRequest
+        {
+            Inputs = package.Description.PrepareInputs(setup.Rows(window, new DateOnly(1986, 12, 31))),
+            Rows = setup.Horizon,
+            Samples = 30,
+            Seed = 6,
+            KeepMixture = true,
+        }));
+        var baselines = setup.Baselines(window);
+        Assert.Equal("mc", raw.GetProperty("mode").GetString());
+        for (int h = 0; h < forecast.Steps.Count; h++)
+        {
+            var step = forecast.Steps[h];
+            var mixture = ((RegressionPrediction)passes.Rows[h]).Mixture!;
+            double Quantile(double p)
+            {
+                double lo = 0, hi = 1e6;
+                for (int i = 0; i < 200; i++)
+                {
+                    var mid = (lo + hi) / 2;
+                    var cdf = Enumerable.Range(0, 30).Average(t => Normal.CDF(mixture.Means[t] + baselines[h], Math.Sqrt(mixture.Variances[t]), mid));
+                    (lo, hi) = cdf < p ? (mid, hi) : (lo, mid);
+                }
+
+                return hi;
+            }
+
+            Assert.Equal("quantile", raw.GetProperty("steps")[h].GetProperty("intervals")[0].GetProperty("method").GetString());
+            Assert.Equal(Math.Sqrt(step.EpistemicVariance / 30), step.StandardError!.Value, 9);
+            // 1e-6 of the value (about 0.01 here): the two runs' float32 passes may differ in their last bits (other row layouts).
+            Assert.Equal(Quantile(0.1), step.Intervals[0].Lower, 1e-6 * step.Mean);
+            Assert.Equal(Quantile(0.9), step.Intervals[0].Upper, 1e-6 * step.Mean);
+        }
+    }
+
+    [Fact]
+    public async Task Deterministic_forecast_has_no_epistemic_part_and_no_paths()
+    {
+        var (_, raw) = await PredictAsync(new { history = History(), lastDate = "1986-12-31", mode = "deterministic", intervalLevels = new[] { 0.9 } }, "/models/births/forecast");
+        var refused = await PostAsync("/models/births/forecast", $"{{\"history\": [{string.Join(", ", History())}], \"lastDate\": \"1986-12-31\", \"mode\": \"deterministic\", \"returnPaths\": 5}}");
+        var tooMany = await PostAsync("/models/births/forecast", $"{{\"history\": [{string.Join(", ", History())}], \"lastDate\": \"1986-12-31\", \"samples\": 40, \"interval\": \"quantile\"}}");
+        var forecast = raw.Deserialize<ForecastResponse>(Json)!;
+
+        Assert.Equal("deterministic", raw.GetProperty("mode").GetString());
+        Assert.Equal(1, forecast.Samples);
+        Assert.All(forecast.Steps, step =>
+        {
+            Assert.Equal(0, step.EpistemicVariance);
+            Assert.Null(step.StandardError);
+            var z = Normal.InvCDF(0, 1, 0.95);
+            Assert.Equal(step.Mean - (z * Math.Sqrt(step.AleatoricVariance)), step.Intervals[0].Lower, 1e-9 * step.Mean);
+        });
+        Assert.True((await Problems.ReadAsync(refused, HttpStatusCode.BadRequest)).GetProperty("errors").TryGetProperty("returnPaths", out _));
+        Assert.True((await Problems.ReadAsync(tooMany, HttpStatusCode.BadRequest)).GetProperty("errors").TryGetProperty("interval", out _)); // 40 x 28 > 1,000
+    }
+
     [Theory]
     [InlineData("mode=bayes", "mode")]
     [InlineData("mode=1", "mode")]

@@ -112,9 +112,7 @@ public static class PredictionsApi
 
     private static IntervalResult Interval(RegressionPrediction regression, double level, IntervalMethod method)
     {
-        var (lower, upper) = method == IntervalMethod.Quantile
-            ? (regression.Mixture ?? throw new InvalidOperationException("a quantile interval needs the passes kept (McRequest.KeepMixture)")).Interval(level)
-            : regression.Interval(level);
+        var (lower, upper) = PredictionService.Interval(regression, level, method);
         return new IntervalResult(level, lower, upper) { Method = method };
     }
 
