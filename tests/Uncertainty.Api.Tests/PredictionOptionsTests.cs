@@ -43,6 +43,18 @@ public sealed class PredictionOptionsTests(PredictionOptionsFixture fixture) : I
         return (raw.Deserialize<PredictResponse>(Json)!, raw);
     }
 
+    /// <summary>The least x in [lo, hi] with cdf(x) ≥ p, by 200 plain bisection steps (far past double precision).</summary>
+    private static double BisectQuantile(Func<double, double> cdf, double p, double lo, double hi)
+    {
+        for (int i = 0; i < 200; i++)
+        {
+            var mid = (lo + hi) / 2;
+            (lo, hi) = cdf(mid) < p ? (mid, hi) : (lo, mid);
+        }
+
+        return hi;
+    }
+
     private static void AssertGaussianInterval(RowResult row, double level)
     {
         var z = Normal.InvCDF(0, 1, 0.5 + (level / 2));
@@ -117,21 +129,10 @@ public sealed class PredictionOptionsTests(PredictionOptionsFixture fixture) : I
             Assert.Equal("quantile", interval.GetProperty("method").GetString());
             Assert.Equal(level, interval.GetProperty("level").GetDouble());
 
-            // The mixture (1/T) Σ N(sample_t, aleatoric) from the returned float32 passes, its quantiles by plain bisection.
+            // The mixture (1/T) Σ N(sample_t, aleatoric) from the returned float32 passes.
             var sd = Math.Sqrt(row.AleatoricVariance![0]);
             var means = row.Samples!.Select(s => (double)s[0]).ToArray();
-            double Cdf(double x) => means.Average(m => Normal.CDF(m, sd, x));
-            double Quantile(double p)
-            {
-                double lo = means.Min() - (10 * sd), hi = means.Max() + (10 * sd);
-                for (int i = 0; i < 200; i++)
-                {
-                    var mid = (lo + hi) / 2;
-                    (lo, hi) = Cdf(mid) < p ? (mid, hi) : (lo, mid);
-                }
-
-                return hi;
-            }
+            double Quantile(double p) => BisectQuantile(x => means.Average(m => Normal.CDF(m, sd, x)), p, means.Min() - (10 * sd), means.Max() + (10 * sd));
 
             // The returned passes are float32 (relative rounding 6e-8): 1e-5 of the spread bounds what that moves a quantile.
             var scale = Math.Sqrt(row.PredictiveVariance![0]);
@@ -249,18 +250,8 @@ public sealed class PredictionOptionsTests(PredictionOptionsFixture fixture) : I
         {
             var step = forecast.Steps[h];
             var mixture = ((RegressionPrediction)passes.Rows[h]).Mixture!;
-            double Quantile(double p)
-            {
-                double lo = 0, hi = 1e6;
-                for (int i = 0; i < 200; i++)
-                {
-                    var mid = (lo + hi) / 2;
-                    var cdf = Enumerable.Range(0, 30).Average(t => Normal.CDF(mixture.Means[t] + baselines[h], Math.Sqrt(mixture.Variances[t]), mid));
-                    (lo, hi) = cdf < p ? (mid, hi) : (lo, mid);
-                }
-
-                return hi;
-            }
+            double Cdf(double x) => Enumerable.Range(0, 30).Average(t => Normal.CDF(mixture.Means[t] + baselines[h], Math.Sqrt(mixture.Variances[t]), x));
+            double Quantile(double p) => BisectQuantile(Cdf, p, 0, 1e6);
 
             Assert.Equal("quantile", raw.GetProperty("steps")[h].GetProperty("intervals")[0].GetProperty("method").GetString());
             Assert.Equal(Math.Sqrt(step.EpistemicVariance / 30), step.StandardError!.Value, 9);
