@@ -139,11 +139,12 @@ public class PredictionOptionsTests
         {
             var (lower, upper) = PredictiveMixture.Quantiles(means, sds, level);
 
-            // A grid of step 1e-5 over [-4, 6] and linear interpolation where F crosses p: the interpolation error is
-            // below max|F''| h² / 8 ≈ 1e-9 in F, under 1e-8 in x where the density is at least 0.1.
+            // A grid of step 1e-5 from 0.05 below the answer and linear interpolation where F crosses p: the interpolation
+            // error is below max|F''| h² / 8 ≈ 1e-9 in F, under 1e-8 in x where the density is at least 0.1.
             foreach (var (actual, p) in new[] { (lower, (1 - level) / 2), (upper, 0.5 + (level / 2)) })
             {
-                double h = 1e-5, x = -4, previous = F(x);
+                double h = 1e-5, x = actual - 0.05, previous = F(x);
+                Assert.True(previous < p, $"the grid must start below the crossing (F = {previous} at {x}, p = {p})");
                 while (F(x + h) is var next && next < p)
                 {
                     x += h;

@@ -1,3 +1,4 @@
+using MathNet.Numerics;
 using MathNet.Numerics.Distributions;
 
 namespace Uncertainty.Model.Inference;
@@ -75,7 +76,7 @@ public sealed class PredictiveMixture
     /// The α/2 and 1 − α/2 quantiles of (1/T) Σ_t N(μ_t, σ_t²) (a point mass at μ_t where σ_t = 0), α = 1 − level.
     /// Each is bracketed by the components' own quantiles μ_t ∓ zσ_t (z = Φ⁻¹(1 − α/2), as the Gaussian interval uses,
     /// so one component, or T equal ones, give exactly mean ∓ zσ) and solved by Newton's method on the CDF, falling back
-    /// to bisection, until the bracket is within 1e-15 of the mixture's spread. The upper tail is solved on the survival
+    /// to bisection, until the step or the bracket is within 1e-15 of the mixture's spread (max |μ_t| + σ_t). The upper tail is solved on the survival
     /// function (Σ Φ(−x)), which keeps its precision where F is close to 1. With no noise at all (every σ_t = 0) the
     /// quantiles are order statistics of the μ_t: the inverse of their empirical CDF (numpy's method="inverted_cdf").
     /// </summary>
@@ -139,11 +140,15 @@ public sealed class PredictiveMixture
             width *= 2;
         }
 
+        // Safeguarded Newton (Numerical Recipes' rtsafe): a Newton step where it stays inside the bracket and at least halves
+        // the step before last, a bisection step otherwise. It starts from the Gaussian with the mixture's mean and variance,
+        // which is close for all but strongly multimodal mixtures.
         double epsilon = 1e-15 * spread;
-        double x = lo + ((hi - lo) / 2);
-        for (int iteration = 0; iteration < 2000 && hi - lo > epsilon; iteration++)
+        double x = Math.Clamp(GaussianGuess(means, sds, z, upper), lo, hi);
+        double step = hi - lo, stepBefore = step;
+        double g = Excess(means, sds, tail, upper, x, out double f);
+        for (int iteration = 0; iteration < 2000; iteration++)
         {
-            double g = Excess(means, sds, tail, upper, x, out double f);
             if (g >= 0)
             {
                 hi = x;
@@ -153,26 +158,43 @@ public sealed class PredictiveMixture
                 lo = x;
             }
 
-            double next = f > 0 ? x - (g / f) : double.NaN;
-            if (!(next > lo && next < hi))
+            if (!(f > 0) || ((x - hi) * f - g) * ((x - lo) * f - g) > 0 || Math.Abs(2 * g) > Math.Abs(stepBefore * f))
             {
-                next = lo + ((hi - lo) / 2);
+                stepBefore = step;
+                step = (hi - lo) / 2;
+                x = lo + step;
             }
-            else if (Math.Abs(next - x) <= epsilon)
+            else
             {
-                // Newton has converged: the root is within epsilon of next; close the bracket around it.
-                return next;
-            }
-
-            if (next == x)
-            {
-                break;
+                stepBefore = step;
+                step = g / f;
+                x -= step;
             }
 
-            x = next;
+            if (Math.Abs(step) <= epsilon || hi - lo <= epsilon)
+            {
+                return x;
+            }
+
+            g = Excess(means, sds, tail, upper, x, out f);
         }
 
         return hi;
+    }
+
+    /// <summary>The quantile of the Gaussian with the mixture's mean and variance (lower: mean − zσ, upper: mean + zσ).</summary>
+    private static double GaussianGuess(ReadOnlySpan<double> means, ReadOnlySpan<double> sds, double z, bool upper)
+    {
+        double mean = 0, square = 0;
+        for (int t = 0; t < means.Length; t++)
+        {
+            mean += means[t];
+            square += (means[t] * means[t]) + (sds[t] * sds[t]);
+        }
+
+        mean /= means.Length;
+        double sd = Math.Sqrt(Math.Max(0, (square / means.Length) - (mean * mean)));
+        return upper ? mean + (z * sd) : mean - (z * sd);
     }
 
     /// <summary>
@@ -191,8 +213,9 @@ public sealed class PredictiveMixture
                 continue;
             }
 
+            // Φ(u) = erfc(−u/√2)/2, and the survival function Φ(−u) = erfc(u/√2)/2: each keeps its precision in its own tail.
             double u = (x - means[t]) / sds[t];
-            sum += upper ? Normal.CDF(0, 1, -u) : Normal.CDF(0, 1, u);
+            sum += 0.5 * SpecialFunctions.Erfc((upper ? u : -u) / Math.Sqrt(2));
             density += Math.Exp(-0.5 * u * u) / sds[t];
         }
 
