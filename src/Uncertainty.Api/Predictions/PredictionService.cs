@@ -181,7 +181,7 @@ public sealed class PredictionService(ModelRegistry registry, InferenceScheduler
             ReturnSamples = request.ReturnSamples,
             KeepMixture = request.Interval == IntervalMethod.Quantile,
         };
-        // Deterministic mode takes the same queue as MC: one weight-scaled pass, merged in the same batches.
+        // Deterministic mode takes the same queue and owner thread as MC (the scheduler's weight-scaled pass), no path of its own.
         var mode = request.Mode == PredictionMode.Deterministic ? PassMode.Deterministic : PassMode.MonteCarlo;
         var prediction = model.Description.ToReportedUnits(await RunAsync(model, mcRequest, mode, RequestTimeout, cancellationToken));
         if (!prediction.Rows.All(Finite))
