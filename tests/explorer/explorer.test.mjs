@@ -571,6 +571,7 @@ try {
   const classes = await page.evaluate(() => window.explorer.charts['row-chart'].data.labels);
   assert.deepEqual([...classes].sort(), ['benign', 'malignant']);
   assert.match(await page.textContent('#row-numbers'), /mutual information/);
+  assert.equal(await page.isHidden('#row-interval'), true, 'a classifier has no interval switch');
   step(`trained browser-model from the page (8 epochs); it is selected and shows classes ${classes.join(', ')}`);
   await page.locator('#training').screenshot({ path: `${shots}/training.png` });
   await page.locator('#tabular').screenshot({ path: `${shots}/classifier.png` });
@@ -620,6 +621,14 @@ try {
   assert.deepEqual(await page.$$eval('#eval-dataset option', (o) => o.map((x) => x.value)), ['boston'], 'boston: compatible datasets');
   assert.equal(await page.textContent('#eval-summary'), '', 'the previous model\'s evaluation is cleared');
   step('boston: a real row prefilled, histogram of samples with the interval');
+  assert.equal(await page.isVisible('#row-interval'), true, 'a regression model offers the interval switch');
+  const quantile = page.waitForResponse((r) => r.url().endsWith('/models/boston/predict') && r.request().postDataJSON().interval === 'quantile');
+  await page.selectOption('#row-interval', 'quantile');
+  await page.click('#row-predict');
+  assert.equal((await quantile).status(), 200);
+  await page.waitForFunction(() => document.querySelector('#row-numbers').textContent.includes('95% quantile interval'));
+  assert.match(await page.textContent('#row-caption'), /95% quantile predictive interval/);
+  step('boston: the interval switch asks for the quantiles of the MC predictive mixture');
 
   // The built-in boston holds out a seeded fifth of boston: scored by default, and all rows when asked, labelled so.
   await page.click('#eval-run');

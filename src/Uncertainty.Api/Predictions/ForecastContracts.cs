@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Uncertainty.Api.Predictions;
 
 /// <summary>POST /models/{name}/forecast body.</summary>
@@ -7,13 +9,20 @@ namespace Uncertainty.Api.Predictions;
 /// <param name="Seed">Seeds the dropout masks: the same seed gives the same forecast; omitted, fresh masks are drawn and the seed used is returned.</param>
 /// <param name="IntervalLevels">Levels of the central predictive intervals per step (default 0.5 and 0.9: a fan chart's bands).</param>
 /// <param name="ReturnPaths">Also return this many MC sample paths (whole forecasts, one per pass), at most T.</param>
+/// <param name="Mode">"mc" (default) or "deterministic" (one pass with dropout off: no epistemic part, no paths), as for /predict.</param>
+/// <param name="Interval">
+/// "gaussian" (default) or "quantile": each day's intervals from the quantiles of its MC predictive mixture, as for
+/// /predict (samples x horizon at most Uncertainty:MaxQuantileIntervalValues).
+/// </param>
 public sealed record ForecastRequest(
     double[]? History,
     DateOnly? LastDate,
     int? Samples = null,
     ulong? Seed = null,
     double[]? IntervalLevels = null,
-    int? ReturnPaths = null);
+    int? ReturnPaths = null,
+    PredictionMode? Mode = null,
+    IntervalMethod? Interval = null);
 
 /// <summary>One forecast day: the MC mean, the epistemic, aleatoric and predictive variances, and the central intervals.</summary>
 /// <param name="Baseline">The seasonal-naive value (the same weekday in the last observed week) the network's correction is added to.</param>
@@ -26,9 +35,18 @@ public sealed record ForecastStep(
     double AleatoricVariance,
     double PredictiveVariance,
     double Std,
-    IReadOnlyList<ForecastInterval> Intervals);
+    IReadOnlyList<ForecastInterval> Intervals)
+{
+    /// <summary>Monte Carlo standard error of <see cref="Mean"/>, sqrt(epistemicVariance / T); absent when T = 1 or deterministic.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? StandardError { get; init; }
+}
 
-public sealed record ForecastInterval(double Level, double Lower, double Upper);
+public sealed record ForecastInterval(double Level, double Lower, double Upper)
+{
+    /// <summary>"gaussian" (mean ± z·std) or "quantile" (the day's predictive mixture's quantiles).</summary>
+    public IntervalMethod Method { get; init; } = IntervalMethod.Gaussian;
+}
 
 /// <param name="Paths">MC sample paths, [path][step], when asked for: each is one pass's whole forecast, its masks shared by every step.</param>
 public sealed record ForecastResponse(
@@ -37,4 +55,8 @@ public sealed record ForecastResponse(
     int Samples,
     ulong Seed,
     IReadOnlyList<ForecastStep> Steps,
-    IReadOnlyList<float[]>? Paths);
+    IReadOnlyList<float[]>? Paths)
+{
+    /// <summary>How the passes ran: "mc" or "deterministic".</summary>
+    public PredictionMode Mode { get; init; } = PredictionMode.Mc;
+}

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Uncertainty.Model.Networks;
 using Uncertainty.Model.Packaging;
 
 namespace Uncertainty.Api.Predictions;
@@ -52,7 +53,7 @@ public static class PredictRequestValidator
             errors["samples"] = [$"samples must be between 1 and {limits.MaxSamples}; got {samples}."];
         }
 
-        if (request.ReturnSamples && request.Inputs is { Length: > 0 } rows
+        if (request.ReturnSamples && request.Mode != PredictionMode.Deterministic && request.Inputs is { Length: > 0 } rows
             && (long)rows.Length * (request.Samples ?? PredictionService.DefaultSamples) * model.Network.Head.Outputs > limits.MaxReturnedSampleValues)
         {
             errors["returnSamples"] = [$"Returning every pass's outputs here means {(long)rows.Length * (request.Samples ?? PredictionService.DefaultSamples) * model.Network.Head.Outputs:N0} values; at most {limits.MaxReturnedSampleValues:N0} (Uncertainty:MaxReturnedSampleValues). Ask for fewer rows or samples."];
@@ -67,6 +68,20 @@ public static class PredictRequestValidator
         if (request.Tolerance is { } tolerance && !(tolerance > 0 && double.IsFinite(tolerance)))
         {
             errors["tolerance"] = [$"tolerance must be a positive number; got {tolerance}."];
+        }
+
+        if (request.Interval == IntervalMethod.Quantile)
+        {
+            if (model.Network.Head.Kind == HeadKind.Classification)
+            {
+                errors["interval"] = ["Quantile intervals are for regression models; this model is a classifier (its probabilities have no interval)."];
+            }
+            else if (request.Mode != PredictionMode.Deterministic && request.Inputs is { Length: > 0 } quantileRows
+                && (long)quantileRows.Length * (request.Samples ?? PredictionService.DefaultSamples) * model.Network.Head.Outputs is var kept
+                && kept > limits.MaxQuantileIntervalValues)
+            {
+                errors["interval"] = [$"Quantile intervals keep every pass's outputs: {kept:N0} values here; at most {limits.MaxQuantileIntervalValues:N0} (Uncertainty:MaxQuantileIntervalValues). Ask for fewer rows or samples, or the gaussian interval."];
+            }
         }
 
         return (errors, values);

@@ -96,6 +96,17 @@ public sealed class PredictionService(ModelRegistry registry, InferenceScheduler
         }
 
         Seeds.Check(request.Seed, "seed", errors);
+        bool deterministic = request.Mode == PredictionMode.Deterministic;
+        if (deterministic && request.ReturnPaths is > 0)
+        {
+            errors["returnPaths"] = ["Deterministic mode runs one pass with dropout off: it has no sample paths; use mode mc."];
+        }
+
+        if (request.Interval == IntervalMethod.Quantile && !deterministic && (long)samples * setup.Horizon > options.Value.MaxQuantileIntervalValues)
+        {
+            errors["interval"] = [$"Quantile intervals keep every pass's outputs: {(long)samples * setup.Horizon:N0} values here; at most {options.Value.MaxQuantileIntervalValues:N0} (Uncertainty:MaxQuantileIntervalValues). Ask for fewer samples, or the gaussian interval."];
+        }
+
         if (errors.Count > 0)
         {
             throw new RequestValidationException(errors);
@@ -110,8 +121,9 @@ public sealed class PredictionService(ModelRegistry registry, InferenceScheduler
             Samples = samples,
             Seed = seed,
             ReturnSamples = request.ReturnPaths is > 0,
+            KeepMixture = request.Interval == IntervalMethod.Quantile,
         };
-        var prediction = model.Description.ToReportedUnits(await RunAsync(model, mcRequest, PassMode.MonteCarlo, RequestTimeout, cancellationToken));
+        var prediction = model.Description.ToReportedUnits(await RunAsync(model, mcRequest, deterministic ? PassMode.Deterministic : PassMode.MonteCarlo, RequestTimeout, cancellationToken));
         var baselines = setup.Baselines(window);
         var steps = prediction.Rows.Cast<RegressionPrediction>().Select((step, h) => ForecastModels.Shifted(step, baselines[h])).ToList();
         if (!steps.All(Finite))
@@ -133,11 +145,22 @@ public sealed class PredictionService(ModelRegistry registry, InferenceScheduler
                 step.AleatoricVariance[0],
                 step.PredictiveVariance[0],
                 step.Std[0],
-                [.. levels.Select(l => step.Interval(l) is var (lower, upper) ? new ForecastInterval(l, lower[0], upper[0]) : null!)]))],
+                [.. levels.Select(l => Interval(step, l, request.Interval) is var (lower, upper) ? new ForecastInterval(l, lower[0], upper[0]) { Method = request.Interval ?? IntervalMethod.Gaussian } : null!)])
+            {
+                StandardError = step.StandardError?[0],
+            })],
             request.ReturnPaths is > 0 and var count
                 ? [.. Enumerable.Range(0, count).Select(pass => steps.Select(step => step.Samples![pass][0]).ToArray())]
-                : null);
+                : null)
+        {
+            Mode = request.Mode ?? PredictionMode.Mc,
+        };
     }
+
+    /// <summary>A regression row's central interval at <paramref name="level"/> by <paramref name="method"/> (default gaussian).</summary>
+    public static (double[] Lower, double[] Upper) Interval(RegressionPrediction row, double level, IntervalMethod? method) => method == IntervalMethod.Quantile
+        ? (row.Mixture ?? throw new InvalidOperationException("a quantile interval needs the passes kept (McRequest.KeepMixture)")).Interval(level)
+        : row.Interval(level);
 
     private async Task<ServedPrediction> PredictAsync(LoadedVersion model, PredictRequest request, CancellationToken cancellationToken)
     {
@@ -156,8 +179,11 @@ public sealed class PredictionService(ModelRegistry registry, InferenceScheduler
             Seed = seed,
             Tolerance = request.Tolerance,
             ReturnSamples = request.ReturnSamples,
+            KeepMixture = request.Interval == IntervalMethod.Quantile,
         };
-        var prediction = model.Description.ToReportedUnits(await RunAsync(model, mcRequest, PassMode.MonteCarlo, RequestTimeout, cancellationToken));
+        // Deterministic mode takes the same queue and owner thread as MC (the scheduler's weight-scaled pass), no path of its own.
+        var mode = request.Mode == PredictionMode.Deterministic ? PassMode.Deterministic : PassMode.MonteCarlo;
+        var prediction = model.Description.ToReportedUnits(await RunAsync(model, mcRequest, mode, RequestTimeout, cancellationToken));
         if (!prediction.Rows.All(Finite))
         {
             throw new NonFiniteOutputException();

@@ -44,8 +44,13 @@ public static class PredictionsApi
     /// <param name="samples">T, the number of stochastic passes.</param>
     /// <param name="seed">Seeds the dropout masks; omitted, fresh masks are drawn and the seed used is returned.</param>
     /// <param name="returnSamples">Also return every pass's class probabilities.</param>
-    public static async Task<Ok<PredictResponse>> PredictImage(string name, HttpRequest http, PredictionService predictions, int? samples, ulong? seed, bool? returnSamples, CancellationToken cancellationToken)
+    /// <param name="mode">"mc" (default) or "deterministic" (one pass with dropout off), as in the JSON body of /predict.</param>
+    /// <param name="interval">"gaussian" (default) or "quantile" (regression image models only), as in the JSON body of /predict.</param>
+    /// <param name="intervalLevel">Level of the central predictive interval (regression image models).</param>
+    public static async Task<Ok<PredictResponse>> PredictImage(string name, HttpRequest http, PredictionService predictions, int? samples, ulong? seed, bool? returnSamples, string? mode, string? interval, double? intervalLevel, CancellationToken cancellationToken)
     {
+        var passMode = ParseOption<PredictionMode>(mode, nameof(mode));
+        var intervalMethod = ParseOption<IntervalMethod>(interval, nameof(interval));
         if (!http.HasFormContentType)
         {
             throw new UnsupportedMediaTypeException("Unsupported media type", "Send multipart/form-data with the picture (PNG or JPEG) in a part named 'image'.");
@@ -64,7 +69,7 @@ public static class PredictionsApi
 
         using var picture = new MemoryStream();
         await file.CopyToAsync(picture, cancellationToken);
-        var options = new PredictRequest(null, samples, seed, ReturnSamples: returnSamples ?? false);
+        var options = new PredictRequest(null, samples, seed, intervalLevel, ReturnSamples: returnSamples ?? false, Mode: passMode, Interval: intervalMethod);
         var served = await predictions.PredictImageAsync(name, null, picture.ToArray(), options, cancellationToken);
         return Respond(served, options);
     }
@@ -72,15 +77,48 @@ public static class PredictionsApi
     private static async Task<Ok<PredictResponse>> Predict(string name, int? version, PredictRequest request, PredictionService predictions, CancellationToken cancellationToken) =>
         Respond(await predictions.PredictAsync(name, version, request, cancellationToken), request);
 
+    /// <summary>
+    /// A query-string option by its JSON name ("mc", "quantile"), or null when absent; anything else, integers included,
+    /// is a 400 naming the parameter, as the JSON body's converter would refuse it.
+    /// </summary>
+    private static T? ParseOption<T>(string? value, string parameter)
+        where T : struct, Enum
+    {
+        if (value is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return System.Text.Json.JsonSerializer.Deserialize<T>(System.Text.Json.JsonSerializer.Serialize(value));
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            var names = Enum.GetValues<T>().Select(v => System.Text.Json.JsonSerializer.Serialize(v));
+            throw new RequestValidationException(parameter, $"{parameter} must be one of {string.Join(", ", names)}; got \"{value}\".");
+        }
+    }
+
     private static Ok<PredictResponse> Respond(ServedPrediction served, PredictRequest request)
     {
         var level = request.IntervalLevel ?? DefaultIntervalLevel;
+        var method = request.Interval ?? IntervalMethod.Gaussian;
         var labels = served.Model.Description.OutputNames;
-        var rows = served.Prediction.Rows.Select(row => ToResult(row, level, labels)).ToList();
-        return TypedResults.Ok(new PredictResponse(served.Model.Name, served.Model.Version, served.Prediction.SamplesUsed, served.Seed, rows));
+        var rows = served.Prediction.Rows.Select(row => ToResult(row, level, method, labels)).ToList();
+        return TypedResults.Ok(new PredictResponse(served.Model.Name, served.Model.Version, served.Prediction.SamplesUsed, served.Seed, rows)
+        {
+            Mode = request.Mode ?? PredictionMode.Mc,
+        });
     }
 
-    private static RowResult ToResult(RowPrediction row, double level, IReadOnlyList<string>? labels) => row switch
+    private static IntervalResult Interval(RegressionPrediction regression, double level, IntervalMethod method)
+    {
+        var (lower, upper) = PredictionService.Interval(regression, level, method);
+        return new IntervalResult(level, lower, upper) { Method = method };
+    }
+
+    private static RowResult ToResult(RowPrediction row, double level, IntervalMethod method, IReadOnlyList<string>? labels) => row switch
     {
         RegressionPrediction regression => new RowResult
         {
@@ -89,8 +127,9 @@ public static class PredictionsApi
             AleatoricVariance = regression.AleatoricVariance,
             PredictiveVariance = regression.PredictiveVariance,
             Std = regression.Std,
-            Interval = regression.Interval(level) is var (lower, upper) ? new IntervalResult(level, lower, upper) : null,
+            Interval = Interval(regression, level, method),
             Samples = regression.Samples,
+            StandardError = regression.StandardError,
         },
         ClassPrediction classes => new RowResult
         {
@@ -104,6 +143,7 @@ public static class PredictionsApi
             MutualInformation = classes.MutualInformation,
             VariationRatio = classes.VariationRatio,
             Samples = classes.Samples,
+            StandardError = classes.StandardError,
         },
         _ => throw new InvalidOperationException($"unknown prediction {row.GetType().Name}"),
     };

@@ -145,6 +145,8 @@ async function drawCurve() {
 // ---- tabular rows: regression histogram or class probabilities ------------------------------------------
 function buildRowForm(model) {
   const example = model.examples?.inputs?.[0] ?? [];
+  // Quantile intervals are for regression; a classifier's probabilities have none.
+  for (const node of document.querySelectorAll('#tabular .regression-only')) node.hidden = model.task === 'classification';
   $('row-form').replaceChildren(...model.inputs.map((name, i) => {
     // The name wraps onto at most two lines (preferably after _ - . or a space), then ends in an ellipsis; the whole
     // name is its tooltip. The break points are <wbr> elements between text nodes, so the text stays the name.
@@ -161,9 +163,10 @@ async function predictRow() {
   const row = Object.create(null); // keyed by feature name, whatever the names are (even "__proto__")
   for (const input of $('row-form').querySelectorAll('input')) row[input.name] = Number(input.value);
   const samples = Number($('row-samples').value);
+  const interval = model.task === 'classification' ? {} : { interval: $('row-interval').value };
   const response = await api(`/models/${encodeURIComponent(model.name)}/predict`, {
     method: 'POST',
-    body: JSON.stringify({ inputs: [row], samples, seed: Number($('row-seed').value), returnSamples: true, intervalLevel: 0.95 }),
+    body: JSON.stringify({ inputs: [row], samples, seed: Number($('row-seed').value), returnSamples: true, intervalLevel: 0.95, ...interval }),
   });
   const p = response.predictions[0];
   const numbers = [];
@@ -173,7 +176,8 @@ async function predictRow() {
     drawClasses(model, p);
   } else {
     numbers.push(['mean', p.mean[0].toFixed(3)], ['epistemic variance', p.epistemicVariance[0].toFixed(4)], ['aleatoric variance', p.aleatoricVariance[0].toFixed(4)],
-      ['predictive variance', p.predictiveVariance[0].toFixed(4)], ['95% interval', `${p.interval.lower[0].toFixed(2)} – ${p.interval.upper[0].toFixed(2)}`]);
+      ['predictive variance', p.predictiveVariance[0].toFixed(4)], [`95% ${p.interval.method} interval`, `${p.interval.lower[0].toFixed(2)} – ${p.interval.upper[0].toFixed(2)}`],
+      ['MC standard error of the mean', p.standardError?.[0]?.toFixed(4) ?? '–']);
     drawHistogram(model, p);
   }
   $('row-numbers').replaceChildren(...numbers.flatMap(([k, v]) => [el('dt', k), el('dd', String(v))]));
@@ -193,7 +197,7 @@ function drawHistogram(model, p) {
     data: { labels: centres.map((c) => c.toFixed(2)), datasets: [{ label: 'MC samples', data: counts, backgroundColor: centres.map((c) => (inside(c) ? 'rgba(36,86,199,.7)' : 'rgba(150,150,150,.6)')) }] },
     options: { scales: { x: { title: { display: true, text: model.outputs?.[0] ?? 'output' } }, y: { title: { display: true, text: 'samples' } } } },
   });
-  $('row-caption').textContent = `Distribution of the ${values.length} MC means (epistemic spread); blue bars lie inside the 95% predictive interval ${p.interval.lower[0].toFixed(2)} – ${p.interval.upper[0].toFixed(2)}, which also includes the aleatoric noise.`;
+  $('row-caption').textContent = `Distribution of the ${values.length} MC means (epistemic spread); blue bars lie inside the 95% ${p.interval.method} predictive interval ${p.interval.lower[0].toFixed(2)} – ${p.interval.upper[0].toFixed(2)}, which also includes the aleatoric noise.`;
 }
 
 // Error bars drawn over the bars: ±k std of each class probability across the MC samples (k = 1 unless given).

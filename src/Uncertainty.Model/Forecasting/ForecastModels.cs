@@ -83,6 +83,8 @@ public static class ForecastModels
         new([.. step.Mean.Select(m => m + baseline)], step.EpistemicVariance, step.AleatoricVariance)
         {
             Samples = step.Samples?.Select(pass => pass.Select(v => (float)(v + baseline)).ToArray()).ToArray(),
+            StandardError = step.StandardError,
+            Mixture = step.Mixture?.Affine([.. Enumerable.Repeat(1.0, step.Mean.Length)], [.. Enumerable.Repeat(baseline, step.Mean.Length)]),
         };
 
     /// <summary>Scores forecasts from every <paramref name="stride"/>-th origin in days [start, end) against the truth and seasonal naive.</summary>

@@ -161,7 +161,7 @@ public sealed class McPredictor : IDisposable
         public void Dispose() => first.Dispose();
     }
 
-    /// <summary>One deterministic pass (weight scaling), summarised like a single sample.</summary>
+    /// <summary>One deterministic pass (weight scaling), summarised like a single sample; a regression row's mixture is its one Gaussian.</summary>
     public IReadOnlyList<RowPrediction> PredictDeterministic(float[] inputs, int rows)
     {
         using var scope = NewDisposeScope();
@@ -169,7 +169,7 @@ public sealed class McPredictor : IDisposable
         var padded = new float[PassRows(rows) * network.Spec.Inputs];
         inputs.AsSpan(0, rows * network.Spec.Inputs).CopyTo(padded);
         var output = network.call(tensor(padded, [padded.Length / network.Spec.Inputs, network.Spec.Inputs], device: Device).to(InputType)).narrow(0, 0, rows);
-        var accumulator = new SampleAccumulator(network.Spec.Head, rows, keepSamples: false);
+        var accumulator = new SampleAccumulator(network.Spec.Head, rows, keepSamples: false, keepMixture: network.Spec.Head.Kind != HeadKind.Classification);
         accumulator.Add(HostView(output));
         return accumulator.Summaries();
     }
@@ -293,6 +293,7 @@ public sealed class McPredictor : IDisposable
         !Reproducible
         && network.Spec.Head.Kind != HeadKind.Classification
         && !block.State.Request.ReturnSamples
+        && !block.State.Request.KeepMixture
         && (long)block.Count * block.State.Request.Rows >= options.DeviceStatisticsMinValues;
 
     private void ReduceOnDevice(Tensor output, Block block)
@@ -364,6 +365,11 @@ public sealed class McPredictor : IDisposable
             throw new ArgumentOutOfRangeException(nameof(request), tolerance, "The tolerance must be positive.");
         }
 
+        if (request.KeepMixture && network.Spec.Head.Kind == HeadKind.Classification)
+        {
+            throw new ArgumentException("A predictive mixture (quantile intervals) needs a regression head.", nameof(request));
+        }
+
         return request;
     }
 
@@ -377,7 +383,7 @@ public sealed class McPredictor : IDisposable
     {
         public McRequest Request { get; } = request;
 
-        public SampleAccumulator Accumulator { get; } = new(head, request.Rows, request.ReturnSamples);
+        public SampleAccumulator Accumulator { get; } = new(head, request.Rows, request.ReturnSamples, request.KeepMixture);
 
         public int InputOffset { get; set; }
 

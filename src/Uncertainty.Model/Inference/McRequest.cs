@@ -23,6 +23,12 @@ public sealed record McRequest
     /// <summary>Keep every pass's output per row.</summary>
     public bool ReturnSamples { get; init; }
 
+    /// <summary>
+    /// Regression: keep every pass's means (and heteroscedastic noise) per row, in double, for the predictive mixture's
+    /// quantiles (<see cref="RegressionPrediction.Mixture"/>): T x rows x outputs values (twice that heteroscedastic).
+    /// </summary>
+    public bool KeepMixture { get; init; }
+
     /// <summary>Once cancelled (e.g. the client went away), this request's remaining samples are skipped between chunks.</summary>
     public CancellationToken Cancellation { get; init; }
 }

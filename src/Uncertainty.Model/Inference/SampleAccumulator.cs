@@ -17,8 +17,11 @@ internal sealed class SampleAccumulator
     private readonly double[] entropySum;
     private readonly int[] labelCounts;
     private readonly List<float[]>[]? samples;
+    private readonly List<double>[]? passMeans;
+    private readonly List<double>[]? passNoise;
 
-    public SampleAccumulator(HeadSpec head, int rows, bool keepSamples)
+    /// <param name="keepMixture">Keep every pass's means (and heteroscedastic noise) per row, exactly, for <see cref="RegressionPrediction.Mixture"/>.</param>
+    public SampleAccumulator(HeadSpec head, int rows, bool keepSamples, bool keepMixture = false)
     {
         this.head = head;
         this.rows = rows;
@@ -29,6 +32,16 @@ internal sealed class SampleAccumulator
         entropySum = new double[rows];
         labelCounts = new int[head.Kind == HeadKind.Classification ? rows * width : 0];
         samples = keepSamples ? [.. Enumerable.Range(0, rows).Select(_ => new List<float[]>())] : null;
+        if (keepMixture)
+        {
+            if (head.Kind == HeadKind.Classification)
+            {
+                throw new ArgumentException("A predictive mixture (quantile intervals) needs a regression head.", nameof(keepMixture));
+            }
+
+            passMeans = [.. Enumerable.Range(0, rows).Select(_ => new List<double>())];
+            passNoise = head.Kind == HeadKind.HeteroscedasticRegression ? [.. Enumerable.Range(0, rows).Select(_ => new List<double>())] : null;
+        }
     }
 
     public int Count { get; private set; }
@@ -54,6 +67,7 @@ internal sealed class SampleAccumulator
                     {
                         values[o] = output[o];
                         noiseSum[(r * width) + o] += Math.Exp(output[width + o]);
+                        passNoise?[r].Add(Math.Exp(output[width + o]));
                     }
 
                     break;
@@ -75,6 +89,7 @@ internal sealed class SampleAccumulator
             }
 
             samples?[r].Add([.. values[..width].ToArray().Select(v => (float)v)]);
+            passMeans?[r].AddRange(values[..width]);
         }
     }
 
@@ -85,6 +100,11 @@ internal sealed class SampleAccumulator
     /// </summary>
     public void Merge(int count, ReadOnlySpan<double> stats)
     {
+        if (passMeans is not null)
+        {
+            throw new InvalidOperationException("Summarised passes cannot feed a predictive mixture, which needs every pass.");
+        }
+
         bool heteroscedastic = head.Kind == HeadKind.HeteroscedasticRegression;
         int stride = (heteroscedastic ? 3 : 2) * width;
         double before = Count, total = Count + count;
@@ -107,7 +127,10 @@ internal sealed class SampleAccumulator
         Count += count;
     }
 
-    /// <summary>The largest standard error of a mean output (scaled per output) over all rows.</summary>
+    /// <summary>
+    /// The largest standard error of a mean output (scaled per output) over all rows: the quantity adaptive T compares with
+    /// its tolerance, the maximum of the rows' <see cref="RowPrediction.StandardError"/>; infinite below two passes.
+    /// </summary>
     public double MaxStandardError(IReadOnlyList<double> outputScale)
     {
         if (Count < 2)
@@ -118,11 +141,25 @@ internal sealed class SampleAccumulator
         double worst = 0;
         for (int i = 0; i < mean.Length; i++)
         {
-            worst = Math.Max(worst, Math.Sqrt(m2[i] / (Count - 1) / Count) * outputScale[i % width]);
+            worst = Math.Max(worst, StandardError(i) * outputScale[i % width]);
         }
 
         return worst;
     }
+
+    /// <summary>
+    /// The Monte Carlo standard error of mean <paramref name="at"/> (network units): sqrt(s² / T), s² = M2 / (T − 1) the
+    /// unbiased sample variance over the passes. Needs T ≥ 2.
+    /// </summary>
+    private double StandardError(int at) => Math.Sqrt(m2[at] / (Count - 1) / Count);
+
+    /// <summary>The standard errors of a row's means, or null below two passes (one pass says nothing of the spread).</summary>
+    private double[]? StandardErrors(int row) => Count < 2 ? null : [.. Enumerable.Range(row * width, width).Select(StandardError)];
+
+    /// <summary>A row's predictive mixture, when kept.</summary>
+    private PredictiveMixture? Mixture(int row) => passMeans is null
+        ? null
+        : new PredictiveMixture(width, [.. passMeans[row]], passNoise is null ? [.. Enumerable.Repeat(1 / head.Tau, width)] : [.. passNoise[row]]);
 
     public IReadOnlyList<RowPrediction> Summaries()
     {
@@ -134,9 +171,9 @@ internal sealed class SampleAccumulator
             var rowSamples = samples?[r].ToArray();
             result[r] = head.Kind switch
             {
-                HeadKind.Classification => ClassSummary(r, rowMean, variance) with { Samples = rowSamples },
-                HeadKind.HeteroscedasticRegression => new RegressionPrediction(rowMean, variance, [.. noiseSum.AsSpan(r * width, width).ToArray().Select(s => s / Count)]) { Samples = rowSamples },
-                _ => new RegressionPrediction(rowMean, variance, [.. Enumerable.Repeat(1 / head.Tau, width)]) { Samples = rowSamples },
+                HeadKind.Classification => ClassSummary(r, rowMean, variance) with { Samples = rowSamples, StandardError = StandardErrors(r) },
+                HeadKind.HeteroscedasticRegression => new RegressionPrediction(rowMean, variance, [.. noiseSum.AsSpan(r * width, width).ToArray().Select(s => s / Count)]) { Samples = rowSamples, StandardError = StandardErrors(r), Mixture = Mixture(r) },
+                _ => new RegressionPrediction(rowMean, variance, [.. Enumerable.Repeat(1 / head.Tau, width)]) { Samples = rowSamples, StandardError = StandardErrors(r), Mixture = Mixture(r) },
             };
         }
 

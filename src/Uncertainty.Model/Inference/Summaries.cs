@@ -7,14 +7,26 @@ public abstract record RowPrediction
 {
     /// <summary>Each pass's outputs (regression) or class probabilities, when requested: [T][outputs].</summary>
     public float[][]? Samples { get; init; }
+
+    /// <summary>
+    /// Monte Carlo standard error of each mean output (regression) or mean probability (classification): sqrt(s² / T),
+    /// s² = Σ_t (x_t − x̄)² / (T − 1) the unbiased variance of the T passes' values (the regression's epistemic variance, the
+    /// square of a classifier's probability std). Adaptive T stops on the largest of these. Null below two passes (T = 1,
+    /// the deterministic pass): one pass gives no estimate of the spread.
+    /// </summary>
+    public double[]? StandardError { get; init; }
 }
 
 /// <summary>
 /// Regression summary per output: epistemic variance is the variance of the T pass means (model
 /// uncertainty), aleatoric the mean noise variance (1/tau, or the heteroscedastic head's), predictive their sum.
+/// The epistemic variance is the unbiased sample variance, Σ_t (μ_t − μ̄)² / (T − 1), and 0 when T = 1.
 /// </summary>
 public sealed record RegressionPrediction(double[] Mean, double[] EpistemicVariance, double[] AleatoricVariance) : RowPrediction
 {
+    /// <summary>Every pass's means and noise, when the request kept them (<see cref="McRequest.KeepMixture"/>): the predictive mixture.</summary>
+    public PredictiveMixture? Mixture { get; init; }
+
     public double[] PredictiveVariance => [.. EpistemicVariance.Zip(AleatoricVariance, (e, a) => e + a)];
 
     public double[] Std => [.. PredictiveVariance.Select(Math.Sqrt)];

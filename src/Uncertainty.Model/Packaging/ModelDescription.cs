@@ -182,6 +182,8 @@ public sealed record ModelDescription
             [.. regression.AleatoricVariance.Select((v, o) => v * Square(o))])
         {
             Samples = regression.Samples?.Select(pass => pass.Select((v, o) => (float)scaling.Inverse(v, o)).ToArray()).ToArray(),
+            StandardError = regression.StandardError?.Select((e, o) => e * scaling.Std[o]).ToArray(),
+            Mixture = regression.Mixture?.Affine(scaling.Std, scaling.Mean),
         };
     }
 }
