@@ -53,7 +53,7 @@ public sealed class ServingCoreTests
             await Task.Delay(50);
             job = await client.GetFromJsonAsync<JsonElement>(submitted.Headers.Location, Json);
         }
-        while (job.GetProperty("state").GetString() is "Queued" or "Running");
+        while (job.GetProperty("state").GetString() is "queued" or "running");
 
         return job;
     }
@@ -334,7 +334,7 @@ public sealed class ServingCoreTests
             var submitted = await client.PostAsJsonAsync("/training-jobs", new { model = "same", dataset = "boston", network = new { hidden = new[] { 16 } }, training = new { epochs = 15, seed = 0 } });
             var job = await FinishedJobAsync(client, submitted);
 
-            Assert.Equal("Succeeded", job.GetProperty("state").GetString());
+            Assert.Equal("succeeded", job.GetProperty("state").GetString());
             var version = job.GetProperty("version").GetInt32();
             var details = await client.GetFromJsonAsync<JsonElement>("/models/same", Json);
             hashes.Add(details.GetProperty("versions").EnumerateArray().Single(v => v.GetProperty("version").GetInt32() == version).GetProperty("weightsSha256").GetString()!);
@@ -625,7 +625,7 @@ public sealed class ServingCoreTests
         var submitted = await client.PostAsJsonAsync("/training-jobs", new { model = "diverge", dataset = "boston", training = new { epochs = 3, learningRate = 1e308 } });
         var job = await FinishedJobAsync(client, submitted);
 
-        Assert.Equal("Failed", job.GetProperty("state").GetString());
+        Assert.Equal("failed", job.GetProperty("state").GetString());
         Assert.Contains("diverged", job.GetProperty("error").GetString(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/training-jobs")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/ready")).StatusCode);
