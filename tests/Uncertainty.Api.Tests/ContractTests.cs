@@ -34,7 +34,7 @@ public sealed partial class ContractTests(UncertaintyApiFactory factory) : IClas
     {
         var client = await factory.ReadyClientAsync();
 
-        using var response = await client.SendAsync(new HttpRequestMessage(new HttpMethod(method), path) { Content = new StringContent(body, Encoding.UTF8, "application/json") });
+        using var response = await SendJsonAsync(client, method, path, body);
 
         var problem = await Problems.ReadAsync(response, HttpStatusCode.BadRequest);
         var name = field.Split('.')[^1];
@@ -113,7 +113,7 @@ public sealed partial class ContractTests(UncertaintyApiFactory factory) : IClas
     {
         var client = await factory.ReadyClientAsync();
 
-        using var response = await client.SendAsync(new HttpRequestMessage(new HttpMethod(method), path) { Content = new StringContent(body, Encoding.UTF8, "application/json") });
+        using var response = await SendJsonAsync(client, method, path, body);
 
         var problem = await Problems.ReadAsync(response, HttpStatusCode.BadRequest);
         var message = problem.GetProperty("errors").GetProperty(field)[0].GetString()!;
@@ -136,7 +136,7 @@ public sealed partial class ContractTests(UncertaintyApiFactory factory) : IClas
     {
         var client = await factory.ReadyClientAsync();
 
-        using var response = await client.SendAsync(new HttpRequestMessage(new HttpMethod(method), path) { Content = new StringContent(body, Encoding.UTF8, "application/json") });
+        using var response = await SendJsonAsync(client, method, path, body);
 
         var problem = await Problems.ReadAsync(response, HttpStatusCode.BadRequest);
         AssertNoTypeNames(problem);
@@ -248,6 +248,9 @@ public sealed partial class ContractTests(UncertaintyApiFactory factory) : IClas
 
     [GeneratedRegex(@"System\.|Uncertainty\.|Microsoft\.|`1|Nullable|Int32|Int64|UInt64|Double|Boolean|JsonElement|IReadOnlyList")]
     private static partial Regex DotnetTypeName();
+
+    private static Task<HttpResponseMessage> SendJsonAsync(HttpClient client, string method, string path, string body) =>
+        client.SendAsync(new HttpRequestMessage(new HttpMethod(method), path) { Content = Json(body) });
 
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 
