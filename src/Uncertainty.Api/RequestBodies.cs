@@ -43,7 +43,8 @@ internal static class RequestBodies
         }
         catch (JsonException e)
         {
-            throw new RequestValidationException("request", $"The body is not valid JSON for {what}: {Describe(e)}");
+            var error = JsonContract.Describe(e);
+            throw new RequestValidationException(error.Field, error.Message);
         }
     }
 
@@ -71,14 +72,12 @@ internal static class RequestBodies
         }
         catch (JsonException e)
         {
-            throw new RequestValidationException(field, $"The '{field}' part is not valid JSON for {what}: {Describe(e)}");
+            var error = JsonContract.Describe(e, field);
+            throw new RequestValidationException(error.Field, error.Message);
         }
     }
 
     /// <summary>The service's JSON settings (camelCase, strict numbers), for bodies read by hand.</summary>
     public static JsonSerializerOptions JsonOptions(HttpRequest http) =>
         http.HttpContext.RequestServices.GetRequiredService<IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
-
-    /// <summary>What a <see cref="JsonException"/> says up to its JSON path; the line and byte positions after it add nothing.</summary>
-    public static string Describe(JsonException exception) => exception.Message.Split(" | ")[0];
 }

@@ -46,8 +46,9 @@ public static class UncertaintyApi
         builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
         // Unreadable bodies always reach the exception handler (and ProblemMap), in every environment.
         builder.Services.Configure<RouteHandlerOptions>(routes => routes.ThrowOnBadRequest = true);
-        builder.Services.AddOpenApi(openApi => openApi.AddUncertaintyExamples().AddMultipartBodies().AddSeedSchemas().AddStringEnumSchemas());
+        builder.Services.AddOpenApi(openApi => openApi.AddUncertaintyExamples().AddUncertaintyContract().AddMultipartBodies().AddSeedSchemas().AddStringEnumSchemas());
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict);
+        builder.Services.ConfigureHttpJsonOptions(json => JsonContract.Apply(json.SerializerOptions));
 
         builder.Services.AddRequestLimits();
         builder.Services.AddApiKeyAuthorization();

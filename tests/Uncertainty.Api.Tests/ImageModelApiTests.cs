@@ -40,7 +40,7 @@ public sealed class ImageModelApiTests(UncertaintyApiFactory factory) : IClassFi
         var details = await client.GetFromJsonAsync<JsonElement>("/models/cnn-digits", Json);
         var prediction = await client.PostAsJsonAsync("/models/cnn-digits/predict", new { inputs = new[] { BundledDatasets.Load("digits").Features[..64] }, seed = 1 });
 
-        Assert.True(job.GetProperty("state").GetString() == "Succeeded", job.GetRawText());
+        Assert.True(job.GetProperty("state").GetString() == "succeeded", job.GetRawText());
         Assert.Equal("conv2d", details.GetProperty("network").GetProperty("layers")[0].GetProperty("type").GetString());
         Assert.Equal(16, details.GetProperty("image").GetProperty("pixelMax").GetDouble());
         Assert.Equal(HttpStatusCode.OK, prediction.StatusCode);
@@ -165,7 +165,7 @@ public sealed class ImageModelApiTests(UncertaintyApiFactory factory) : IClassFi
         var weights = Safetensors(new() { ["0.weight"] = ([4, 1, 5, 5], 0.2f), ["0.bias"] = ([4], 0.1f), ["4.weight"] = ([10, 576], 0.05f), ["4.bias"] = ([10], 0.1f) });
         using var form = new MultipartFormDataContent
         {
-            { new StringContent(JsonSerializer.Serialize(new { network = spec, inputMean = new[] { 0.1307 }, inputStd = new[] { 0.3081 }, image = new { channels = 1, height = 28, width = 28, pixelMax = 255, background = "Dark" } }), Encoding.UTF8, "application/json"), "request" },
+            { new StringContent(JsonSerializer.Serialize(new { network = spec, inputMean = new[] { 0.1307 }, inputStd = new[] { 0.3081 }, image = new { channels = 1, height = 28, width = 28, pixelMax = 255, background = "dark" } }), Encoding.UTF8, "application/json"), "request" },
             { new ByteArrayContent(weights), "weights", "cnn.safetensors" },
         };
 

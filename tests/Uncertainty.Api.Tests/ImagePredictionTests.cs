@@ -236,7 +236,7 @@ public sealed class ImagePredictionTests(UncertaintyApiFactory factory) : IClass
         var image = details.GetProperty("image");
         Assert.Equal(8, image.GetProperty("height").GetInt32());
         Assert.Equal(16, image.GetProperty("pixelMax").GetDouble());
-        Assert.Equal("Dark", image.GetProperty("background").GetString());
+        Assert.Equal("dark", image.GetProperty("background").GetString());
         Assert.Equal("[1,8,8]", details.GetProperty("network").GetProperty("inputShape").GetRawText());
     }
 

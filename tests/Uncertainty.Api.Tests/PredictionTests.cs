@@ -85,13 +85,13 @@ public sealed class PredictionTests(UncertaintyApiFactory factory) : IClassFixtu
     }
 
     [Theory]
-    [InlineData("{\"inputs\": [[1.0]", "$.inputs")]
-    [InlineData("{\"inputs\": [[1.0]], \"samples\": \"many\"}", "$.samples")]
+    [InlineData("{\"inputs\": [[1.0]", "inputs")]
+    [InlineData("{\"inputs\": [[1.0]], \"samples\": \"many\"}", "samples")]
     public async Task Unreadable_bodies_get_a_bad_request_problem_naming_the_json_path(string json, string path)
     {
         var problem = await Problems.ReadAsync(await PostAsync(json), HttpStatusCode.BadRequest);
 
-        Assert.Contains(path, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Contains(problem.GetProperty("errors").EnumerateObject(), error => error.Name.StartsWith(path, StringComparison.Ordinal));
     }
 
     [Fact]

@@ -236,7 +236,7 @@ public sealed class SequenceModelApiTests(UncertaintyApiFactory factory) : IClas
             },
             training = new { epochs = 2, batchSize = 64, learningRate = 0.01, seed = 3 },
         }));
-        Assert.Equal("Succeeded", job.GetProperty("state").GetString());
+        Assert.Equal("succeeded", job.GetProperty("state").GetString());
 
         var details = await client.GetFromJsonAsync<JsonElement>("/models/mail");
         Assert.Equal(2002, details.GetProperty("text").GetProperty("vocabularySize").GetInt32());
@@ -261,7 +261,7 @@ public sealed class SequenceModelApiTests(UncertaintyApiFactory factory) : IClas
             },
             training = new { epochs = 1, batchSize = 256, learningRate = 0.01, seed = 3 },
         }));
-        Assert.Equal("Succeeded", job.GetProperty("state").GetString());
+        Assert.Equal("succeeded", job.GetProperty("state").GetString());
 
         var response = await client.PostAsJsonAsync("/models/daily/forecast", new { history = History(14), lastDate = "1986-12-31", samples = 20, seed = 1 });
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);

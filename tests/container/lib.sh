@@ -48,8 +48,8 @@ train() {
     ${api_key:+-H "X-Api-Key: $api_key"} -d "$body" | json 'print(d["id"])') || fail "the training job was not accepted"
   for _ in $(seq 1 240); do
     state=$(curl -fsS "http://127.0.0.1:$port/training-jobs/$job" | json 'print(d["state"])')
-    [ "$state" = Succeeded ] && { echo "$job"; return 0; }
-    [ "$state" = Failed ] && fail "the training job failed"
+    [ "$state" = succeeded ] && { echo "$job"; return 0; }
+    [ "$state" = failed ] && fail "the training job failed"
     sleep 0.5
   done
   fail "the training job did not finish in 120 s"

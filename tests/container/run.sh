@@ -73,7 +73,7 @@ wait_ready "$port" 120 running "$name"
 curl -fsS -X POST "http://127.0.0.1:$port/models/persisted/predict" -H 'content-type: application/json' \
   -d '{"inputs": [[540, 0, 0, 162, 2.5, 1040, 676, 28]], "samples": 50, "seed": 1}' \
   | json 'assert d["model"]=="persisted" and d["version"]==1, d' || fail "the trained model did not survive a restart"
-curl -fsS "http://127.0.0.1:$port/training-jobs/$job" | json 'assert d["state"]=="Succeeded", d' || fail "the job's state did not survive a restart"
+curl -fsS "http://127.0.0.1:$port/training-jobs/$job" | json 'assert d["state"]=="succeeded", d' || fail "the job's state did not survive a restart"
 say "after a restart the trained model and its job are still there (volume $volume)"
 
 t=$SECONDS

@@ -73,7 +73,7 @@ async function importPayloadModel(name) {
   const form = new FormData();
   form.append('weights', new Blob([weights]), 'model.safetensors');
   form.append('request', JSON.stringify({
-    network: { inputs: 2, hidden: [3], hiddenDropout: [0.1], head: { kind: 'Classification', outputs: 2 } },
+    network: { inputs: 2, hidden: [3], hiddenDropout: [0.1], head: { kind: 'classification', outputs: 2 } },
     featureNames: payloads.features, outputNames: payloads.classes, description: payloads.description, makeDefault: true,
   }));
   const response = await fetch(`${base}/models/${name}/import`, { method: 'POST', body: form });
@@ -564,7 +564,7 @@ try {
   await page.fill('#train-epochs', '8');
   await page.click('#train-start');
   await page.waitForSelector('#train-figure:not([hidden])', { timeout: 120_000 });
-  await page.waitForSelector('#training[data-state="Succeeded"]', { timeout: 120_000 });
+  await page.waitForSelector('#training[data-state="succeeded"]', { timeout: 120_000 });
   const points = await page.evaluate(() => window.explorer.charts['train-chart'].data.labels.length);
   assert.equal(points, 8, 'the loss curve has one point per epoch');
   await page.waitForFunction(() => document.querySelector('#model').value === 'browser-model' && document.querySelector('#tabular').dataset.rendered === 'true');
@@ -692,13 +692,13 @@ try {
 
   const jobsRoute = (url) => url.pathname.startsWith('/training-jobs');
   await page.route(jobsRoute, (route) => route.fulfill(route.request().method() === 'POST'
-    ? { status: 202, contentType: 'application/json', body: JSON.stringify({ id: `${payloads.job}/x`, state: 'Queued' }) }
+    ? { status: 202, contentType: 'application/json', body: JSON.stringify({ id: `${payloads.job}/x`, state: 'queued' }) }
     : {
       status: 200, contentType: 'application/json',
-      body: JSON.stringify({ id: payloads.job, state: 'Failed', epoch: 1, epochs: 3, metricName: payloads.job, validationMetric: 0.5, error: payloads.job, history: [{ epoch: 1, trainLoss: 0.7, validationLoss: 0.8 }] }),
+      body: JSON.stringify({ id: payloads.job, state: 'failed', epoch: 1, epochs: 3, metricName: payloads.job, validationMetric: 0.5, error: payloads.job, history: [{ epoch: 1, trainLoss: 0.7, validationLoss: 0.8 }] }),
     }));
   await page.click('#train-start');
-  await page.waitForSelector('#training[data-state="Failed"]');
+  await page.waitForSelector('#training[data-state="failed"]');
   assert.equal(await page.textContent('#train-status'), `Job failed: ${payloads.job}`);
   await assertNothingInjected('training job');
   await page.unroute(jobsRoute);

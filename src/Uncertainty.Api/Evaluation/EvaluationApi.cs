@@ -47,11 +47,15 @@ public sealed record EvaluateRequest(
 
 /// <summary>MC dropout and weight scaling side by side on the same rows; with an OOD dataset, detection and selective-prediction scores.</summary>
 /// <param name="Data">Which rows were scored: the dataset and split, "upload" or "inputs".</param>
+/// <param name="Model">The model scored.</param>
+/// <param name="Report">MC dropout and weight-scaling scores on the same rows.</param>
+/// <param name="Version">The model version scored.</param>
 public sealed record EvaluateResponse(string Model, int Version, string Data, EvaluationReport Report)
 {
     /// <summary>Which rows were scored (held-out or all), how many of how many, their indices, and why those.</summary>
     public required ScoredRows Scored { get; init; }
 
+    /// <summary>With oodDataset: OOD detection and selective-prediction scores; omitted otherwise.</summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public OodEvaluationReport? OutOfDistribution { get; init; }
 }
@@ -66,16 +70,18 @@ public static class EvaluationApi
         app.MapPost("/models/{name}/evaluate", Evaluate)
             .WithTags("Models")
             .WithName("EvaluateModel")
+            .WithDescription("JSON, or multipart form data with the CSV in part 'data' and this JSON in part 'request'. Needs an inference or administration key when keys are configured. Work over Uncertainty:EvaluationTimeoutSeconds is stopped (504); a full queue is 429 with Retry-After.")
             .WithSummary("Score a model on labelled rows: RMSE, MAE, Gal & Ghahramani's test log-likelihood and interval coverage for regressors; accuracy, NLL, Brier, ECE and reliability bins for classifiers; MC dropout beside weight scaling. On the model's own training data (the dataset it names, or the same CSV) only the rows held out at training are scored unless rows is all; the response's scored says which rows and why. Runs in bounded pieces between other predictions, within Uncertainty:EvaluationTimeoutSeconds.")
             .Accepts<EvaluateRequest>("application/json", "multipart/form-data")
             .WithMultipartBody("data", "CSV text with a header row naming the model's features and the target, instead of csv, dataset or inputs in the request.", fileRequired: false, RequestPart.Optional)
             .DisableAntiforgery()
             .AcceptsUploads()
             .RequireEvaluationScope()
-            .ProducesServiceProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status404NotFound, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType, StatusCodes.Status429TooManyRequests, StatusCodes.Status503ServiceUnavailable, StatusCodes.Status504GatewayTimeout);
+            .ProducesServiceProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status404NotFound, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType, StatusCodes.Status422UnprocessableEntity, StatusCodes.Status429TooManyRequests, StatusCodes.Status503ServiceUnavailable, StatusCodes.Status504GatewayTimeout);
         return app;
     }
 
+    /// <param name="name">The model's name (GET /models lists them).</param>
     public static async Task<Ok<EvaluateResponse>> Evaluate(
         string name, HttpRequest http, PredictionService predictions, IOptions<UncertaintyOptions> options, CancellationToken cancellationToken)
     {

@@ -18,9 +18,12 @@ public static class HealthApi
         var group = app.MapGroup("/health").WithTags("Health");
         group.MapGet("/live", () => TypedResults.Ok(new HealthStatus("live")))
             .WithName("Live")
+            .WithDescription("A liveness probe: 200 whenever the process answers HTTP.")
             .WithSummary("The process is up.");
         group.MapGet("/ready", Ready)
             .WithName("Ready")
+            .Produces<HealthStatus>(StatusCodes.Status503ServiceUnavailable)
+            .WithDescription("A readiness probe: 200 with each model's state once the service has started and until it begins to drain; 503 with status starting, draining or failed otherwise.")
             .WithSummary("200 once started (models provided and loaded) and until shutdown begins; lists each model's state. 503 while starting or draining.");
         return app;
     }

@@ -10,6 +10,10 @@ using Uncertainty.Model.Packaging;
 namespace Uncertainty.Api.Inference;
 
 /// <summary>A model's state for health reports and listings.</summary>
+/// <param name="Name">The model's name.</param>
+/// <param name="DefaultVersion">The version it serves by default; null when it has none.</param>
+/// <param name="State">loaded, notLoaded (loaded on first use) or failed.</param>
+/// <param name="Error">Why the default version failed to load; null otherwise.</param>
 public sealed record ModelHealth(string Name, int? DefaultVersion, string State, string? Error);
 
 /// <summary>

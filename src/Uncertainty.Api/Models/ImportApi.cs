@@ -25,6 +25,7 @@ namespace Uncertainty.Api.Models;
 /// <param name="TargetStd">Regression: multiplies the network's output (omitted: 1).</param>
 /// <param name="MakeDefault">Make the imported version the model's default (it is loaded and checked first). A model's first version is its default either way.</param>
 /// <param name="ReplaceSchema">Allow a version whose task, inputs or outputs differ from the model's current default (otherwise 409).</param>
+/// <param name="Description">Stored with the model version and shown by GET /models/{name}.</param>
 public sealed record ImportRequest(
     NetworkSpec? Network,
     IReadOnlyList<string>? FeatureNames = null,
@@ -38,6 +39,10 @@ public sealed record ImportRequest(
     bool ReplaceSchema = false,
     ImageInput? Image = null);
 
+/// <summary>The version an import created.</summary>
+/// <param name="Name">The model's name.</param>
+/// <param name="Version">The new version's number.</param>
+/// <param name="MadeDefault">Whether the new version now serves by default.</param>
 public sealed record ImportResponse(string Name, int Version, bool MadeDefault);
 
 public static class ImportApi
@@ -47,6 +52,7 @@ public static class ImportApi
         app.MapPost("/models/{name}/import", Import)
             .WithTags("Models")
             .WithName("ImportModel")
+            .WithDescription("Needs an administration key when keys are configured; 403 on a read-only replica. The network spec and the weights must fit each other (422 otherwise, with nothing imported); a spec over the resource limits is 422, an upload over the size limit 413, a version whose schema differs from the default without replaceSchema 409. The created version's URL is in Location.")
             .WithSummary("Import PyTorch-trained weights as safetensors (multipart: part 'weights' the .safetensors file, part 'request' the JSON network spec and scaling) as a new version. Pickle files (.pt, .pth, .pkl) are refused: loading them can run code.")
             .Accepts<ImportRequest>("multipart/form-data")
             .WithMultipartBody("weights", "The weights as a .safetensors file (safetensors.torch.save_file(model.state_dict(), path)).", fileRequired: true, RequestPart.Required)
@@ -54,10 +60,11 @@ public static class ImportApi
             .AcceptsUploads()
             .RequireAdminScope()
             .WritesToStore()
-            .ProducesServiceProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType, StatusCodes.Status422UnprocessableEntity);
+            .ProducesServiceProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType, StatusCodes.Status422UnprocessableEntity, StatusCodes.Status503ServiceUnavailable);
         return app;
     }
 
+    /// <param name="name">The model to add a version to (created by its first import): 1-64 characters of a-z, 0-9, '.', '_' and '-'.</param>
     public static async Task<Created<ImportResponse>> Import(
         string name, HttpRequest http, ModelRegistry registry, InferenceScheduler queue, IOptions<UncertaintyOptions> options, CancellationToken cancellationToken)
     {

@@ -9,15 +9,33 @@ using Uncertainty.Model.Training;
 
 namespace Uncertainty.Api.Models;
 
+/// <summary>A model in the store, as GET /models lists it.</summary>
 /// <param name="Error">Why the model cannot be described or served (its default version's manifest or weights are unreadable); null when it can.</param>
+/// <param name="Name">The model's name.</param>
+/// <param name="DefaultVersion">The version it serves by default; null when it has none.</param>
+/// <param name="Versions">Every version in the store, ascending.</param>
+/// <param name="Task">regression or classification; null when the model cannot be read.</param>
+/// <param name="Inputs">Values per input row; null when the model cannot be read.</param>
+/// <param name="Outputs">Output names (class labels for classifiers).</param>
 public sealed record ModelSummary(string Name, int? DefaultVersion, IReadOnlyList<int> Versions, string? Task, int? Inputs, IReadOnlyList<string>? Outputs, string? Error = null);
 
+/// <summary>One version of a model.</summary>
 /// <param name="Error">Why this version cannot be loaded or read; null when it can (or has not been tried).</param>
+/// <param name="Version">The version number.</param>
+/// <param name="CreatedAt">When the version was stored.</param>
+/// <param name="WeightsSha256">SHA-256 of the weights file, checked on every load.</param>
+/// <param name="Training">What training reported; null for imported weights.</param>
 public sealed record VersionInfo(int Version, DateTimeOffset? CreatedAt, string? WeightsSha256, TrainingInfo? Training, string? Error = null);
 
 /// <summary>What training reported, without the per-epoch history.</summary>
 /// <param name="BestValidationMetric">At the best epoch: validation RMSE in target units (regression) or accuracy (classification).</param>
 /// <param name="RowsPerSecond">Training throughput: rows (images) per second over every epoch.</param>
+/// <param name="Epochs">Epochs run.</param>
+/// <param name="BestEpoch">The epoch whose weights were kept (the best validation loss, or the last).</param>
+/// <param name="Rows">Training rows.</param>
+/// <param name="FinalLoss">Training loss of the last epoch.</param>
+/// <param name="BestValidationLoss">Validation loss at the best epoch; null without validation rows.</param>
+/// <param name="Seconds">Wall-clock training time.</param>
 public sealed record TrainingInfo(int Epochs, int BestEpoch, int Rows, double FinalLoss, double? BestValidationLoss, double? BestValidationMetric, double Seconds, double RowsPerSecond)
 {
     public static TrainingInfo? From(TrainingSummary? summary) => summary is null ? null
@@ -77,6 +95,16 @@ public sealed record ModelExamples(IReadOnlyList<float[]> Inputs, IReadOnlyList<
     }
 }
 
+/// <summary>A model as GET /models/{name} describes it: what to send and what comes back.</summary>
+/// <param name="Network">The default version's network spec; it can be sent back as the network of an import.</param>
+/// <param name="Description">What the model is, as stored with it.</param>
+/// <param name="Examples">Example rows of the training data: inputs that paste into POST /models/{name}/predict, with their targets or labels beside them; null when the package keeps none.</param>
+/// <param name="Name">The model's name.</param>
+/// <param name="DefaultVersion">The version it serves by default.</param>
+/// <param name="Versions">Every version with its training summary.</param>
+/// <param name="Task">regression or classification.</param>
+/// <param name="Inputs">Input names in feature order (POST /predict takes arrays in this order, or objects keyed by these names).</param>
+/// <param name="Outputs">Output names (class labels for classifiers).</param>
 public sealed record ModelDetails(
     string Name,
     int DefaultVersion,
@@ -105,12 +133,14 @@ public sealed record ModelDetails(
     public ForecastInput? Forecast { get; init; }
 }
 
+/// <summary>How a text model turns a string into token ids.</summary>
 /// <param name="Rules">The tokenizer's rules version (docs/layers.md, "Text").</param>
 /// <param name="VocabularySize">Token ids, padding (0) and unknown (1) included.</param>
 /// <param name="Preprocessing">email: a raw message becomes its subject, sender and body before tokenizing; none.</param>
 /// <param name="MaxTokens">Tokens read per text; later ones are ignored.</param>
 public sealed record TextDetails(string Rules, int VocabularySize, string Preprocessing, int MaxTokens);
 
+/// <summary>PUT /models/{name}/default-version body.</summary>
 /// <param name="Version">The version to serve by default.</param>
 public sealed record SetDefaultVersionRequest(int? Version);
 
@@ -119,13 +149,17 @@ public static class ModelsApi
     public static IEndpointRouteBuilder MapModelsApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/models").WithTags("Models");
-        group.MapGet("/", List).WithName("ListModels").WithSummary("The models in the store with their versions and default version; a model that cannot be read is listed with its error.");
+        group.MapGet("/", List).WithName("ListModels").WithSummary("The models in the store with their versions and default version; a model that cannot be read is listed with its error.")
+            .WithDescription("Every model in the store with its versions, default version, task, input count and output names. A model whose default manifest cannot be read is listed with its error instead of failing the listing.");
         group.MapGet("/{name}", Get).WithName("GetModel").WithSummary("A model's inputs (by name), outputs, task, versions with their training summary, and default version.")
+            .WithDescription("What to send to a model and what comes back: input names in order, outputs, task, network spec, example rows, and for image, text and forecasting models their preprocessing. 404 for an unknown model, 503 when its default version cannot be read.")
             .ProducesServiceProblems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status503ServiceUnavailable);
         group.MapPut("/{name}/default-version", SetDefaultVersion).WithName("SetDefaultVersion").RequireAdminScope().WritesToStore()
+            .WithDescription("Needs an administration key when keys are configured; 403 on a read-only replica. The version is loaded and checked (resource limits, SHA-256, finite outputs on its example rows) before it serves; a version that fails is 422 and the current default keeps serving.")
             .WithSummary("Switch the version a model serves by default; the new version is loaded and checked first, so a version that fails leaves the current one serving (422).")
-            .ProducesServiceProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status404NotFound, StatusCodes.Status422UnprocessableEntity);
+            .ProducesServiceProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status404NotFound, StatusCodes.Status422UnprocessableEntity, StatusCodes.Status503ServiceUnavailable);
         group.MapDelete("/{name}/versions/{version:int}", DeleteVersion).WithName("DeleteModelVersion").RequireAdminScope().WritesToStore().WithSummary("Delete a version that is not the default.")
+            .WithDescription("Needs an administration key when keys are configured; 403 on a read-only replica. The default version cannot be deleted (409): switch the default first.")
             .ProducesServiceProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
         return app;
     }
@@ -150,15 +184,19 @@ public static class ModelsApi
             }
         }).ToList());
 
+    /// <param name="name">The model's name (GET /models lists them).</param>
     public static Ok<ModelDetails> Get(string name, ModelStore store, ModelRegistry registry) =>
         TypedResults.Ok(Details(store, registry, name));
 
+    /// <param name="name">The model's name (GET /models lists them).</param>
     public static async Task<Ok<ModelDetails>> SetDefaultVersion(string name, SetDefaultVersionRequest request, ModelStore store, ModelRegistry registry, CancellationToken cancellationToken)
     {
         await registry.SetDefaultAsync(name, request.Version ?? throw new RequestValidationException("version", "Give the version to serve by default."), cancellationToken);
         return TypedResults.Ok(Details(store, registry, name));
     }
 
+    /// <param name="name">The model's name (GET /models lists them).</param>
+    /// <param name="version">The model version (GET /models/{name} lists them).</param>
     public static async Task<NoContent> DeleteVersion(string name, int version, ModelRegistry registry, CancellationToken cancellationToken)
     {
         await registry.DeleteAsync(name, version, cancellationToken);

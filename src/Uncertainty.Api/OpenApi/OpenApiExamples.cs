@@ -27,12 +27,12 @@ public static class OpenApiExamples
     private const string TrainingRequest = """
         {"model": "boston-small", "dataset": "boston", "target": "medv",
          "network": {"hidden": [50], "hiddenDropout": [0.05], "inputDropout": 0.05, "tau": 1.0},
-         "training": {"epochs": 400, "batchSize": 32, "optimizer": "Adam", "learningRate": 0.001, "validationFraction": 0.1, "patience": 50, "seed": 1},
+         "training": {"epochs": 400, "batchSize": 32, "optimizer": "adam", "learningRate": 0.001, "validationFraction": 0.1, "patience": 50, "seed": 1},
          "makeDefault": false}
         """;
 
     private const string TrainingJob = """
-        {"id": "019ac1d2e3f44a5b8c6d7e8f90a1b2c3", "model": "boston-small", "state": "Running", "data": "boston", "rows": 506,
+        {"id": "019ac1d2e3f44a5b8c6d7e8f90a1b2c3", "model": "boston-small", "state": "running", "data": "boston", "rows": 506,
          "createdAt": "2026-11-26T12:00:00+00:00", "startedAt": "2026-11-26T12:00:00+00:00", "epoch": 120, "epochs": 400,
          "trainLoss": 0.21, "validationLoss": 0.25, "validationMetric": 3.1, "metricName": "rmse", "elapsedSeconds": 3.2, "etaSeconds": 7.5,
          "history": [{"epoch": 1, "trainLoss": 0.95, "validationLoss": 0.9, "validationMetric": 8.4}], "madeDefault": false, "cancelRequested": false}

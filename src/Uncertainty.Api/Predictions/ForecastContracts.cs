@@ -26,6 +26,14 @@ public sealed record ForecastRequest(
 
 /// <summary>One forecast day: the MC mean, the epistemic, aleatoric and predictive variances, and the central intervals.</summary>
 /// <param name="Baseline">The seasonal-naive value (the same weekday in the last observed week) the network's correction is added to.</param>
+/// <param name="Date">The forecast day (yyyy-MM-dd).</param>
+/// <param name="Horizon">Days after the last history day (1 = the next day).</param>
+/// <param name="Mean">The MC mean forecast, in the series' units.</param>
+/// <param name="EpistemicVariance">Variance of the MC means over the passes (model uncertainty).</param>
+/// <param name="AleatoricVariance">Mean predicted noise variance (data uncertainty).</param>
+/// <param name="PredictiveVariance">Epistemic plus aleatoric variance.</param>
+/// <param name="Std">Square root of the predictive variance.</param>
+/// <param name="Intervals">Central predictive intervals, one per requested level.</param>
 public sealed record ForecastStep(
     DateOnly Date,
     int Horizon,
@@ -42,13 +50,24 @@ public sealed record ForecastStep(
     public double? StandardError { get; init; }
 }
 
+/// <summary>A central predictive interval of one forecast day.</summary>
+/// <param name="Level">The interval's probability (0-1), one of the request's intervalLevels.</param>
+/// <param name="Lower">Lower bound, in the series' units.</param>
+/// <param name="Upper">Upper bound, in the series' units.</param>
 public sealed record ForecastInterval(double Level, double Lower, double Upper)
 {
     /// <summary>"gaussian" (mean ± z·std) or "quantile" (the day's predictive mixture's quantiles).</summary>
     public IntervalMethod Method { get; init; } = IntervalMethod.Gaussian;
 }
 
+
+/// <summary>A forecast: one predictive distribution per day after the history.</summary>
 /// <param name="Paths">MC sample paths, [path][step], when asked for: each is one pass's whole forecast, its masks shared by every step.</param>
+/// <param name="Model">The forecasting model that answered.</param>
+/// <param name="Version">The model version that answered.</param>
+/// <param name="Steps">One entry per forecast day, in date order.</param>
+/// <param name="Samples">T, the MC passes used.</param>
+/// <param name="Seed">The seed of the dropout masks: send it back to get the same forecast.</param>
 public sealed record ForecastResponse(
     string Model,
     int Version,

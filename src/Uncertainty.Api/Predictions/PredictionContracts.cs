@@ -54,9 +54,12 @@ public enum IntervalMethod
     [JsonStringEnumMemberName("quantile")] Quantile,
 }
 
-/// <summary>The predictions of one request.</summary>
-/// <param name="Samples">Passes run: T (fewer when adaptive T stopped early), 1 in deterministic mode.</param>
-/// <param name="Seed">The seed of the dropout masks (give it back to reproduce the numbers).</param>
+/// <summary>MC dropout predictions, one per input row.</summary>
+/// <param name="Model">The model that answered.</param>
+/// <param name="Version">The model version that answered.</param>
+/// <param name="Predictions">One result per input row, in order.</param>
+/// <param name="Samples">T, the MC passes used (fewer than asked when an adaptive tolerance was met); 1 in deterministic mode.</param>
+/// <param name="Seed">The seed of the dropout masks: send it back to get the same numbers.</param>
 public sealed record PredictResponse(string Model, int Version, int Samples, ulong Seed, IReadOnlyList<RowResult> Predictions)
 {
     /// <summary>How the passes ran: "mc" or "deterministic".</summary>
@@ -64,6 +67,9 @@ public sealed record PredictResponse(string Model, int Version, int Samples, ulo
 }
 
 /// <summary>Central interval of the predictive distribution, per output.</summary>
+/// <param name="Level">The interval's probability (0-1).</param>
+/// <param name="Lower">Lower bound per output, in target units.</param>
+/// <param name="Upper">Upper bound per output, in target units.</param>
 public sealed record IntervalResult(double Level, double[] Lower, double[] Upper)
 {
     /// <summary>"gaussian" (mean ± z·std) or "quantile" (the predictive mixture's quantiles).</summary>
@@ -73,6 +79,7 @@ public sealed record IntervalResult(double Level, double[] Lower, double[] Upper
 /// <summary>One input row's prediction; regression and classification fields appear as they apply.</summary>
 public sealed record RowResult
 {
+    /// <summary>MC mean per output (regression, in target units) or mean class probability per class (classification).</summary>
     public required double[] Mean { get; init; }
 
     /// <summary>
@@ -81,39 +88,51 @@ public sealed record RowResult
     /// </summary>
     public required double[] EpistemicVariance { get; init; }
 
+    /// <summary>Regression: the mean predicted noise variance per output (data uncertainty).</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double[]? AleatoricVariance { get; init; }
 
+    /// <summary>Regression: epistemic plus aleatoric variance per output.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double[]? PredictiveVariance { get; init; }
 
+    /// <summary>Regression: square root of the predictive variance per output.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double[]? Std { get; init; }
 
+    /// <summary>Regression: the central predictive interval at the requested level.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IntervalResult? Interval { get; init; }
 
+    /// <summary>Classification: the MC mean probability per class (in the model's output order).</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double[]? Probabilities { get; init; }
 
+    /// <summary>Classification: the standard deviation of each class probability over the passes.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double[]? ProbabilityStd { get; init; }
 
+    /// <summary>Classification: the most probable class label.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Label { get; init; }
 
+    /// <summary>Classification: entropy of the mean probabilities (total uncertainty, nats).</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double? Entropy { get; init; }
 
+    /// <summary>Classification: mean per-pass entropy (aleatoric part, nats).</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double? ExpectedEntropy { get; init; }
 
+    /// <summary>Classification: entropy minus expected entropy (epistemic part, BALD; nats).</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double? MutualInformation { get; init; }
 
+    /// <summary>Classification: share of passes whose top class is not the modal class.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double? VariationRatio { get; init; }
 
+    /// <summary>With returnSamples: every pass's outputs, [pass][output].</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public float[][]? Samples { get; init; }
 

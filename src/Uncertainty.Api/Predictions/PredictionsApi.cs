@@ -13,18 +13,22 @@ public static class PredictionsApi
     public static IEndpointRouteBuilder MapPredictionsApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("").WithTags("Predictions").RequireInferenceScope()
-            .ProducesServiceProblems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType, StatusCodes.Status429TooManyRequests, StatusCodes.Status503ServiceUnavailable, StatusCodes.Status504GatewayTimeout);
+            .ProducesServiceProblems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType, StatusCodes.Status422UnprocessableEntity, StatusCodes.Status429TooManyRequests, StatusCodes.Status503ServiceUnavailable, StatusCodes.Status504GatewayTimeout);
         group.MapPost("/predict", PredictDefault)
             .WithName("Predict")
+            .WithDescription("Predicts with the model named by Uncertainty:DefaultModel. Rows are arrays in the model's feature order or objects keyed by feature name (text models take strings, image models arrays of pixels); T stochastic passes with dropout on give each row's mean and its epistemic and aleatoric variance. The same seed gives the same numbers. A full inference queue answers 429 with Retry-After, a draining service 503 with Retry-After, and work over its time limit 504.")
             .WithSummary("Predict with the default model: MC dropout mean, epistemic/aleatoric/predictive variance and an interval per input row (probabilities, entropy and mutual information for classifiers).");
         group.MapPost("/models/{name}/predict", PredictModel)
             .WithName("PredictWithModel")
+            .WithDescription("Predicts with the default version of the named model. Rows are arrays in the model's feature order or objects keyed by feature name (text models take strings, image models arrays of pixels); T stochastic passes with dropout on give each row's mean and its epistemic and aleatoric variance. The same seed gives the same numbers. A full inference queue answers 429 with Retry-After, a draining service 503 with Retry-After, and work over its time limit 504.")
             .WithSummary("Predict with a named model's default version.");
         group.MapPost("/models/{name}/versions/{version:int}/predict", PredictModelVersion)
             .WithName("PredictWithModelVersion")
+            .WithDescription("Predicts with one version of the named model, whether or not it is the default. Rows are arrays in the model's feature order or objects keyed by feature name (text models take strings, image models arrays of pixels); T stochastic passes with dropout on give each row's mean and its epistemic and aleatoric variance. The same seed gives the same numbers. A full inference queue answers 429 with Retry-After, a draining service 503 with Retry-After, and work over its time limit 504.")
             .WithSummary("Predict with one version of a named model.");
         group.MapPost("/models/{name}/predict/image", PredictImage)
             .WithName("PredictImage")
+            .WithDescription("Multipart form data with one file part 'image' (PNG or JPEG, one picture per request); the query gives samples, seed and returnSamples. The picture is converted to the model's channels, resized, scaled and, when its background is the opposite of the training images', inverted, as GET /models/{name} shows under 'image'. Anything but multipart is 415; a non-image model is 400.")
             .WithSummary("Predict for one picture with an image model's default version: multipart part 'image' (PNG or JPEG), converted, resized and scaled as the model's preprocessing ('image' in GET /models/{name}) says.")
             .Accepts<IFormFile>("multipart/form-data")
             .WithMultipartBody("image", "The picture, PNG or JPEG.", fileRequired: true, RequestPart.None)
@@ -35,15 +39,19 @@ public static class PredictionsApi
     public static Task<Ok<PredictResponse>> PredictDefault(PredictRequest request, PredictionService predictions, CancellationToken cancellationToken) =>
         Predict(predictions.DefaultModel, null, request, predictions, cancellationToken);
 
+    /// <param name="name">The model's name (GET /models lists them).</param>
     public static Task<Ok<PredictResponse>> PredictModel(string name, PredictRequest request, PredictionService predictions, CancellationToken cancellationToken) =>
         Predict(name, null, request, predictions, cancellationToken);
 
+    /// <param name="name">The model's name (GET /models lists them).</param>
+    /// <param name="version">The model version (GET /models/{name} lists them).</param>
     public static Task<Ok<PredictResponse>> PredictModelVersion(string name, int version, PredictRequest request, PredictionService predictions, CancellationToken cancellationToken) =>
         Predict(name, version, request, predictions, cancellationToken);
 
     /// <param name="samples">T, the number of stochastic passes.</param>
     /// <param name="seed">Seeds the dropout masks; omitted, fresh masks are drawn and the seed used is returned.</param>
     /// <param name="returnSamples">Also return every pass's class probabilities.</param>
+    /// <param name="name">The model's name (GET /models lists them).</param>
     /// <param name="mode">"mc" (default) or "deterministic" (one pass with dropout off), as in the JSON body of /predict.</param>
     /// <param name="interval">"gaussian" (default) or "quantile" (regression image models only), as in the JSON body of /predict.</param>
     /// <param name="intervalLevel">Level of the central predictive interval (regression image models).</param>

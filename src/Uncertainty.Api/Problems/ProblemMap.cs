@@ -27,13 +27,17 @@ public static class ProblemMap
         NonFiniteOutputException e => new(StatusCodes.Status422UnprocessableEntity, e.Title, e.Message),
 
         // Kestrel and the framework: unreadable or oversized bodies, malformed multipart.
-        BadHttpRequestException { InnerException: System.Text.Json.JsonException json } e =>
-            new(e.StatusCode, "Bad request", $"The request body is not valid: {RequestBodies.Describe(json)}"),
+        // Their messages name .NET types ("System.Int32"); the client gets the JSON field and the expected value in words.
+        BadHttpRequestException { InnerException: System.Text.Json.JsonException json } e => BodyProblem(e.StatusCode, JsonContract.Describe(json)),
+        BadHttpRequestException { StatusCode: StatusCodes.Status400BadRequest } e when JsonContract.DescribeBinding(e.Message) is { } binding => BodyProblem(e.StatusCode, binding),
         BadHttpRequestException e => new(e.StatusCode, e.StatusCode == StatusCodes.Status413PayloadTooLarge ? "Request body too large" : "Bad request", e.Message),
-        System.Text.Json.JsonException e => new(StatusCodes.Status400BadRequest, "Bad request", $"The request body is not valid: {RequestBodies.Describe(e)}"),
+        System.Text.Json.JsonException e => BodyProblem(StatusCodes.Status400BadRequest, JsonContract.Describe(e)),
         InvalidDataException e => new(StatusCodes.Status400BadRequest, "Bad request", $"The request body cannot be read: {e.Message}"),
         _ => new(StatusCodes.Status500InternalServerError, "Internal server error", "An unexpected error occurred; it has been logged.") { Unexpected = true },
     };
+
+    private static Problem BodyProblem(int status, JsonContract.BodyError error) =>
+        new(status, "One or more validation errors occurred.", $"The request is not valid: {error.Message}") { Errors = new Dictionary<string, string[]> { [error.Field] = [error.Message] } };
 
     /// <summary>What the service answers for one failure.</summary>
     public sealed record Problem(int Status, string Title, string Detail)

@@ -5,7 +5,8 @@ using Uncertainty.Model.Training;
 
 namespace Uncertainty.Api.Training;
 
-[JsonConverter(typeof(JsonStringEnumConverter<JobState>))]
+/// <summary>A training job's state: queued, running, then succeeded, failed or cancelled.</summary>
+[JsonConverter(typeof(CamelCaseEnumConverter<JobState>))]
 public enum JobState
 {
     Queued,
@@ -64,15 +65,19 @@ public sealed record NetworkRequest
     /// <summary>Hidden layer widths of the MLP shorthand (default one layer of 50).</summary>
     public IReadOnlyList<int>? Hidden { get; init; }
 
+    /// <summary>MLP shorthand: the hidden activation (default relu).</summary>
     public Activation Activation { get; init; } = Activation.Relu;
 
+    /// <summary>MLP shorthand: dropout rate on the inputs (default 0).</summary>
     public double InputDropout { get; init; }
 
     /// <summary>One rate for every hidden layer, or one per layer (default 0.1).</summary>
     public IReadOnlyList<double>? HiddenDropout { get; init; }
 
+    /// <summary>inverted (default) or standard dropout scaling.</summary>
     public DropoutKind DropoutKind { get; init; } = DropoutKind.Inverted;
 
+    /// <summary>MLP shorthand: none (default), batchNorm or layerNorm after each hidden linear layer.</summary>
     public Normalization Normalization { get; init; } = Normalization.None;
 
     /// <summary>Learn per-input noise (mean and log-variance heads) instead of a fixed precision; regression only.</summary>
@@ -106,53 +111,73 @@ public sealed record NetworkRequest
 }
 
 /// <summary>One epoch of a job's learning curve.</summary>
+/// <param name="Epoch">The epoch (1-based).</param>
+/// <param name="TrainLoss">Mean training loss over the epoch.</param>
+/// <param name="ValidationLoss">Validation loss after the epoch; null without validation rows.</param>
+/// <param name="ValidationMetric">Validation RMSE in target units (regression) or accuracy (classification); null without validation rows.</param>
 public sealed record EpochPoint(int Epoch, double TrainLoss, double? ValidationLoss, double? ValidationMetric);
 
 /// <summary>A training job as GET /training-jobs/{id} reports it (and as it is persisted).</summary>
 public sealed record TrainingJob
 {
+    /// <summary>The job's id (32 hex digits).</summary>
     public required string Id { get; init; }
 
+    /// <summary>The model the trained network becomes a new version of.</summary>
     public required string Model { get; init; }
 
+    /// <summary>queued, running, succeeded, failed or cancelled.</summary>
     public JobState State { get; init; }
 
     /// <summary>Where the rows came from: the bundled dataset's name, or "upload".</summary>
     public required string Data { get; init; }
 
+    /// <summary>Rows of data the job trains on (before the validation split).</summary>
     public int Rows { get; init; }
 
+    /// <summary>When the job was submitted.</summary>
     public DateTimeOffset CreatedAt { get; init; }
 
+    /// <summary>When training started; null while queued.</summary>
     public DateTimeOffset? StartedAt { get; init; }
 
+    /// <summary>When the job finished; null until then.</summary>
     public DateTimeOffset? FinishedAt { get; init; }
 
+    /// <summary>Epochs completed.</summary>
     public int Epoch { get; init; }
 
+    /// <summary>Epochs asked for.</summary>
     public int Epochs { get; init; }
 
+    /// <summary>Training loss of the last completed epoch.</summary>
     public double? TrainLoss { get; init; }
 
+    /// <summary>Validation loss of the last completed epoch; null without validation rows.</summary>
     public double? ValidationLoss { get; init; }
 
+    /// <summary>Validation RMSE (target units) or accuracy of the last completed epoch.</summary>
     public double? ValidationMetric { get; init; }
 
     /// <summary>What <see cref="ValidationMetric"/> is: rmse (target units) or accuracy.</summary>
     public string? MetricName { get; init; }
 
+    /// <summary>Seconds since training started.</summary>
     public double? ElapsedSeconds { get; init; }
 
     /// <summary>Estimated seconds to the last epoch, from the mean epoch time so far.</summary>
     public double? EtaSeconds { get; init; }
 
+    /// <summary>The learning curve: one point per completed epoch.</summary>
     public IReadOnlyList<EpochPoint> History { get; init; } = [];
 
     /// <summary>The model version this job registered once it succeeded.</summary>
     public int? Version { get; init; }
 
+    /// <summary>Whether the saved version became the model's default.</summary>
     public bool MadeDefault { get; init; }
 
+    /// <summary>Why the job failed; null otherwise.</summary>
     public string? Error { get; init; }
 
     /// <summary>A cancellation was asked for; the job stops after the current epoch.</summary>

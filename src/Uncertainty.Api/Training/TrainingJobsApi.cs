@@ -21,6 +21,7 @@ public static class TrainingJobsApi
         var group = app.MapGroup("/training-jobs").WithTags("Training");
         group.MapPost("/", Submit)
             .WithName("SubmitTrainingJob")
+            .WithDescription("Needs an administration key when keys are configured; 403 on a read-only replica. The request is checked (data, network, resource limits, schema) before the job is queued; the answer is 202 with the job and its URL in Location, to poll until its state is succeeded, failed or cancelled. A full job queue is 429 with Retry-After.")
             .WithSummary("Train a dropout network on a bundled dataset or CSV data (JSON body, or multipart: part 'data' the CSV file, part 'request' the JSON); 202 with the job's Location.")
             .Accepts<TrainingJobRequest>("application/json", "multipart/form-data")
             .WithMultipartBody("data", "CSV text with a header row, instead of csv or dataset in the request.", fileRequired: false, RequestPart.Required)
@@ -29,10 +30,13 @@ public static class TrainingJobsApi
             .RequireAdminScope()
             .WritesToStore()
             .ProducesServiceProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType, StatusCodes.Status422UnprocessableEntity, StatusCodes.Status429TooManyRequests);
-        group.MapGet("/", List).WithName("ListTrainingJobs").WithSummary("Every training job, newest first.");
+        group.MapGet("/", List).WithName("ListTrainingJobs").WithSummary("Every training job, newest first.")
+            .WithDescription("Every job this service knows (queued, running and finished, persisted across restarts), newest first.");
         group.MapGet("/{id}", Get).WithName("GetTrainingJob").WithSummary("A job's state, epoch, losses, validation metric, learning curve, ETA and, once done, the model version it saved.")
+            .WithDescription("Poll this until the state is succeeded, failed or cancelled; a succeeded job names the model version it saved.")
             .ProducesServiceProblems(StatusCodes.Status404NotFound);
         group.MapDelete("/{id}", Cancel).WithName("CancelTrainingJob").WithSummary("Cancel a job: a queued one at once, a running one after its current epoch.").RequireAdminScope().WritesToStore()
+            .WithDescription("Needs an administration key when keys are configured. 202 with the job (cancelRequested true); 409 when it has already finished.")
             .ProducesServiceProblems(StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
         return app;
     }
@@ -89,9 +93,11 @@ public static class TrainingJobsApi
 
     public static Ok<IReadOnlyList<TrainingJob>> List(TrainingJobRunner runner) => TypedResults.Ok(runner.List());
 
+    /// <param name="id">The training job's id, from the Location of POST /training-jobs.</param>
     public static Ok<TrainingJob> Get(string id, TrainingJobRunner runner) =>
         TypedResults.Ok(runner.Find(id) ?? throw NotFound(id));
 
+    /// <param name="id">The training job's id, from the Location of POST /training-jobs.</param>
     public static Accepted<TrainingJob> Cancel(string id, TrainingJobRunner runner)
     {
         var existing = runner.Find(id) ?? throw NotFound(id);

@@ -626,12 +626,12 @@ async function followJob(id, lossChart, name) {
     if (job.history.length > 0) $('train-figure').hidden = false; // no empty chart before the first epoch
     const metric = job.validationMetric != null ? `, validation ${job.metricName} ${job.validationMetric.toFixed(3)}` : '';
     const eta = job.etaSeconds != null ? `, about ${Math.ceil(job.etaSeconds)} s left` : '';
-    say(`Job ${id.slice(0, 8)}…: ${job.state.toLowerCase()}, epoch ${job.epoch}/${job.epochs}${metric}${eta}`, job.state === 'Failed', $('train-status'));
+    say(`Job ${id.slice(0, 8)}…: ${job.state.toLowerCase()}, epoch ${job.epoch}/${job.epochs}${metric}${eta}`, job.state === 'failed', $('train-status'));
     $('training').dataset.state = job.state;
-    if (['Succeeded', 'Failed', 'Cancelled'].includes(job.state)) {
+    if (['succeeded', 'failed', 'cancelled'].includes(job.state)) {
       $('train-cancel').disabled = true;
       $('train-start').disabled = false;
-      if (job.state === 'Succeeded') {
+      if (job.state === 'succeeded') {
         say(`Job ${id.slice(0, 8)}… saved ${name} version ${job.version} (now its default).`, false, $('train-status'));
         await loadModels(name);
       } else if (job.error) {

@@ -15,7 +15,7 @@ public sealed record ForecastWindows(float[] Inputs, float[] Targets, int Count,
 }
 
 /// <summary>
-/// A series of one value per consecutive day. <see cref="Load"/> reads the CDC/NCHS US daily births 1969-1988
+/// A series of one value per consecutive day. <see cref="Load(DataCache?)"/> reads the CDC/NCHS US daily births 1969-1988
 /// (<see cref="SequenceDatasets.UsBirths"/>): 7305 days, 1969-01-01 to 1988-12-31; the last two years, from
 /// <see cref="BirthsTestStart"/>, are its test period.
 /// </summary>

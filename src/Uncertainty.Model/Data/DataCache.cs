@@ -14,7 +14,7 @@ public sealed record FetchResult(string Name, string Directory, IReadOnlyList<st
 /// <summary>
 /// The data cache: datasets fetched once and kept as verified files in <c>{Directory}/{name}/</c>, image datasets
 /// (<see cref="ImageDatasets"/>) as uncompressed IDX files, sequence datasets (<see cref="SequenceDatasets"/>) as one
-/// JSON Lines or CSV file each. <see cref="FetchAsync"/> is the only thing that downloads or copies; loading reads what
+/// JSON Lines or CSV file each. <see cref="FetchAsync(string, string?, IProgress{FetchProgress}?, CancellationToken)"/> is the only thing that downloads or copies; loading reads what
 /// is there and, when a dataset is missing, names the command that fetches it. Every file is checked against its
 /// pinned length and hash (MD5 for the published IDX files, SHA-256 for the files made here) when it is stored and
 /// again when it is loaded.
@@ -48,7 +48,7 @@ public sealed class DataCache(string? directory = null, HttpClient? http = null)
         : environment("XDG_CACHE_HOME") is { Length: > 0 } xdg && Path.IsPathRooted(xdg) ? Path.Combine(xdg, "uncertainty", "data")
         : Path.Combine(home, ".cache", "uncertainty", "data");
 
-    /// <summary>Every dataset name <see cref="FetchAsync"/> knows: the image datasets, then the sequence datasets.</summary>
+    /// <summary>Every dataset name <see cref="FetchAsync(string, string?, IProgress{FetchProgress}?, CancellationToken)"/> knows: the image datasets, then the sequence datasets.</summary>
     public static IReadOnlyList<string> Names { get; } =
         [.. ImageDatasets.All.Select(d => d.Name), .. SequenceDatasets.All.Select(d => d.Name)];
 

@@ -7,11 +7,27 @@ namespace Uncertainty.Model.Evaluation;
 
 /// <summary>Regression scores in target units.</summary>
 /// <param name="LogLikelihood">MC: Gal and Ghahramani's log-mean-exp over passes; weight scaling: one Gaussian with the aleatoric variance.</param>
+/// <param name="Rmse">Root mean squared error of the predictive mean, in target units.</param>
+/// <param name="Mae">Mean absolute error of the predictive mean, in target units.</param>
+/// <param name="Coverage90">Share of targets inside the central 90 % predictive interval (0-1; 0.9 when calibrated).</param>
+/// <param name="Coverage95">Share of targets inside the central 95 % predictive interval (0-1; 0.95 when calibrated).</param>
 public sealed record RegressionMetrics(double Rmse, double Mae, double LogLikelihood, double Coverage90, double Coverage95);
 
+/// <summary>Classification scores of the mean predicted class probabilities.</summary>
+/// <param name="Accuracy">Share of rows whose most probable class is the true class (0-1).</param>
+/// <param name="NegativeLogLikelihood">Mean negative log probability of the true class (nats; lower is better).</param>
+/// <param name="Brier">Mean squared error of the probability vector against the one-hot truth (0-2; lower is better).</param>
+/// <param name="ExpectedCalibrationError">Expected calibration error over the reliability bins: the count-weighted gap between confidence and accuracy (0-1).</param>
+/// <param name="Reliability">The reliability diagram: confidence bins with their mean confidence and accuracy.</param>
 public sealed record ClassificationMetrics(double Accuracy, double NegativeLogLikelihood, double Brier, double ExpectedCalibrationError, IReadOnlyList<ReliabilityBin> Reliability);
 
 /// <summary>MC dropout and weight scaling scored side by side on the same rows.</summary>
+/// <param name="Rows">Rows scored.</param>
+/// <param name="Samples">T, the MC dropout passes per row.</param>
+/// <param name="McDropout">Regression: scores of the MC dropout predictive distribution; null for classifiers.</param>
+/// <param name="WeightScaling">Regression: scores of the deterministic (weight-scaled) pass; null for classifiers.</param>
+/// <param name="McDropoutClassification">Classification: scores of the MC mean probabilities; null for regressors.</param>
+/// <param name="WeightScalingClassification">Classification: scores of the deterministic (weight-scaled) probabilities; null for regressors.</param>
 public sealed record EvaluationReport(
     int Rows,
     int Samples,

@@ -1,6 +1,11 @@
 namespace Uncertainty.Model.Evaluation;
 
 /// <summary>One bin of a reliability diagram: predictions whose confidence fell in [Lower, Upper).</summary>
+/// <param name="Lower">Lowest confidence of the bin (inclusive).</param>
+/// <param name="Upper">Upper confidence bound of the bin (exclusive; the last bin includes 1).</param>
+/// <param name="Count">Predictions whose confidence fell in the bin.</param>
+/// <param name="MeanConfidence">Mean confidence (largest class probability) of those predictions.</param>
+/// <param name="Accuracy">Share of those predictions that were right.</param>
 public sealed record ReliabilityBin(double Lower, double Upper, int Count, double MeanConfidence, double Accuracy);
 
 /// <summary>The scoring rules, as plain functions of predictions and truths.</summary>

@@ -13,6 +13,13 @@ namespace Uncertainty.Model.Evaluation;
 public sealed record PerScore<T>(T PredictiveEntropy, T MutualInformation, T MaxProbability, T DeterministicMaxProbability);
 
 /// <summary>Out-of-distribution detection (OOD rows positive) and selective prediction on the in-distribution rows.</summary>
+/// <param name="InDistribution">The in-distribution rows: the dataset and split scored.</param>
+/// <param name="InDistributionRows">In-distribution rows scored.</param>
+/// <param name="OutOfDistribution">The out-of-distribution dataset (its test split).</param>
+/// <param name="OutOfDistributionRows">Out-of-distribution rows scored.</param>
+/// <param name="Samples">T, the MC dropout passes per row.</param>
+/// <param name="Detection">OOD detection scores per uncertainty score.</param>
+/// <param name="Selective">Selective-prediction scores on the in-distribution rows per uncertainty score.</param>
 public sealed record OodEvaluationReport(
     string InDistribution,
     int InDistributionRows,

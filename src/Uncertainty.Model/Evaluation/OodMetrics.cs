@@ -1,12 +1,20 @@
 namespace Uncertainty.Model.Evaluation;
 
 /// <summary>How well one score separates out-of-distribution rows (the positives) from in-distribution rows.</summary>
+/// <param name="Auroc">Area under the ROC curve of the score separating OOD rows from in-distribution rows (0.5 = chance, 1 = perfect).</param>
+/// <param name="AuprOut">Area under the precision-recall curve with the OOD rows as positives.</param>
+/// <param name="AuprIn">Area under the precision-recall curve with the in-distribution rows as positives (scores negated).</param>
 public sealed record OodReport(double Auroc, double AuprOut, double AuprIn);
 
 /// <summary>
 /// Selective prediction from one uncertainty score: accuracy on the 90, 95 and 99 % most certain rows, and the
 /// area under the risk-coverage curve with its excess over an oracle that ranks every error last.
 /// </summary>
+/// <param name="AccuracyAt90">Accuracy on the 90 % of rows the score is most certain about.</param>
+/// <param name="AccuracyAt95">Accuracy on the 95 % of rows the score is most certain about.</param>
+/// <param name="AccuracyAt99">Accuracy on the 99 % of rows the score is most certain about.</param>
+/// <param name="Aurc">Area under the risk-coverage curve (lower is better).</param>
+/// <param name="ExcessAurc">AURC minus that of an oracle that ranks every error last (0 = as good as the oracle).</param>
 public sealed record SelectiveReport(double AccuracyAt90, double AccuracyAt95, double AccuracyAt99, double Aurc, double ExcessAurc);
 
 /// <summary>

@@ -12,6 +12,9 @@ namespace Uncertainty.Model.Forecasting;
 /// request carries all the days: a sample's dropout masks are shared by the rows of a request, so each MC sample is a
 /// coherent forecast path.
 /// </summary>
+/// <param name="Window">Days of history read per forecast (the last ones of the history sent).</param>
+/// <param name="Horizon">Days forecast after the last history day.</param>
+/// <param name="LevelDays">Days at the end of the window whose mean is the level the window is taken relative to.</param>
 public sealed record ForecastInput(int Window, int Horizon, int LevelDays)
 {
     /// <summary>Values per step (<see cref="FeatureNames"/>).</summary>

@@ -34,7 +34,7 @@ public sealed record McRequest
 }
 
 /// <summary>The arithmetic of the forward pass.</summary>
-[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<ComputePrecision>))]
+[System.Text.Json.Serialization.JsonConverter(typeof(Networks.CamelCaseEnumConverter<ComputePrecision>))]
 public enum ComputePrecision
 {
     /// <summary>IEEE float32 everywhere: the reference.</summary>

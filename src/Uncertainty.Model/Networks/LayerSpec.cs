@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace Uncertainty.Model.Networks;
@@ -7,6 +8,13 @@ namespace Uncertainty.Model.Networks;
 /// ordinal.
 /// </summary>
 public sealed class NamedEnumConverter<T>() : JsonStringEnumConverter<T>(namingPolicy: null, allowIntegerValues: false)
+    where T : struct, Enum;
+
+/// <summary>
+/// Enum values as camelCase names ("heteroscedasticRegression"), the service's one spelling on the wire and in manifests; a
+/// number is refused. Reading ignores case, so packages written with the earlier PascalCase names ("Regression") still load.
+/// </summary>
+public sealed class CamelCaseEnumConverter<T>() : JsonStringEnumConverter<T>(JsonNamingPolicy.CamelCase, allowIntegerValues: false)
     where T : struct, Enum;
 
 /// <summary>The layer types a network spec may list; docs/layers.md gives the PyTorch module of each.</summary>
@@ -86,38 +94,50 @@ public enum SequenceReturn
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record LayerSpec
 {
+    /// <summary>The layer type; docs/layers.md gives its fields and PyTorch module.</summary>
     public required LayerType Type { get; init; }
 
+    /// <summary>linear: output features; conv2d: output channels.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public int? Out { get; init; }
 
+    /// <summary>conv2d and pools: the square kernel size.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public int? Kernel { get; init; }
 
+    /// <summary>conv2d and pools: the step between windows (a pool defaults to its kernel, conv2d to 1).</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public int? Stride { get; init; }
 
+    /// <summary>conv2d and pools: zero padding on each side (default 0).</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public int? Padding { get; init; }
 
+    /// <summary>dropout, dropout2d: the drop probability (default 0.5).</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double? P { get; init; }
 
+    /// <summary>adaptiveAvgPool2d: the square output size.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public int? Size { get; init; }
 
+    /// <summary>embedding: token ids, padding (0) and unknown (1) included.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public int? Vocab { get; init; }
 
+    /// <summary>embedding: vector width per token.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public int? Dim { get; init; }
 
+    /// <summary>embedding: the probability of dropping a whole token type per sequence (word dropout).</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double? WordDropout { get; init; }
 
+    /// <summary>positionalEmbedding: the longest sequence it covers.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public int? MaxLength { get; init; }
 
+    /// <summary>lstm, gru: the hidden state width.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public int? Hidden { get; init; }
 
@@ -125,15 +145,19 @@ public sealed record LayerSpec
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public int? Layers { get; init; }
 
+    /// <summary>lstm, gru: the rate of the per-sequence mask on the inputs.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double? InputDropout { get; init; }
 
+    /// <summary>lstm, gru: the rate of the per-sequence mask on the recurrent state.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double? RecurrentDropout { get; init; }
 
+    /// <summary>lstm, gru: the rate of the per-sequence mask on the outputs.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double? OutputDropout { get; init; }
 
+    /// <summary>lstm, gru: last (the state after the last valid step, default) or all (the output at every step).</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public SequenceReturn? Return { get; init; }
 
@@ -141,12 +165,15 @@ public sealed record LayerSpec
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public bool? Naive { get; init; }
 
+    /// <summary>transformerEncoder: the model width (the input vectors' width).</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public int? DModel { get; init; }
 
+    /// <summary>transformerEncoder: attention heads (dModel must be a multiple).</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public int? Heads { get; init; }
 
+    /// <summary>transformerEncoder: the feed-forward hidden width.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public int? Ffn { get; init; }
 
@@ -158,6 +185,7 @@ public sealed record LayerSpec
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double? AttentionDropout { get; init; }
 
+    /// <summary>transformerEncoder: layer normalisation before attention and feed-forward (pre-norm) instead of after.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public bool? NormFirst { get; init; }
 

@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 namespace Uncertainty.Model.Networks;
 
 /// <summary>What the network predicts and how its outputs are read.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<HeadKind>))]
+[JsonConverter(typeof(CamelCaseEnumConverter<HeadKind>))]
 public enum HeadKind
 {
     /// <summary>Mean per output; aleatoric noise is the fixed precision <see cref="HeadSpec.Tau"/>.</summary>
@@ -17,7 +17,7 @@ public enum HeadKind
     Classification,
 }
 
-[JsonConverter(typeof(JsonStringEnumConverter<Activation>))]
+[JsonConverter(typeof(CamelCaseEnumConverter<Activation>))]
 public enum Activation
 {
     Relu,
@@ -32,7 +32,7 @@ public enum Activation
 }
 
 /// <summary>How dropout keeps expectations equal between training and deterministic prediction.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<DropoutKind>))]
+[JsonConverter(typeof(CamelCaseEnumConverter<DropoutKind>))]
 public enum DropoutKind
 {
     /// <summary>Kept units are scaled by 1/(1-p) when sampling; deterministic prediction is the identity.</summary>
@@ -42,7 +42,7 @@ public enum DropoutKind
     Standard,
 }
 
-[JsonConverter(typeof(JsonStringEnumConverter<Normalization>))]
+[JsonConverter(typeof(CamelCaseEnumConverter<Normalization>))]
 public enum Normalization
 {
     None,
@@ -53,6 +53,7 @@ public enum Normalization
 /// <summary>The output layer.</summary>
 public sealed record HeadSpec
 {
+    /// <summary>regression (fixed noise precision tau), heteroscedasticRegression (learnt noise per input) or classification (softmax).</summary>
     public HeadKind Kind { get; init; } = HeadKind.Regression;
 
     /// <summary>Number of regression targets, or of classes.</summary>
@@ -92,6 +93,7 @@ public sealed record NetworkSpec
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<int>? Hidden { get; init; }
 
+    /// <summary>MLP shorthand: the hidden activation (default relu).</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public Activation Activation { get; init; } = Activation.Relu;
 
@@ -103,11 +105,14 @@ public sealed record NetworkSpec
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<double>? HiddenDropout { get; init; }
 
+    /// <summary>inverted (kept units scaled by 1/(1-p) when sampling; the default) or standard (deterministic prediction scales by 1-p).</summary>
     public DropoutKind DropoutKind { get; init; } = DropoutKind.Inverted;
 
+    /// <summary>MLP shorthand: normalisation after each hidden linear layer: none (default), batchNorm or layerNorm.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public Normalization Normalization { get; init; } = Normalization.None;
 
+    /// <summary>The output layer: task, number of outputs and noise precision.</summary>
     public HeadSpec Head { get; init; } = new();
 
     /// <summary>Width of the network's last layer: outputs, twice that for a heteroscedastic head (mean and log-variance).</summary>

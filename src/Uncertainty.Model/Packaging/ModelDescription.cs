@@ -7,7 +7,7 @@ using Uncertainty.Model.Training;
 namespace Uncertainty.Model.Packaging;
 
 /// <summary>What the training images looked like: light ink on a dark background (MNIST, the 8x8 digits) or the reverse.</summary>
-[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<ImageBackground>))]
+[System.Text.Json.Serialization.JsonConverter(typeof(Networks.CamelCaseEnumConverter<ImageBackground>))]
 public enum ImageBackground
 {
     Dark,
@@ -19,6 +19,11 @@ public enum ImageBackground
 /// <see cref="Height"/> x <see cref="Width"/>, scaled so full intensity is <see cref="PixelMax"/> (the raw units of the
 /// training data), and inverted when its background is the opposite of <see cref="Background"/>.
 /// </summary>
+/// <param name="Channels">Channels the picture is converted to: 1 (grey) or 3 (RGB).</param>
+/// <param name="Height">Height in pixels the picture is resized to.</param>
+/// <param name="Width">Width in pixels the picture is resized to.</param>
+/// <param name="PixelMax">The value of full intensity in the training data (1 for 0-1 pixels, 255 for bytes).</param>
+/// <param name="Background">The training images' background: dark (light ink on dark, as MNIST) or light; a picture with the other background is inverted.</param>
 public sealed record ImageInput(int Channels, int Height, int Width, double PixelMax, ImageBackground Background)
 {
     /// <summary>The preprocessing of a network over [C, H, W] trained on <paramref name="pixels"/> (raw values, row-major).</summary>

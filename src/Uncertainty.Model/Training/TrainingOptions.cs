@@ -3,7 +3,7 @@ using Uncertainty.Model.Networks;
 
 namespace Uncertainty.Model.Training;
 
-[JsonConverter(typeof(JsonStringEnumConverter<OptimizerKind>))]
+[JsonConverter(typeof(CamelCaseEnumConverter<OptimizerKind>))]
 public enum OptimizerKind
 {
     /// <summary>SGD with (optionally Nesterov) momentum.</summary>
@@ -14,7 +14,7 @@ public enum OptimizerKind
     AdamW,
 }
 
-[JsonConverter(typeof(JsonStringEnumConverter<LearningRateSchedule>))]
+[JsonConverter(typeof(CamelCaseEnumConverter<LearningRateSchedule>))]
 public enum LearningRateSchedule
 {
     Constant,
@@ -27,7 +27,7 @@ public enum LearningRateSchedule
 }
 
 /// <summary>How Linear layers start.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<WeightInitialization>))]
+[JsonConverter(typeof(CamelCaseEnumConverter<WeightInitialization>))]
 public enum WeightInitialization
 {
     /// <summary>PyTorch's default: weights and biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)).</summary>
@@ -45,8 +45,10 @@ public sealed record ImageAugmentation
         ? Height == spec.InputShape![1] && Width == spec.InputShape[2] ? null : $"Augmentation of {Height}x{Width} images does not fit the network's {spec.InputShape[1]}x{spec.InputShape[2]} input."
         : (long)Height * Width == spec.Inputs ? null : $"Augmentation of {Height}x{Width} images needs {(long)Height * Width} inputs; the network takes {spec.Inputs}.";
 
+    /// <summary>Image height in pixels (the network input's H).</summary>
     public required int Height { get; init; }
 
+    /// <summary>Image width in pixels (the network input's W).</summary>
     public required int Width { get; init; }
 
     /// <summary>Random translation of up to this many pixels in each direction (vacated pixels become 0).</summary>
@@ -61,6 +63,7 @@ public sealed record ImageAugmentation
     /// <summary>Cutout (DeVries and Taylor): with this probability zero a square of <see cref="CutoutSize"/> pixels at a random centre.</summary>
     public double CutoutProbability { get; init; }
 
+    /// <summary>Side of the cutout square in pixels.</summary>
     public int CutoutSize { get; init; } = 3;
 
     /// <summary>Random erasing (Zhong et al.): with this probability zero a rectangle of 2-33 % of the area, aspect 0.3-3.3.</summary>
@@ -70,30 +73,40 @@ public sealed record ImageAugmentation
 /// <summary>Everything that shapes training besides the data and the network; defaults follow common practice.</summary>
 public sealed record TrainingOptions
 {
+    /// <summary>Passes over the training rows (default 40; at most Uncertainty:MaxTrainingEpochs).</summary>
     public int Epochs { get; init; } = 40;
 
+    /// <summary>Rows per optimiser step (default 128).</summary>
     public int BatchSize { get; init; } = 128;
 
     /// <summary>Seeds the initial weights, the shuffling, the validation split, augmentation and dropout masks: same seed and data, same weights.</summary>
     public ulong Seed { get; init; }
 
+    /// <summary>How Linear layers start: default (PyTorch) or glorot (Keras).</summary>
     public WeightInitialization Initialization { get; init; } = WeightInitialization.Default;
 
+    /// <summary>sgd, adam (default) or adamW.</summary>
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
 
+    /// <summary>The optimiser's step size (default 0.001).</summary>
     public double LearningRate { get; init; } = 1e-3;
 
     /// <summary>SGD momentum.</summary>
     public double Momentum { get; init; } = 0.9;
 
+    /// <summary>SGD: Nesterov momentum.</summary>
     public bool Nesterov { get; init; }
 
+    /// <summary>constant (default), step (multiply by stepGamma every stepEpochs) or cosine (anneal to minLearningRate).</summary>
     public LearningRateSchedule Schedule { get; init; } = LearningRateSchedule.Constant;
 
+    /// <summary>step schedule: epochs between learning-rate drops (default 30).</summary>
     public int StepEpochs { get; init; } = 30;
 
+    /// <summary>step schedule: the factor of each drop (default 0.1).</summary>
     public double StepGamma { get; init; } = 0.1;
 
+    /// <summary>cosine schedule: the learning rate reached at the last epoch (default 0).</summary>
     public double MinLearningRate { get; init; }
 
     /// <summary>
@@ -103,6 +116,7 @@ public sealed record TrainingOptions
     /// </summary>
     public double WeightDecay { get; init; }
 
+    /// <summary>Apply weight decay outside the adaptive step (AdamW style) with any optimiser.</summary>
     public bool DecoupledWeightDecay { get; init; }
 
     /// <summary>
@@ -130,6 +144,7 @@ public sealed record TrainingOptions
     /// <summary>Standard deviation of Gaussian noise added to the standardised inputs (tabular augmentation); 0 for none.</summary>
     public double InputNoise { get; init; }
 
+    /// <summary>Augmentation of small images (translation, rotation, flips, cutout, erasing); null for none.</summary>
     public ImageAugmentation? Image { get; init; }
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first option out of range.</summary>
