@@ -45,7 +45,7 @@ public sealed class PredictiveMixture
 
     /// <summary>
     /// The central interval at <paramref name="level"/> per output: the mixture's α/2 and 1 − α/2 quantiles (α = 1 − level),
-    /// each the least x with F(x) ≥ p. See <see cref="Quantile"/>.
+    /// each the least x with F(x) ≥ p. See <see cref="Quantiles"/>.
     /// </summary>
     public (double[] Lower, double[] Upper) Interval(double level)
     {
