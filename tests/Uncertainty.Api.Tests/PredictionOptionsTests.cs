@@ -181,16 +181,16 @@ public sealed class PredictionOptionsTests(PredictionOptionsFixture fixture) : I
     }
 
     [Theory]
-    [InlineData("{\"inputs\": [[1.0]], \"mode\": \"bayes\"}", "$.mode")]
-    [InlineData("{\"inputs\": [[1.0]], \"mode\": 1}", "$.mode")]
-    [InlineData("{\"inputs\": [[1.0]], \"mode\": \"1\"}", "$.mode")]
-    [InlineData("{\"inputs\": [[1.0]], \"interval\": \"percentile\"}", "$.interval")]
-    [InlineData("{\"inputs\": [[1.0]], \"interval\": 0}", "$.interval")]
+    [InlineData("{\"inputs\": [[1.0]], \"mode\": \"bayes\"}", "mode")]
+    [InlineData("{\"inputs\": [[1.0]], \"mode\": 1}", "mode")]
+    [InlineData("{\"inputs\": [[1.0]], \"mode\": \"1\"}", "mode")]
+    [InlineData("{\"inputs\": [[1.0]], \"interval\": \"percentile\"}", "interval")]
+    [InlineData("{\"inputs\": [[1.0]], \"interval\": 0}", "interval")]
     public async Task Unknown_or_integer_option_values_are_refused_naming_the_field(string json, string path)
     {
         var problem = await Problems.ReadAsync(await PostAsync(Toy, json), HttpStatusCode.BadRequest);
 
-        Assert.Contains(path, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Contains(path, problem.GetProperty("errors").GetProperty(path)[0].GetString(), StringComparison.Ordinal);
     }
 
     [Fact]
