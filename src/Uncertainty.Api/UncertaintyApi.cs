@@ -52,6 +52,9 @@ public static class UncertaintyApi
         builder.Services.AddRequestLimits();
         builder.Services.AddApiKeyAuthorization();
         builder.Services.AddSingleton<ServiceMetrics>();
+        ServiceMetrics.SuppressRuntimeNoise();
+        builder.AddUncertaintyTelemetry();
+        builder.Services.AddUncertaintyHealthChecks();
         builder.Services.AddSingleton<ServiceState>();
         builder.Services.AddSingleton<ModelStore>();
         builder.Services.AddSingleton<TrainingJobStore>();
@@ -112,7 +115,7 @@ public static class UncertaintyApi
 
     /// <summary>Probes and scrapes at Debug (they come every few seconds); client errors at Warning; server errors at Error.</summary>
     internal static Serilog.Events.LogEventLevel RequestLogLevel(HttpContext context, double elapsed, Exception? exception) =>
-        context.Request.Path.StartsWithSegments("/health") || context.Request.Path.StartsWithSegments("/metrics") ? Serilog.Events.LogEventLevel.Debug
+        Telemetry.IsProbeOrScrape(context.Request.Path) ? Serilog.Events.LogEventLevel.Debug
         : exception is not null || context.Response.StatusCode >= 500 ? Serilog.Events.LogEventLevel.Error
         : context.Response.StatusCode >= 400 ? Serilog.Events.LogEventLevel.Warning
         : Serilog.Events.LogEventLevel.Information;
