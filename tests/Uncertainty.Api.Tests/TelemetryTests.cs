@@ -106,6 +106,38 @@ public sealed class TelemetryTests
         Assert.Contains(Telemetry.OtlpEndpointKey, error.ToString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task With_an_otlp_endpoint_configured_the_service_serves_while_the_collector_is_unreachable()
+    {
+        using var factory = new UncertaintyApiFactory();
+        factory.Settings[Telemetry.OtlpEndpointKey] = "http://127.0.0.1:9";
+        var client = await factory.ReadyClientAsync();
+
+        var response = await client.PostAsJsonAsync("/models/toy/predict", Body(0.0));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(new Uri("http://127.0.0.1:9"), factory.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<TelemetryOptions>>().Value.OtlpEndpoint);
+    }
+
+    [Fact]
+    public async Task A_training_job_gets_one_span_with_its_model_epochs_and_final_state()
+    {
+        var spans = new SpanCollection();
+        using var factory = new UncertaintyApiFactory { Spans = spans };
+        var client = await factory.ReadyClientAsync();
+
+        var submitted = await client.PostAsJsonAsync("/training-jobs", new { model = "traced", dataset = "boston", training = new { epochs = 2 } });
+        var job = await ServingCoreTests.FinishedJobAsync(client, submitted);
+
+        Assert.Equal("Succeeded", job.GetProperty("state").GetString());
+        var training = (await WhenAsync(spans, all => all.Where(s => s.OperationName == Telemetry.Spans.TrainingJob).ToList() is { Count: > 0 } found ? found : null)).Single();
+        Assert.Equal("traced", training.GetTagItem(Telemetry.Attributes.Model));
+        Assert.Equal(2, training.GetTagItem(Telemetry.Attributes.Epochs));
+        Assert.Equal("succeeded", training.GetTagItem(Telemetry.Attributes.State));
+        Assert.Equal(job.GetProperty("id").GetString(), training.GetTagItem(Telemetry.Attributes.Job));
+        Assert.Equal(1, training.GetTagItem(Telemetry.Attributes.Version));
+    }
+
     private static HttpRequestMessage Traced(string path, object? body, ActivityTraceId trace, ActivitySpanId caller, HttpMethod? method = null)
     {
         var request = new HttpRequestMessage(method ?? HttpMethod.Post, path) { Content = body is null ? null : JsonContent.Create(body) };
