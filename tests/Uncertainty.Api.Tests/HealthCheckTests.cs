@@ -49,4 +49,34 @@ public sealed class HealthCheckTests
         Assert.Equal(HealthStatus.Healthy, serving.Status);
         Assert.Equal((HealthStatus.Unhealthy, "draining"), (draining.Status, draining.Description));
     }
+
+    [Fact]
+    public async Task A_probe_answered_503_while_draining_logs_nothing_at_warning_or_above()
+    {
+        var sink = new Sink();
+        using var factory = new UncertaintyApiFactory { LogSink = sink };
+        factory.Settings["Uncertainty:DrainSeconds"] = "1";
+        var client = await factory.ReadyClientAsync();
+        var state = factory.Services.GetRequiredService<Uncertainty.Api.Hosting.ServiceState>();
+
+        var stopping = factory.Services.GetRequiredService<Microsoft.Extensions.Hosting.IHost>().StopAsync();
+        while (!state.Draining)
+        {
+            await Task.Delay(5);
+        }
+
+        var ready = await client.GetAsync("/health/ready");
+        await stopping;
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        Assert.Equal("draining", (await ready.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetString());
+        Assert.DoesNotContain(sink.Events, e => e.Level >= Serilog.Events.LogEventLevel.Warning && e.Properties.TryGetValue("SourceContext", out var source) && source.ToString().Contains("HealthChecks", StringComparison.Ordinal));
+    }
+
+    private sealed class Sink : Serilog.Core.ILogEventSink
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<Serilog.Events.LogEvent> Events { get; } = new();
+
+        public void Emit(Serilog.Events.LogEvent logEvent) => Events.Enqueue(logEvent);
+    }
 }

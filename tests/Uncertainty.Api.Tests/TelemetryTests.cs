@@ -79,6 +79,29 @@ public sealed class TelemetryTests
     }
 
     [Fact]
+    public async Task A_large_request_run_a_chunk_at_a_time_keeps_its_spans_open_over_all_its_chunks()
+    {
+        var spans = new SpanCollection();
+        using var factory = new UncertaintyApiFactory { Spans = spans };
+        factory.Settings["Uncertainty:MaxChunkElements"] = "1024"; // a few dozen toy rows a chunk: 1000 samples take many
+        var client = await factory.ReadyClientAsync();
+        var trace = ActivityTraceId.CreateRandom();
+
+        var response = await client.SendAsync(Traced("/models/toy/predict", Body(0.25, samples: 1000), trace, ActivitySpanId.CreateRandom()));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var mine = await SpansAsync(spans, trace, Telemetry.Spans.Batch, Telemetry.Spans.ForwardPass);
+        var server = mine.Single(s => s.Kind == ActivityKind.Server);
+        var batch = mine.Single(s => s.OperationName == Telemetry.Spans.Batch);
+        var pass = mine.Single(s => s.OperationName == Telemetry.Spans.ForwardPass);
+        Assert.Equal(server.SpanId, batch.ParentSpanId);
+        Assert.Equal(batch.SpanId, pass.ParentSpanId);
+        Assert.Equal(1000L, pass.GetTagItem(Telemetry.Attributes.Samples));
+        Assert.True(pass.GetTagItem(Telemetry.Attributes.Chunks) is int chunks && chunks > 1, $"chunks: {pass.GetTagItem(Telemetry.Attributes.Chunks)}");
+        Assert.Equal(pass.GetTagItem(Telemetry.Attributes.Chunks), batch.GetTagItem(Telemetry.Attributes.Chunks));
+    }
+
+    [Fact]
     public async Task Probes_and_scrapes_make_no_spans()
     {
         var spans = new SpanCollection();

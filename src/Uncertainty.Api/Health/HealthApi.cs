@@ -64,6 +64,15 @@ public static class HealthApi
 
     private static HealthStatus Ready() => new("ready");
 
+    /// <summary>
+    /// The health-check service's line for each check's result (Unhealthy at Error, Degraded at Warning): a probe while starting
+    /// or draining is no error, and it comes every few seconds. A check that throws is still logged (another event).
+    /// </summary>
+    internal static bool IsProbeResult(Serilog.Events.LogEvent logEvent) =>
+        logEvent.Properties.TryGetValue("SourceContext", out var source) && source is Serilog.Events.ScalarValue { Value: "Microsoft.Extensions.Diagnostics.HealthChecks.DefaultHealthCheckService" }
+        && logEvent.Properties.TryGetValue("EventId", out var id) && id is Serilog.Events.StructureValue structure
+        && structure.Properties.Any(p => p.Name == "Name" && p.Value is Serilog.Events.ScalarValue { Value: "HealthCheckEnd" });
+
     /// <summary>The report as the probes' JSON: the service check's state while it fails (503), else ready or degraded with every model.</summary>
     private static Task WriteReady(HttpContext context, HealthReport report)
     {

@@ -361,7 +361,7 @@ public sealed partial class InferenceScheduler(
             {
                 var result = run.Steps.Results[0];
                 var version = run.Job.Version;
-                run.Pass?.SetTag(Telemetry.Attributes.Samples, result.SamplesUsed);
+                run.Pass?.SetTag(Telemetry.Attributes.Samples, (long)result.SamplesUsed);
                 metrics.Executed(version.Name, version.Version, 1, run.Job.Request.Rows, (long)run.Job.Request.Samples * run.Job.Request.Rows, run.Compute, result.SamplesUsed);
                 run.Job.Finish(result);
             }
