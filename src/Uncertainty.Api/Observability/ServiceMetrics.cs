@@ -86,7 +86,7 @@ public sealed class ServiceMetrics
 
     /// <summary>
     /// Keeps prometheus-net's process metrics (CPU, memory, GC, threads) and drops what it re-exports by default: every .NET
-    /// event counter and meter (about 130 families, 32 of them msquic gauges) and its own debug metrics. Takes effect when
+    /// event counter and meter (85 families a moment after start, more later; 32 of them msquic gauges) and its own debug metrics. Takes effect when
     /// called before the first scrape.
     /// </summary>
     public static void SuppressRuntimeNoise() => Metrics.SuppressDefaultMetrics(new SuppressDefaultMetricOptions
