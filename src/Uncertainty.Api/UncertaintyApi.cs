@@ -26,7 +26,8 @@ public static class UncertaintyApi
         {
             logger.ReadFrom.Configuration(builder.Configuration)
                 .ReadFrom.Services(services)
-                .Enrich.FromLogContext();
+                .Enrich.FromLogContext()
+                .Filter.ByExcluding(HealthApi.IsProbeResult);
             if (jsonLogs)
             {
                 logger.WriteTo.Console(new Serilog.Formatting.Compact.RenderedCompactJsonFormatter());
@@ -53,6 +54,9 @@ public static class UncertaintyApi
         builder.Services.AddRequestLimits();
         builder.Services.AddApiKeyAuthorization();
         builder.Services.AddSingleton<ServiceMetrics>();
+        ServiceMetrics.SuppressRuntimeNoise();
+        builder.AddUncertaintyTelemetry();
+        builder.Services.AddUncertaintyHealthChecks();
         builder.Services.AddSingleton<ServiceState>();
         builder.Services.AddSingleton<ModelStore>();
         builder.Services.AddSingleton<TrainingJobStore>();
@@ -113,7 +117,7 @@ public static class UncertaintyApi
 
     /// <summary>Probes and scrapes at Debug (they come every few seconds); client errors at Warning; server errors at Error.</summary>
     internal static Serilog.Events.LogEventLevel RequestLogLevel(HttpContext context, double elapsed, Exception? exception) =>
-        context.Request.Path.StartsWithSegments("/health") || context.Request.Path.StartsWithSegments("/metrics") ? Serilog.Events.LogEventLevel.Debug
+        Telemetry.IsProbeOrScrape(context.Request.Path) ? Serilog.Events.LogEventLevel.Debug
         : exception is not null || context.Response.StatusCode >= 500 ? Serilog.Events.LogEventLevel.Error
         : context.Response.StatusCode >= 400 ? Serilog.Events.LogEventLevel.Warning
         : Serilog.Events.LogEventLevel.Information;

@@ -605,6 +605,7 @@ public sealed class ServingCoreTests
     [Theory]
     [InlineData("/health/ready", 503, Serilog.Events.LogEventLevel.Debug)]
     [InlineData("/metrics", 200, Serilog.Events.LogEventLevel.Debug)]
+    [InlineData("/v2/health/ready", 200, Serilog.Events.LogEventLevel.Debug)]
     [InlineData("/predict", 200, Serilog.Events.LogEventLevel.Information)]
     [InlineData("/predict", 429, Serilog.Events.LogEventLevel.Warning)]
     [InlineData("/predict", 500, Serilog.Events.LogEventLevel.Error)]

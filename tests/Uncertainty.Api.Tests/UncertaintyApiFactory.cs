@@ -37,6 +37,9 @@ public sealed class UncertaintyApiFactory : WebApplicationFactory<Program>
     /// <summary>Receives the service's log events (Serilog reads sinks from the container), for tests of what is logged.</summary>
     public Serilog.Core.ILogEventSink? LogSink { get; set; }
 
+    /// <summary>Receives every finished span (server spans and the service's own), for tests of traces; null: none exported.</summary>
+    public ICollection<System.Diagnostics.Activity>? Spans { get; set; }
+
     /// <summary>The built-in models the service makes itself on a fresh store (<see cref="SeedBuiltIns"/> false); null: the real ones.</summary>
     public Uncertainty.Api.Models.BuiltInModels? BuiltIns { get; set; }
 
@@ -50,6 +53,12 @@ public sealed class UncertaintyApiFactory : WebApplicationFactory<Program>
         if (LogSink is { } sink)
         {
             builder.ConfigureServices(services => Microsoft.Extensions.DependencyInjection.ServiceCollectionServiceExtensions.AddSingleton(services, sink));
+        }
+
+        if (Spans is { } spans)
+        {
+            builder.ConfigureServices(services => OpenTelemetry.Trace.OpenTelemetryDependencyInjectionTracingServiceCollectionExtensions.ConfigureOpenTelemetryTracerProvider(
+                services, tracing => OpenTelemetry.Trace.InMemoryExporterHelperExtensions.AddInMemoryExporter(tracing, spans)));
         }
 
         if (BuiltIns is { } builtIns)

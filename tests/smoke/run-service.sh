@@ -8,7 +8,8 @@ log=$(mktemp)
 # JSON console logs, as in containers: checked below.
 Uncertainty__ModelStore="$store" Uncertainty__LogFormat=json dotnet run --project src/Uncertainty.Api --urls "http://127.0.0.1:$port" >"$log" 2>&1 &
 pid=$!
-cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$store"; }
+tools=""
+cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$store" ${tools:+"$tools"}; }
 trap cleanup EXIT
 
 for _ in $(seq 1 180); do
@@ -36,6 +37,18 @@ awk -v r="$response" 'BEGIN {
 }'
 metrics=$(curl -fsS "http://127.0.0.1:$port/metrics")
 grep -q '^uncertainty_mc_samples_total' <<<"$metrics" || { echo "smoke: /metrics lacks the service's metrics" >&2; exit 1; }
+# Per model and version: the toy prediction above counts in its own series.
+grep -q '^uncertainty_inference_request_success_total{model="toy",version="1"} [1-9]' <<<"$metrics" \
+  || { echo "smoke: /metrics lacks the toy model's per-version request series" >&2; exit 1; }
+# The exposition passes promtool's lint (Debian's prometheus package; only promtool is unpacked, no server is installed or started).
+promtool=$(command -v promtool || true)
+if [ -z "$promtool" ]; then
+  tools=$(mktemp -d) && chmod 755 "$tools"
+  (cd "$tools" && { apt-get download -qq prometheus 2>/dev/null || { apt-get update -qq && apt-get download -qq prometheus; }; } && dpkg-deb -x prometheus_*.deb .)
+  promtool="$tools/usr/bin/promtool"
+fi
+lint=$("$promtool" check metrics <<<"$metrics" 2>&1) || { echo "$lint"; echo "smoke: promtool check metrics failed" >&2; exit 1; }
+echo "smoke: promtool check metrics: clean ($(grep -c '^# TYPE' <<<"$metrics") families)"
 grep -q '^{"@t":' "$log" || { cat "$log"; echo "smoke: the console log is not JSON lines" >&2; exit 1; }
 
 # SIGTERM: the service drains and exits cleanly well within the default 30 s grace period.
@@ -44,7 +57,7 @@ kill -TERM "$pid"
 started=$SECONDS
 status=0
 wait "$pid" || status=$?
-trap 'rm -rf "$store"' EXIT
+trap 'rm -rf "$store" ${tools:+"$tools"}' EXIT
 if [ "$status" -ne 0 ] || [ $((SECONDS - started)) -gt 30 ]; then
   tail -20 "$log"; echo "smoke: exit status $status after $((SECONDS - started)) s on SIGTERM" >&2; exit 1
 fi

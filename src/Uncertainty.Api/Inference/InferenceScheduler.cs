@@ -242,6 +242,7 @@ public sealed partial class InferenceScheduler(
                 }
 
                 rows += (long)job.Request.Samples * job.Request.Rows;
+                job.LeftQueue(metrics);
                 batch.Add(job);
                 if (!settings.DynamicBatching)
                 {
@@ -264,20 +265,25 @@ public sealed partial class InferenceScheduler(
     {
         foreach (var job in batch.Where(j => j.Mode == PassMode.Deterministic))
         {
+            using var pass = Pass(job.Version, job.Trace, [job]);
+            var started = Stopwatch.GetTimestamp();
             Complete(job, () => new McPrediction(1, job.Version.Predictor.PredictDeterministic(job.Request.Inputs, job.Request.Rows), 0, Cancelled: false));
+            metrics.Executed(job.Version.Name, job.Version.Version, 1, job.Request.Rows, job.Request.Rows, Stopwatch.GetElapsedTime(started), 1);
         }
 
         var stochastic = batch.Where(j => j.Mode == PassMode.MonteCarlo).ToList();
         foreach (var job in stochastic.Where(IsLarge))
         {
+            var batchSpan = BatchSpan(job.Version, [job]);
             try
             {
-                large.Add(new LargeRun(job, job.Version.Predictor.Start([job.Request])));
+                large.Add(new LargeRun(job, job.Version.Predictor.Start([job.Request]), batchSpan, Pass(job.Version, batchSpan?.Context ?? job.Trace, [job])));
                 Volatile.Write(ref largeRuns, large.Count);
                 Interlocked.Increment(ref queued); // a running large request still counts against QueueCapacity
             }
             catch (Exception e)
             {
+                batchSpan?.SetStatus(ActivityStatusCode.Error, e.Message).Dispose();
                 job.Fail(e);
             }
         }
@@ -285,11 +291,18 @@ public sealed partial class InferenceScheduler(
         foreach (var group in stochastic.Where(j => !IsLarge(j)).GroupBy(j => j.Version))
         {
             var jobs = group.ToList();
+            using var batchSpan = BatchSpan(group.Key, jobs);
             try
             {
                 var started = Stopwatch.GetTimestamp();
-                var results = group.Key.Predictor.Predict([.. jobs.Select(j => j.Request)], stopping.Token);
-                metrics.MergedPass(jobs.Count, jobs.Sum(j => (long)j.Request.Samples * j.Request.Rows), Stopwatch.GetElapsedTime(started), results.Sum(r => (long)r.SamplesUsed));
+                IReadOnlyList<McPrediction> results;
+                using (var pass = Pass(group.Key, batchSpan?.Context ?? jobs[0].Trace, jobs))
+                {
+                    results = group.Key.Predictor.Predict([.. jobs.Select(j => j.Request)], stopping.Token);
+                    pass?.SetTag(Telemetry.Attributes.Samples, results.Sum(r => (long)r.SamplesUsed));
+                }
+
+                metrics.Executed(group.Key.Name, group.Key.Version, jobs.Count, jobs.Sum(j => (long)j.Request.Rows), jobs.Sum(j => (long)j.Request.Samples * j.Request.Rows), Stopwatch.GetElapsedTime(started), results.Sum(r => (long)r.SamplesUsed));
                 for (int i = 0; i < jobs.Count; i++)
                 {
                     jobs[i].Finish(results[i]);
@@ -302,10 +315,28 @@ public sealed partial class InferenceScheduler(
             }
             catch (Exception e)
             {
+                batchSpan?.SetStatus(ActivityStatusCode.Error, e.Message);
                 jobs.ForEach(job => job.Fail(e));
             }
         }
     }
+
+    /// <summary>The merged batch's span: under the request that opened it, linked to every request it serves (null when nobody traces).</summary>
+    private static Activity? BatchSpan(LoadedVersion version, List<PredictJob> jobs) =>
+        Telemetry.StartOnOwner(Telemetry.Spans.Batch, jobs[0].Trace, links: jobs.Where(j => j.Trace != default).Select(j => new ActivityLink(j.Trace)).ToList())
+            ?.SetTag(Telemetry.Attributes.Model, version.Name)
+            .SetTag(Telemetry.Attributes.Version, version.Version)
+            .SetTag(Telemetry.Attributes.MergedRequests, jobs.Count)
+            .SetTag(Telemetry.Attributes.Rows, jobs.Sum(j => j.Request.Rows));
+
+    /// <summary>The forward pass's span (samples planned; a merged pass sets those it used).</summary>
+    private static Activity? Pass(LoadedVersion version, ActivityContext parent, List<PredictJob> jobs) =>
+        Telemetry.StartOnOwner(Telemetry.Spans.ForwardPass, parent)
+            ?.SetTag(Telemetry.Attributes.Model, version.Name)
+            .SetTag(Telemetry.Attributes.Version, version.Version)
+            .SetTag(Telemetry.Attributes.Mode, jobs[0].Mode == PassMode.Deterministic ? "deterministic" : "monteCarlo")
+            .SetTag(Telemetry.Attributes.Rows, jobs.Sum(j => j.Request.Rows))
+            .SetTag(Telemetry.Attributes.Samples, jobs[0].Mode == PassMode.Deterministic ? 1 : jobs.Sum(j => (long)j.Request.Samples));
 
     /// <summary>
     /// One chunk of the next large run, in turn: runs share the owner thread chunk by chunk, so a request that is "large" only
@@ -325,10 +356,13 @@ public sealed partial class InferenceScheduler(
         {
             var started = Stopwatch.GetTimestamp();
             var more = run.Steps.Step(stopping.Token) && !run.Steps.Done;
+            run.Stepped(Stopwatch.GetElapsedTime(started));
             if (!more)
             {
                 var result = run.Steps.Results[0];
-                metrics.MergedPass(1, (long)run.Job.Request.Samples * run.Job.Request.Rows, Stopwatch.GetElapsedTime(started), result.SamplesUsed);
+                var version = run.Job.Version;
+                run.Pass?.SetTag(Telemetry.Attributes.Samples, (long)result.SamplesUsed);
+                metrics.Executed(version.Name, version.Version, 1, run.Job.Request.Rows, (long)run.Job.Request.Samples * run.Job.Request.Rows, run.Compute, result.SamplesUsed);
                 run.Job.Finish(result);
             }
             else
@@ -402,6 +436,9 @@ public sealed partial class InferenceScheduler(
     {
         private int answered;
 
+        private readonly long enqueued = Stopwatch.GetTimestamp();
+        private readonly DateTimeOffset enqueuedAt = DateTimeOffset.UtcNow;
+
         public PredictJob(LoadedVersion version, McRequest request, PassMode mode)
         {
             version.AddReference();
@@ -410,6 +447,9 @@ public sealed partial class InferenceScheduler(
             Mode = mode;
         }
 
+        /// <summary>The span of whoever queued it (the request's server span): the owner thread's spans for it are its children.</summary>
+        public ActivityContext Trace { get; } = Activity.Current?.Context ?? default;
+
         public LoadedVersion Version { get; }
 
         public McRequest Request { get; }
@@ -417,6 +457,16 @@ public sealed partial class InferenceScheduler(
         public PassMode Mode { get; }
 
         public TaskCompletionSource<McPrediction> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>On the owner thread, as it takes the job into a batch: the queue-wait metric and span.</summary>
+        public void LeftQueue(ServiceMetrics metrics)
+        {
+            metrics.QueueWait(Version.Name, Version.Version, Stopwatch.GetElapsedTime(enqueued));
+            Telemetry.StartOnOwner(Telemetry.Spans.QueueWait, Trace, enqueuedAt)
+                ?.SetTag(Telemetry.Attributes.Model, Version.Name)
+                .SetTag(Telemetry.Attributes.Version, Version.Version)
+                .Dispose();
+        }
 
         public void Finish(McPrediction result)
         {
@@ -458,15 +508,38 @@ public sealed partial class InferenceScheduler(
         }
     }
 
-    private sealed class LargeRun(PredictJob job, McPredictor.McRun steps) : IDisposable
+    /// <summary>A large request run a chunk at a time, with its spans open until it is answered.</summary>
+    private sealed class LargeRun(PredictJob job, McPredictor.McRun steps, Activity? batch, Activity? pass) : IDisposable
     {
+        private int chunks;
+
         public PredictJob Job { get; } = job;
 
         public McPredictor.McRun Steps { get; } = steps;
 
-        public void Fail(Exception exception) => Job.Fail(exception);
+        public Activity? Pass { get; } = pass;
 
-        public void Dispose() => Steps.Dispose();
+        /// <summary>Time spent in its chunks (not the time it waited between them).</summary>
+        public TimeSpan Compute { get; private set; }
+
+        public void Stepped(TimeSpan elapsed)
+        {
+            chunks++;
+            Compute += elapsed;
+        }
+
+        public void Fail(Exception exception)
+        {
+            batch?.SetStatus(ActivityStatusCode.Error, exception.Message);
+            Job.Fail(exception);
+        }
+
+        public void Dispose()
+        {
+            Steps.Dispose();
+            Pass?.SetTag(Telemetry.Attributes.Chunks, chunks).Dispose();
+            batch?.SetTag(Telemetry.Attributes.Chunks, chunks).Dispose();
+        }
     }
 
     /// <summary>Work that must run on the owner thread (loading, unloading), ahead of predictions.</summary>

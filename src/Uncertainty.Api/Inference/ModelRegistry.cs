@@ -367,11 +367,13 @@ public sealed partial class ModelRegistry(
                 new McOptions { MaxChunkElements = options.Value.MaxChunkElements, Precision = options.Value.Precision },
                 package.Description.OutputScale);
             CheckOutputs(predictor, package.Description);
-            var entry = new LoadedVersion(name, version, manifest, predictor, unused => queue.Post(unused.Predictor.Dispose), () => MakeRoom(0));
+            var entry = new LoadedVersion(name, version, manifest, predictor, Unload, () => MakeRoom(0));
             lock (sync)
             {
                 loaded[(name, version)] = entry;
             }
+
+            metrics.VersionLoaded(name, version, entry.WeightBytes);
 
             failures.TryRemove((name, version), out _);
             Log.ModelLoaded(logger, name, version, predictor.Device);
@@ -386,9 +388,16 @@ public sealed partial class ModelRegistry(
 
             var reason = store.Redact(e.Message);
             failures[(name, version)] = new Failure(reason, Stopwatch.GetTimestamp());
-            metrics.ModelLoadFailed();
+            metrics.ModelLoadFailed(name);
             Log.LoadFailed(logger, name, version, reason);
         }
+    }
+
+    /// <summary>A retired version's last reference is gone: its network is disposed on the owner thread.</summary>
+    private void Unload(LoadedVersion unused)
+    {
+        metrics.VersionUnloaded(unused.Name, unused.Version);
+        queue.Post(unused.Predictor.Dispose);
     }
 
     /// <summary>A version serves only if a deterministic and a few MC passes on its example rows (zeros without any) are finite.</summary>

@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Options;
 using Uncertainty.Api.Hosting;
 using Uncertainty.Api.Inference;
+using Uncertainty.Api.Observability;
 using Uncertainty.Api.Problems;
 using Uncertainty.Model.Forecasting;
 using Uncertainty.Model.Inference;
@@ -15,7 +17,7 @@ public sealed record ServedPrediction(LoadedVersion Model, McPrediction Predicti
 /// resolved once into an immutable loaded version; the request is validated and scaled with that version's
 /// manifest, queued for that version's network, and unscaled with the same manifest.
 /// </summary>
-public sealed class PredictionService(ModelRegistry registry, InferenceScheduler queue, ServiceState state, IOptions<UncertaintyOptions> options)
+public sealed class PredictionService(ModelRegistry registry, InferenceScheduler queue, ServiceState state, IOptions<UncertaintyOptions> options, ServiceMetrics metrics)
 {
     public const int DefaultSamples = 100;
 
@@ -32,17 +34,20 @@ public sealed class PredictionService(ModelRegistry registry, InferenceScheduler
     public async Task<ServedPrediction> PredictAsync(string name, int? version, PredictRequest request, CancellationToken cancellationToken)
     {
         using var lease = await AcquireAsync(name, version, cancellationToken);
-        return await PredictAsync(lease.Version, request, cancellationToken);
+        return await MeasuredAsync(lease.Version, () => PredictAsync(lease.Version, request, cancellationToken));
     }
 
     /// <summary>A picture (PNG or JPEG) through an image model: decoded into one row as the model's preprocessing says, then the same path.</summary>
     public async Task<ServedPrediction> PredictImageAsync(string name, int? version, byte[] picture, PredictRequest options, CancellationToken cancellationToken)
     {
         using var lease = await AcquireAsync(name, version, cancellationToken);
-        var image = lease.Version.Description.Image
-            ?? throw new RequestValidationException("image", $"Model '{name}' is not an image model; send its rows as JSON to /models/{name}/predict.");
-        var row = await ImageDecoder.ToRowAsync(picture, image, cancellationToken);
-        return await PredictAsync(lease.Version, options with { Inputs = [System.Text.Json.JsonSerializer.SerializeToElement(row)] }, cancellationToken);
+        return await MeasuredAsync(lease.Version, async () =>
+        {
+            var image = lease.Version.Description.Image
+                ?? throw new RequestValidationException("image", $"Model '{name}' is not an image model; send its rows as JSON to /models/{name}/predict.");
+            var row = await ImageDecoder.ToRowAsync(picture, image, cancellationToken);
+            return await PredictAsync(lease.Version, options with { Inputs = [System.Text.Json.JsonSerializer.SerializeToElement(row)] }, cancellationToken);
+        });
     }
 
     /// <summary>
@@ -52,7 +57,12 @@ public sealed class PredictionService(ModelRegistry registry, InferenceScheduler
     public async Task<ForecastResponse> ForecastAsync(string name, ForecastRequest request, CancellationToken cancellationToken)
     {
         using var lease = await AcquireAsync(name, null, cancellationToken);
-        var model = lease.Version;
+        return await MeasuredAsync(lease.Version, () => ForecastAsync(lease.Version, request, cancellationToken));
+    }
+
+    private async Task<ForecastResponse> ForecastAsync(LoadedVersion model, ForecastRequest request, CancellationToken cancellationToken)
+    {
+        var name = model.Name;
         var setup = model.Description.Forecast
             ?? throw new RequestValidationException("model", $"Model '{name}' is not a forecasting model; send its rows to /models/{name}/predict.");
         var errors = new Dictionary<string, string[]>();
@@ -190,6 +200,23 @@ public sealed class PredictionService(ModelRegistry registry, InferenceScheduler
         }
 
         return new ServedPrediction(model, prediction, seed);
+    }
+
+    /// <summary>The per-model request metrics around one prediction: success, or failure by the status it is answered with (a client that went away is neither).</summary>
+    private async Task<T> MeasuredAsync<T>(LoadedVersion model, Func<Task<T>> predict)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var result = await predict();
+            metrics.RequestAnswered(model.Name, model.Version, Stopwatch.GetElapsedTime(started), failureStatus: null);
+            return result;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            metrics.RequestAnswered(model.Name, model.Version, Stopwatch.GetElapsedTime(started), ProblemMap.Describe(e).Status);
+            throw;
+        }
     }
 
     /// <summary>Runs a prepared request (network units) on a version the caller holds a lease on; the result is in network units.</summary>

@@ -160,6 +160,12 @@ public sealed partial class TrainingJobRunner(
         metrics.TrainingJobStarted();
         var request = entry.Request;
         var clock = Stopwatch.StartNew();
+
+        // A root span of its own: the job outlives the request that submitted it.
+        using var span = Telemetry.Source.StartActivity(Telemetry.Spans.TrainingJob, ActivityKind.Internal, parentContext: default)
+            ?.SetTag(Telemetry.Attributes.Job, entry.Job.Id)
+            .SetTag(Telemetry.Attributes.Model, request.Model)
+            .SetTag(Telemetry.Attributes.Epochs, entry.Job.Epochs);
         try
         {
             var device = TorchBackend.ResolveDevice(TorchBackend.ParsePreference(options.Value.Device));
@@ -188,7 +194,13 @@ public sealed partial class TrainingJobRunner(
         catch (Exception e) when (e is not OperationCanceledException)
         {
             Finish(entry, job => job with { State = JobState.Failed, Error = e is ServiceException ? e.Message : jobStore.Redact(e.Message) });
+            span?.SetStatus(ActivityStatusCode.Error, entry.Job.Error);
             Log.Failed(logger, entry.Job.Id, e);
+        }
+        finally
+        {
+            span?.SetTag(Telemetry.Attributes.State, entry.Job.State.ToString().ToLowerInvariant())
+                .SetTag(Telemetry.Attributes.Version, entry.Job.Version);
         }
     }
 
