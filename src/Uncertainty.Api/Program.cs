@@ -17,7 +17,16 @@ builder.AddUncertaintyApi();
 
 var app = builder.Build();
 app.MapUncertaintyApi();
-app.Run();
+try
+{
+    app.Run();
+}
+catch (IOException e) when (Uncertainty.Api.Hosting.Listeners.IsPortInUse(e, out var endpoint))
+{
+    // One line, not a stack trace: which port, and how to pick another.
+    Console.Error.WriteLine($"Cannot start: {endpoint} Set another HTTP address with ASPNETCORE_URLS or --urls (e.g. --urls http://localhost:5080), and another gRPC port with Uncertainty__GrpcPort (0 turns gRPC off).");
+    Environment.ExitCode = 1;
+}
 
 /// <summary>Entry point; public for WebApplicationFactory in the tests.</summary>
 public partial class Program;

@@ -7,6 +7,7 @@ using Uncertainty.Api.Hosting;
 using Uncertainty.Api.Inference;
 using Uncertainty.Api.Models;
 using Uncertainty.Api.Observability;
+using Uncertainty.Api.OpenInference;
 using Uncertainty.Api.OpenApi;
 using Uncertainty.Api.Predictions;
 using Uncertainty.Api.Problems;
@@ -35,7 +36,11 @@ public static class UncertaintyApi
             {
                 logger.WriteTo.Console(formatProvider: System.Globalization.CultureInfo.InvariantCulture);
             }
+
+            // A busy port is reported by Program in one line; Kestrel's own note that it listens as configured is noise here.
+            logger.Filter.ByExcluding(Listeners.IsListenNoise);
         });
+        builder.ConfigureListeners();
 
         builder.Services.AddOptions<UncertaintyOptions>()
             .BindConfiguration(UncertaintyOptions.Section)
@@ -58,6 +63,7 @@ public static class UncertaintyApi
         builder.Services.AddSingleton<InferenceBackend>();
         builder.Services.AddSingleton<ModelRegistry>();
         builder.Services.AddSingleton<PredictionService>();
+        builder.Services.AddOpenInference();
 
         // Started in this order, stopped in reverse: training stops (and persists) before inference drains.
         // DrainingSignal's StoppingAsync runs before any of them stops, the HTTP server included.
@@ -106,13 +112,14 @@ public static class UncertaintyApi
         app.MapImportApi();
         app.MapEvaluationApi();
         app.MapTrainingJobsApi();
+        app.MapOpenInferenceApi();
         app.MapMetrics("/metrics");
         return app;
     }
 
     /// <summary>Probes and scrapes at Debug (they come every few seconds); client errors at Warning; server errors at Error.</summary>
     internal static Serilog.Events.LogEventLevel RequestLogLevel(HttpContext context, double elapsed, Exception? exception) =>
-        context.Request.Path.StartsWithSegments("/health") || context.Request.Path.StartsWithSegments("/metrics") ? Serilog.Events.LogEventLevel.Debug
+        context.Request.Path.StartsWithSegments("/health") || context.Request.Path.StartsWithSegments("/metrics") || context.Request.Path.StartsWithSegments("/v2/health") ? Serilog.Events.LogEventLevel.Debug
         : exception is not null || context.Response.StatusCode >= 500 ? Serilog.Events.LogEventLevel.Error
         : context.Response.StatusCode >= 400 ? Serilog.Events.LogEventLevel.Warning
         : Serilog.Events.LogEventLevel.Information;

@@ -7,7 +7,7 @@ namespace Uncertainty.Api.Predictions;
 
 public static class PredictionsApi
 {
-    private const double DefaultIntervalLevel = 0.95;
+    internal const double DefaultIntervalLevel = 0.95;
 
     public static IEndpointRouteBuilder MapPredictionsApi(this IEndpointRouteBuilder app)
     {
@@ -78,7 +78,8 @@ public static class PredictionsApi
         return TypedResults.Ok(new PredictResponse(served.Model.Name, served.Model.Version, served.Prediction.SamplesUsed, served.Seed, rows));
     }
 
-    private static RowResult ToResult(RowPrediction row, double level, IReadOnlyList<string>? labels) => row switch
+    /// <summary>One row as /predict answers it; the Open Inference Protocol's output tensors are cut from these same numbers.</summary>
+    internal static RowResult ToResult(RowPrediction row, double level, IReadOnlyList<string>? labels) => row switch
     {
         RegressionPrediction regression => new RowResult
         {

@@ -1,0 +1,106 @@
+using System.Net;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace Uncertainty.Api.Hosting;
+
+/// <summary>
+/// Where Kestrel listens: the HTTP endpoints exactly as ASPNETCORE_URLS / --urls / Urls say (else ASPNETCORE_HTTP_PORTS,
+/// else http://localhost:5000), HTTP/1.1 and HTTP/2, plus the gRPC port (<see cref="UncertaintyOptions.GrpcPort"/>)
+/// with HTTP/2 only, which plaintext gRPC needs. Kestrel ignores the URLs once any endpoint is set explicitly, so with
+/// a gRPC port every URL is listened on here; with GrpcPort 0 Kestrel binds the URLs itself.
+/// </summary>
+public static class Listeners
+{
+    public const string DefaultUrl = "http://localhost:5000";
+
+    public static WebApplicationBuilder ConfigureListeners(this WebApplicationBuilder builder)
+    {
+        // Read when Kestrel is configured, not now: test hosts and command lines add settings after this call.
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            var configuration = kestrel.ApplicationServices.GetRequiredService<IConfiguration>();
+            var grpcPort = configuration.GetValue($"{UncertaintyOptions.Section}:{nameof(UncertaintyOptions.GrpcPort)}", UncertaintyOptions.DefaultGrpcPort);
+            if (grpcPort == 0)
+            {
+                return;
+            }
+
+            foreach (var url in HttpUrls(configuration))
+            {
+                Listen(kestrel, BindingAddress.Parse(url));
+            }
+
+            kestrel.ListenAnyIP(grpcPort, listen => listen.Protocols = HttpProtocols.Http2);
+        });
+        return builder;
+    }
+
+    /// <summary>The HTTP URLs the configuration asks for, in Kestrel's order of precedence.</summary>
+    public static IReadOnlyList<string> HttpUrls(IConfiguration configuration)
+    {
+        static string[] Split(string? value) => value?.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
+
+        var urls = Split(configuration["urls"]);
+        if (urls.Length > 0)
+        {
+            return urls;
+        }
+
+        string[] ports = [.. Split(configuration["http_ports"]).Select(port => $"http://*:{port}"), .. Split(configuration["https_ports"]).Select(port => $"https://*:{port}")];
+        return ports.Length > 0 ? ports : [DefaultUrl];
+    }
+
+    /// <summary>The port a failed start could not bind, when that is why it failed.</summary>
+    public static bool IsPortInUse(Exception exception, out string endpoint)
+    {
+        endpoint = "";
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is IOException { InnerException: Microsoft.AspNetCore.Connections.AddressInUseException } io)
+            {
+                endpoint = io.Message;
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Kestrel's warning that explicit endpoints override the URLs (here they are the URLs), and the host's stack trace for
+    /// a busy port (Program reports it in one line).
+    /// </summary>
+    public static bool IsListenNoise(Serilog.Events.LogEvent logEvent) =>
+        logEvent.MessageTemplate.Text.StartsWith("Overriding address(es)", StringComparison.Ordinal)
+        || (logEvent.Exception is { } exception && IsPortInUse(exception, out _));
+
+    private static void Listen(KestrelServerOptions kestrel, BindingAddress address)
+    {
+        void Configure(ListenOptions listen)
+        {
+            listen.Protocols = HttpProtocols.Http1AndHttp2;
+            if (address.Scheme == "https")
+            {
+                listen.UseHttps();
+            }
+        }
+
+        if (address.IsUnixPipe)
+        {
+            kestrel.ListenUnixSocket(address.UnixPipePath, Configure);
+        }
+        else if (string.Equals(address.Host, "localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            kestrel.ListenLocalhost(address.Port, Configure);
+        }
+        else if (IPAddress.TryParse(address.Host, out var ip))
+        {
+            kestrel.Listen(ip, address.Port, Configure);
+        }
+        else
+        {
+            // "*", "+" and host names bind every address, as Kestrel does for them.
+            kestrel.ListenAnyIP(address.Port, Configure);
+        }
+    }
+}
