@@ -17,14 +17,22 @@ builder.AddUncertaintyApi();
 
 var app = builder.Build();
 app.MapUncertaintyApi();
+if (Uncertainty.Api.Hosting.Listeners.BusyEndpoint(app.Configuration) is { } busy)
+{
+    // Before anything starts: one line, which port, how to pick another, and a non-zero exit.
+    Console.Error.WriteLine(Uncertainty.Api.Hosting.Listeners.BusyMessage(busy));
+    Environment.ExitCode = 1;
+    return;
+}
+
 try
 {
     app.Run();
 }
 catch (IOException e) when (Uncertainty.Api.Hosting.Listeners.IsPortInUse(e, out var endpoint))
 {
-    // One line, not a stack trace: which port, and how to pick another.
-    Console.Error.WriteLine($"Cannot start: {endpoint} Set another HTTP address with ASPNETCORE_URLS or --urls (e.g. --urls http://localhost:5080), and another gRPC port with Uncertainty__GrpcPort (0 turns gRPC off).");
+    // Taken between the check above and the bind: still one line.
+    Console.Error.WriteLine(Uncertainty.Api.Hosting.Listeners.BusyMessage(endpoint));
     Environment.ExitCode = 1;
 }
 

@@ -214,9 +214,13 @@ public sealed class OpenInferenceGrpcTests(UncertaintyApiFactory factory) : ICla
         var port = ((IPEndPoint)busy.LocalEndpoint).Port;
         await using var app = Host(store.ModelStore, FreePort(), "--urls", $"http://127.0.0.1:{port}");
 
-        var failure = await Assert.ThrowsAnyAsync<Exception>(() => app.StartAsync());
+        var checkedFirst = Uncertainty.Api.Hosting.Listeners.BusyEndpoint(app.Configuration); // what Program checks before starting
+        var failure = await Assert.ThrowsAnyAsync<Exception>(() => app.StartAsync()); // and what it catches if the port is taken after
 
+        var text = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Contains(text, checkedFirst, StringComparison.Ordinal);
         Assert.True(Uncertainty.Api.Hosting.Listeners.IsPortInUse(failure, out var endpoint));
-        Assert.Contains(port.ToString(System.Globalization.CultureInfo.InvariantCulture), endpoint, StringComparison.Ordinal);
+        Assert.Contains(text, endpoint, StringComparison.Ordinal);
+        Assert.Null(Uncertainty.Api.Hosting.Listeners.BusyEndpoint(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["urls"] = $"http://127.0.0.1:{FreePort()}", ["Uncertainty:GrpcPort"] = "0" }).Build()));
     }
 }

@@ -50,6 +50,43 @@ public static class Listeners
         return ports.Length > 0 ? ports : [DefaultUrl];
     }
 
+    /// <summary>
+    /// The first endpoint another process already listens on, checked before anything starts (model loading, the
+    /// inference thread), so a busy port stops the service at once; null when all are free.
+    /// </summary>
+    public static string? BusyEndpoint(IConfiguration configuration)
+    {
+        var grpcPort = configuration.GetValue($"{UncertaintyOptions.Section}:{nameof(UncertaintyOptions.GrpcPort)}", UncertaintyOptions.DefaultGrpcPort);
+        var endpoints = HttpUrls(configuration).Select(BindingAddress.Parse).Where(address => !address.IsUnixPipe && address.Port > 0)
+            .Select(address => (Url: address.ToString(), Ip: string.Equals(address.Host, "localhost", StringComparison.OrdinalIgnoreCase) ? IPAddress.Loopback : IPAddress.TryParse(address.Host, out var ip) ? ip : IPAddress.IPv6Any, address.Port))
+            .Append((Url: $"gRPC port {grpcPort} (Uncertainty:GrpcPort)", Ip: IPAddress.IPv6Any, Port: grpcPort))
+            .Where(endpoint => endpoint.Port > 0);
+        foreach (var (url, ip, port) in endpoints)
+        {
+            try
+            {
+                using var socket = new System.Net.Sockets.Socket(ip.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                if (ip.Equals(IPAddress.IPv6Any))
+                {
+                    socket.DualMode = true;
+                }
+
+                socket.Bind(new IPEndPoint(ip, port));
+                socket.Listen();
+            }
+            catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode == System.Net.Sockets.SocketError.AddressAlreadyInUse)
+            {
+                return $"{url} is already in use.";
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>What to do about a busy port, in one line.</summary>
+    public static string BusyMessage(string endpoint) =>
+        $"Cannot start: {endpoint} Set other HTTP addresses with ASPNETCORE_URLS or --urls (e.g. --urls http://localhost:5080), and another gRPC port with Uncertainty__GrpcPort (0 turns gRPC off).";
+
     /// <summary>The port a failed start could not bind, when that is why it failed.</summary>
     public static bool IsPortInUse(Exception exception, out string endpoint)
     {
@@ -76,9 +113,9 @@ public static class Listeners
 
     private static void Listen(KestrelServerOptions kestrel, BindingAddress address)
     {
+        // Kestrel's defaults, as for the URLs it binds itself: HTTP/1.1 and HTTP/2 (HTTP/2 needs TLS there).
         void Configure(ListenOptions listen)
         {
-            listen.Protocols = HttpProtocols.Http1AndHttp2;
             if (address.Scheme == "https")
             {
                 listen.UseHttps();
