@@ -222,6 +222,20 @@ public sealed class OpenInferenceTests(UncertaintyApiFactory factory) : IClassFi
     }
 
     [Fact]
+    public async Task A_body_without_a_json_content_type_is_read_as_json()
+    {
+        var client = await factory.ReadyClientAsync();
+        // KServe's InferenceRESTClient posts bytes with no content type; curl -d says form-urlencoded.
+        var bare = new ByteArrayContent(Encoding.UTF8.GetBytes("""{"parameters":{"seed":3},"inputs":[{"name":"input","datatype":"FP32","shape":[1,1],"data":[0.5]}]}"""));
+        var form = new StringContent("""{"parameters":{"seed":3},"inputs":[{"name":"input","datatype":"FP32","shape":[1,1],"data":[0.5]}]}""", Encoding.UTF8, "application/x-www-form-urlencoded");
+
+        var fromBare = await OkAsync(await client.PostAsync("/v2/models/toy/infer", bare));
+        var fromForm = await OkAsync(await client.PostAsync("/v2/models/toy/infer", form));
+
+        Assert.Equal(Numbers(Output(fromBare, "mean")), Numbers(Output(fromForm, "mean")));
+    }
+
+    [Fact]
     public async Task Malformed_json_unknown_models_and_versions_get_the_protocols_error()
     {
         var client = await factory.ReadyClientAsync();

@@ -63,10 +63,12 @@ public static class OpenInferenceApi
         var infer = models.MapGroup("").RequireInferenceScope()
             .ProducesErrors(StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType, StatusCodes.Status422UnprocessableEntity, StatusCodes.Status504GatewayTimeout);
         infer.MapPost("/infer", Infer)
+            .Accepts<InferRequest>("application/json", "*/*") // any content type is read as JSON
             .WithName("OipInfer")
             .WithSummary("Infer with the model's default version: named tensors in, MC dropout mean, variances, interval and (classifiers) probabilities, label, entropy and mutual information out.")
             .WithDescription("Open Inference Protocol v2 inference, through the same prediction path, limits and keys as POST /models/{name}/predict.");
         infer.MapPost("/versions/{version}/infer", InferVersion)
+            .Accepts<InferRequest>("application/json", "*/*") // any content type is read as JSON
             .WithName("OipInferVersion")
             .WithSummary("Infer with one version of the model.")
             .WithDescription("Open Inference Protocol v2 inference with a given version.");
@@ -95,19 +97,26 @@ public static class OpenInferenceApi
     /// <param name="inference">The protocol's service.</param>
     public static JsonHttpResult<ReadyResponse> ModelVersionReady(string name, string version, OpenInferenceService inference) => Readiness(inference.ModelReady(name, version));
 
-    public static Task<Ok<InferResponse>> Infer(string name, InferRequest request, OpenInferenceService inference, CancellationToken cancellationToken) =>
-        InferAsync(name, null, request, inference, cancellationToken);
+    /// <param name="name">The model.</param>
+    /// <param name="http">The request; its body is an <see cref="InferRequest"/>.</param>
+    /// <param name="inference">The protocol's service.</param>
+    /// <param name="cancellationToken">The request's.</param>
+    public static Task<Ok<InferResponse>> Infer(string name, HttpRequest http, OpenInferenceService inference, CancellationToken cancellationToken) =>
+        InferAsync(name, null, http, inference, cancellationToken);
 
     /// <param name="name">The model.</param>
     /// <param name="version">A version number.</param>
-    /// <param name="request">The tensors and parameters.</param>
+    /// <param name="http">The request; its body is an <see cref="InferRequest"/>.</param>
     /// <param name="inference">The protocol's service.</param>
     /// <param name="cancellationToken">The request's.</param>
-    public static Task<Ok<InferResponse>> InferVersion(string name, string version, InferRequest request, OpenInferenceService inference, CancellationToken cancellationToken) =>
-        InferAsync(name, version, request, inference, cancellationToken);
+    public static Task<Ok<InferResponse>> InferVersion(string name, string version, HttpRequest http, OpenInferenceService inference, CancellationToken cancellationToken) =>
+        InferAsync(name, version, http, inference, cancellationToken);
 
-    private static async Task<Ok<InferResponse>> InferAsync(string name, string? version, InferRequest request, OpenInferenceService inference, CancellationToken cancellationToken)
+    private static async Task<Ok<InferResponse>> InferAsync(string name, string? version, HttpRequest http, OpenInferenceService inference, CancellationToken cancellationToken)
     {
+        // Read as JSON whatever the content type says: KServe's and Triton's clients, and curl -d, do not all send application/json.
+        var request = await JsonSerializer.DeserializeAsync<InferRequest>(http.Body, RequestBodies.JsonOptions(http), cancellationToken)
+            ?? new InferRequest(null, null, null, null);
         var result = await inference.InferAsync(name, version, Decode(request), cancellationToken);
         return TypedResults.Ok(new InferResponse(
             result.ModelName,
