@@ -56,6 +56,25 @@ public static class InferInputs
     /// <summary>The datatypes an input may have.</summary>
     public static readonly IReadOnlyList<string> Supported = [.. InferDatatypes.Numeric, InferDatatypes.Bytes];
 
+    /// <summary>Decoded parameter values by name; a value neither protocol can carry (null) is an error saying <paramref name="expected"/>.</summary>
+    public static Dictionary<string, object> Parameters(IEnumerable<KeyValuePair<string, object?>> values, string field, string expected, Dictionary<string, string[]> errors)
+    {
+        var result = new Dictionary<string, object>(StringComparer.Ordinal);
+        foreach (var (key, value) in values)
+        {
+            if (value is null)
+            {
+                errors[$"{field}.{key}"] = [expected];
+            }
+            else
+            {
+                result[key] = value;
+            }
+        }
+
+        return result;
+    }
+
     /// <summary>A name, a supported datatype, a shape of non-negative sizes whose product is the number of elements sent, and no tensor parameters.</summary>
     public static void Check(InferInput input, int elements, Dictionary<string, string[]> errors)
     {

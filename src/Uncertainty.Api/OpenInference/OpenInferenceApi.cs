@@ -156,31 +156,20 @@ public static class OpenInferenceApi
     }
 
     /// <summary>JSON parameter values as the protocol's: bool, int64 (a whole number), double or string.</summary>
-    private static Dictionary<string, object> Parameters(Dictionary<string, JsonElement>? parameters, string field, Dictionary<string, string[]> errors)
-    {
-        var result = new Dictionary<string, object>(StringComparer.Ordinal);
-        foreach (var (key, value) in parameters ?? [])
-        {
-            object? converted = value.ValueKind switch
+    private static Dictionary<string, object> Parameters(Dictionary<string, JsonElement>? parameters, string field, Dictionary<string, string[]> errors) =>
+        InferInputs.Parameters(
+            (parameters ?? []).Select(parameter => KeyValuePair.Create(parameter.Key, parameter.Value.ValueKind switch
             {
                 JsonValueKind.True => true,
                 JsonValueKind.False => false,
-                JsonValueKind.Number when value.TryGetInt64(out var whole) => whole,
-                JsonValueKind.Number when value.TryGetDouble(out var number) && double.IsFinite(number) => number,
-                JsonValueKind.String when PredictRequestValidator.TryGetString(value, out var text) => text,
-                _ => null,
-            };
-            if (converted is null)
-            {
-                errors[$"{field}.{key}"] = ["A parameter is a boolean, a number or a string."];
-                continue;
-            }
-
-            result[key] = converted;
-        }
-
-        return result;
-    }
+                JsonValueKind.Number when parameter.Value.TryGetInt64(out var whole) => whole,
+                JsonValueKind.Number when parameter.Value.TryGetDouble(out var number) && double.IsFinite(number) => number,
+                JsonValueKind.String when PredictRequestValidator.TryGetString(parameter.Value, out var text) => text,
+                _ => (object?)null,
+            })),
+            field,
+            "A parameter is a boolean, a number or a string.",
+            errors);
 
     /// <summary>The data of one tensor, flat or nested, as numbers (FP32, FP64, INT32, INT64) or strings (BYTES).</summary>
     private static (double[]? Numbers, string[]? Strings) Elements(JsonElement data, string datatype, string field, Dictionary<string, string[]> errors)

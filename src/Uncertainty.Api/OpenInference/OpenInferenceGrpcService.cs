@@ -125,29 +125,18 @@ public sealed class OpenInferenceGrpcService(OpenInferenceService inference, IAu
         return errors.Count > 0 ? throw new RequestValidationException(errors) : new InferCall(string.IsNullOrEmpty(request.Id) ? null : request.Id, parameters, inputs, outputs);
     }
 
-    private static Dictionary<string, object> Parameters(Google.Protobuf.Collections.MapField<string, InferParameter> parameters, string field, Dictionary<string, string[]> errors)
-    {
-        var result = new Dictionary<string, object>(StringComparer.Ordinal);
-        foreach (var (key, value) in parameters)
-        {
-            object? converted = value?.ParameterChoiceCase switch
+    private static Dictionary<string, object> Parameters(Google.Protobuf.Collections.MapField<string, InferParameter> parameters, string field, Dictionary<string, string[]> errors) =>
+        InferInputs.Parameters(
+            parameters.Select(parameter => KeyValuePair.Create(parameter.Key, parameter.Value?.ParameterChoiceCase switch
             {
-                InferParameter.ParameterChoiceOneofCase.BoolParam => value.BoolParam,
-                InferParameter.ParameterChoiceOneofCase.Int64Param => value.Int64Param,
-                InferParameter.ParameterChoiceOneofCase.StringParam => value.StringParam,
-                _ => null,
-            };
-            if (converted is null)
-            {
-                errors[$"{field}.{key}"] = ["A parameter holds bool_param, int64_param or string_param (send fractions as strings)."];
-                continue;
-            }
-
-            result[key] = converted;
-        }
-
-        return result;
-    }
+                InferParameter.ParameterChoiceOneofCase.BoolParam => parameter.Value.BoolParam,
+                InferParameter.ParameterChoiceOneofCase.Int64Param => parameter.Value.Int64Param,
+                InferParameter.ParameterChoiceOneofCase.StringParam => parameter.Value.StringParam,
+                _ => (object?)null,
+            })),
+            field,
+            "A parameter holds bool_param, int64_param or string_param (send fractions as strings).",
+            errors);
 
     /// <summary>Typed contents: the field of the tensor's datatype.</summary>
     private static (double[]? Numbers, string[]? Strings) FromContents(string datatype, InferTensorContents? contents, string field, Dictionary<string, string[]> errors)
