@@ -158,6 +158,26 @@ public sealed class OpenInferenceGrpcTests(UncertaintyApiFactory factory) : ICla
         Assert.True(live.Live);
     }
 
+    [Fact]
+    public async Task Over_the_rate_limit_a_call_gets_resource_exhausted_with_retry_after()
+    {
+        using var limited = new UncertaintyApiFactory();
+        limited.Settings["Uncertainty:RateLimitPerMinute"] = "1";
+        await limited.ReadyClientAsync(); // /health is never limited
+        var client = Client(limited);
+
+        var first = await client.ServerMetadataAsync(new ServerMetadataRequest());
+        var second = await Assert.ThrowsAsync<RpcException>(() => client.ServerMetadataAsync(new ServerMetadataRequest()).ResponseAsync);
+        var rest = await limited.CreateClient().GetAsync("/v2");
+
+        Assert.Equal("uncertainty", first.Name);
+        Assert.Equal(StatusCode.ResourceExhausted, second.StatusCode);
+        Assert.Contains("retry", second.Status.Detail, StringComparison.OrdinalIgnoreCase);
+        Assert.NotNull(second.Trailers.GetValue("retry-after"));
+        await OpenInferenceTests.ErrorAsync(rest, HttpStatusCode.TooManyRequests);
+        Assert.NotNull(rest.Headers.RetryAfter);
+    }
+
     private static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);

@@ -25,7 +25,9 @@ public static class Listeners
                 return;
             }
 
-            foreach (var url in HttpUrls(configuration))
+            // Endpoints under Kestrel:Endpoints are bound by Kestrel itself (they win over the URLs anyway).
+            var urls = configuration.GetSection("Kestrel:Endpoints").Exists() ? [] : HttpUrls(configuration);
+            foreach (var url in urls)
             {
                 Listen(kestrel, BindingAddress.Parse(url));
             }
@@ -77,6 +79,10 @@ public static class Listeners
             catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode == System.Net.Sockets.SocketError.AddressAlreadyInUse)
             {
                 return $"{url} is already in use.";
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                // Anything else (no IPv6 on this host, an address not on it) is left to Kestrel, which reports it as it always has.
             }
         }
 

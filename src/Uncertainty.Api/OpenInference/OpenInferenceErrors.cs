@@ -7,17 +7,33 @@ using Uncertainty.Api.Problems;
 namespace Uncertainty.Api.OpenInference;
 
 /// <summary>
-/// Problems under /v2 in the protocol's shape, <c>{"error": "..."}</c>: the status, Retry-After and detail stay what
+/// Problems under /v2 in the protocol's shape, <c>{"error": "..."}</c>, and problems met by a gRPC call before its
+/// service runs (rate limit, body limit) as a gRPC status: the status, Retry-After and detail stay what
 /// <see cref="ProblemMap"/> gave them (written before this writer runs); only the body differs from other routes.
 /// </summary>
 public sealed class OpenInferenceErrors : IProblemDetailsWriter
 {
-    public bool CanWrite(ProblemDetailsContext context) => context.HttpContext.Request.Path.StartsWithSegments("/v2");
+    public bool CanWrite(ProblemDetailsContext context) => IsGrpc(context.HttpContext.Request) || context.HttpContext.Request.Path.StartsWithSegments("/v2");
 
-    public ValueTask WriteAsync(ProblemDetailsContext context) =>
-        new(context.HttpContext.Response.WriteAsJsonAsync(
-            new InferError(Message(context.ProblemDetails.Detail ?? context.ProblemDetails.Title ?? "Request failed.", (context.ProblemDetails as HttpValidationProblemDetails)?.Errors)),
-            context.HttpContext.RequestAborted));
+    public ValueTask WriteAsync(ProblemDetailsContext context)
+    {
+        var message = Message(context.ProblemDetails.Detail ?? context.ProblemDetails.Title ?? "Request failed.", (context.ProblemDetails as HttpValidationProblemDetails)?.Errors);
+        var response = context.HttpContext.Response;
+        if (IsGrpc(context.HttpContext.Request))
+        {
+            // A trailers-only gRPC response: HTTP 200 with the status in grpc-status, as gRPC clients expect.
+            var code = OpenInferenceGrpcErrors.CodeOf(response.StatusCode);
+            response.StatusCode = StatusCodes.Status200OK;
+            response.ContentType = "application/grpc";
+            response.Headers["grpc-status"] = ((int)code).ToString(CultureInfo.InvariantCulture);
+            response.Headers["grpc-message"] = Uri.EscapeDataString(message);
+            return ValueTask.CompletedTask;
+        }
+
+        return new(response.WriteAsJsonAsync(new InferError(message), context.HttpContext.RequestAborted));
+    }
+
+    private static bool IsGrpc(HttpRequest request) => request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true;
 
     /// <summary>One line: each field's problem with its field name ("inputs[0].shape: ..."), or the detail.</summary>
     public static string Message(string detail, IDictionary<string, string[]>? errors) =>
