@@ -19,7 +19,7 @@ public static class Listeners
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             var configuration = kestrel.ApplicationServices.GetRequiredService<IConfiguration>();
-            var grpcPort = configuration.GetValue($"{UncertaintyOptions.Section}:{nameof(UncertaintyOptions.GrpcPort)}", UncertaintyOptions.DefaultGrpcPort);
+            var grpcPort = GrpcPort(configuration);
             if (grpcPort == 0)
             {
                 return;
@@ -36,6 +36,12 @@ public static class Listeners
         });
         return builder;
     }
+
+    /// <summary>The configured gRPC port; 0 (nothing to listen on) for a value that is not a port, which options validation then reports by name.</summary>
+    public static int GrpcPort(IConfiguration configuration) =>
+        configuration[$"{UncertaintyOptions.Section}:{nameof(UncertaintyOptions.GrpcPort)}"] is not { } text ? UncertaintyOptions.DefaultGrpcPort
+        : int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) && port <= IPEndPoint.MaxPort ? port
+        : 0;
 
     /// <summary>The HTTP URLs the configuration asks for, in Kestrel's order of precedence.</summary>
     public static IReadOnlyList<string> HttpUrls(IConfiguration configuration)
@@ -58,7 +64,7 @@ public static class Listeners
     /// </summary>
     public static string? BusyEndpoint(IConfiguration configuration)
     {
-        var grpcPort = configuration.GetValue($"{UncertaintyOptions.Section}:{nameof(UncertaintyOptions.GrpcPort)}", UncertaintyOptions.DefaultGrpcPort);
+        var grpcPort = GrpcPort(configuration);
         var endpoints = HttpUrls(configuration).Select(BindingAddress.Parse).Where(address => !address.IsUnixPipe && address.Port > 0)
             .Select(address => (Url: address.ToString(), Ip: string.Equals(address.Host, "localhost", StringComparison.OrdinalIgnoreCase) ? IPAddress.Loopback : IPAddress.TryParse(address.Host, out var ip) ? ip : IPAddress.IPv6Any, address.Port))
             .Append((Url: $"gRPC port {grpcPort} (Uncertainty:GrpcPort)", Ip: IPAddress.IPv6Any, Port: grpcPort))
