@@ -2,7 +2,8 @@
 # Uncertainty: MC-dropout predictions with uncertainty, as a container.
 #   docker build -t uncertainty .                              CPU image (the default target)
 #   docker build --target gpu -t uncertainty:gpu .             CUDA image on a PyTorch base (host-libtorch mode; see docs/deployment.md)
-# Runs as the non-root user of the .NET images, listens on 8080, keeps models and training jobs under /data.
+# Runs as the non-root user of the .NET images, listens on 8080 (HTTP) and 8081 (gRPC, Open Inference Protocol v2),
+# keeps models and training jobs under /data.
 
 ARG DOTNET_IMAGE_TAG=10.0
 ARG PYTORCH_IMAGE=pytorch/pytorch:2.11.0-cuda13.0-cudnn9-runtime
@@ -44,7 +45,7 @@ ENV Uncertainty__LibTorchDirectory=/opt/libtorch \
 # PyTorch images are Ubuntu 22.04 (libstdc++ 3.4.30): the compatibility step runs here, as root, as in the CPU image.
 RUN DOTNET_EnableDiagnostics=0 dotnet Uncertainty.Api.dll --prepare-natives
 VOLUME /data
-EXPOSE 8080
+EXPOSE 8080 8081
 USER 1654
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
   CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080 && printf 'GET /health/ready HTTP/1.0\\r\\n\\r\\n' >&3 && head -n1 <&3 | grep -q ' 200 '"]
@@ -66,7 +67,7 @@ ENV Uncertainty__ModelStore=/data/models \
     Uncertainty__LogFormat=json \
     ASPNETCORE_HTTP_PORTS=8080
 VOLUME /data
-EXPOSE 8080
+EXPOSE 8080 8081
 USER $APP_UID
 # The .NET images have no curl or wget: bash's /dev/tcp asks /health/ready.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \

@@ -17,7 +17,24 @@ builder.AddUncertaintyApi();
 
 var app = builder.Build();
 app.MapUncertaintyApi();
-app.Run();
+if (Uncertainty.Api.Hosting.Listeners.BusyEndpoint(app.Configuration) is { } busy)
+{
+    // Before anything starts: one line, which port, how to pick another, and a non-zero exit.
+    Console.Error.WriteLine(Uncertainty.Api.Hosting.Listeners.BusyMessage(busy));
+    Environment.ExitCode = 1;
+    return;
+}
+
+try
+{
+    app.Run();
+}
+catch (IOException e) when (Uncertainty.Api.Hosting.Listeners.IsPortInUse(e, out var endpoint))
+{
+    // Taken between the check above and the bind: still one line.
+    Console.Error.WriteLine(Uncertainty.Api.Hosting.Listeners.BusyMessage(endpoint));
+    Environment.ExitCode = 1;
+}
 
 /// <summary>Entry point; public for WebApplicationFactory in the tests.</summary>
 public partial class Program;

@@ -7,6 +7,7 @@ using Uncertainty.Api.Hosting;
 using Uncertainty.Api.Inference;
 using Uncertainty.Api.Models;
 using Uncertainty.Api.Observability;
+using Uncertainty.Api.OpenInference;
 using Uncertainty.Api.OpenApi;
 using Uncertainty.Api.Predictions;
 using Uncertainty.Api.Problems;
@@ -36,7 +37,11 @@ public static class UncertaintyApi
             {
                 logger.WriteTo.Console(formatProvider: System.Globalization.CultureInfo.InvariantCulture);
             }
+
+            // A busy port is reported by Program in one line; Kestrel's own note that it listens as configured is noise here.
+            logger.Filter.ByExcluding(Listeners.IsListenNoise);
         });
+        builder.ConfigureListeners();
 
         builder.Services.AddOptions<UncertaintyOptions>()
             .BindConfiguration(UncertaintyOptions.Section)
@@ -63,6 +68,7 @@ public static class UncertaintyApi
         builder.Services.AddSingleton<InferenceBackend>();
         builder.Services.AddSingleton<ModelRegistry>();
         builder.Services.AddSingleton<PredictionService>();
+        builder.Services.AddOpenInference();
 
         // Started in this order, stopped in reverse: training stops (and persists) before inference drains.
         // DrainingSignal's StoppingAsync runs before any of them stops, the HTTP server included.
@@ -111,6 +117,7 @@ public static class UncertaintyApi
         app.MapImportApi();
         app.MapEvaluationApi();
         app.MapTrainingJobsApi();
+        app.MapOpenInferenceApi();
         app.MapMetrics("/metrics");
         return app;
     }

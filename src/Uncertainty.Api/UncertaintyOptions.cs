@@ -7,6 +7,9 @@ public sealed class UncertaintyOptions : IValidatableObject
 {
     public const string Section = "Uncertainty";
 
+    /// <summary>The gRPC port's default (<see cref="GrpcPort"/>).</summary>
+    public const int DefaultGrpcPort = 8081;
+
     /// <summary>Directory of model packages: {store}/{name}/{version}/manifest.json. Relative paths are under the content root.</summary>
     [Required]
     public string ModelStore { get; set; } = "models";
@@ -31,6 +34,13 @@ public sealed class UncertaintyOptions : IValidatableObject
     [Required]
     [RegularExpression(@"^[a-z0-9][a-z0-9._-]{0,63}$", ErrorMessage = "DefaultModel must match ^[a-z0-9][a-z0-9._-]{{0,63}}$." /* a format string: {0} is the field name */)]
     public string DefaultModel { get; set; } = "boston";
+
+    /// <summary>
+    /// Port of the Open Inference Protocol's gRPC service (HTTP/2 only, every address); 0 turns it off. The HTTP endpoints
+    /// stay what ASPNETCORE_URLS / --urls say (see Hosting/Listeners.cs).
+    /// </summary>
+    [Range(0, 65535)]
+    public int GrpcPort { get; set; } = DefaultGrpcPort;
 
     [Range(1, 1_000_000)]
     public int MaxSamples { get; set; } = 10_000;

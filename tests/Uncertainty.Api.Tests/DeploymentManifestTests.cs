@@ -99,4 +99,30 @@ public sealed class DeploymentManifestTests
         Assert.Equal("api", Text(At(compose, "services", "client", "environment"), "API_HOST"));
         Assert.Equal("monitoring", ((YamlScalarNode)((YamlSequenceNode)At(compose, "services", "prometheus", "profiles"))[0]).Value);
     }
+
+    [Fact]
+    public void The_grpc_port_is_declared_wherever_the_service_runs_and_kserve_probes_the_protocols_health()
+    {
+        var grpc = Uncertainty.Api.UncertaintyOptions.DefaultGrpcPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var deployments = Manifests().Where(m => Text(m, "kind") == "Deployment").ToList();
+        var service = Manifests().Single(m => Text(m, "kind") == "Service" && Text(m, "metadata", "name") == "uncertainty");
+        var compose = Documents(Path.Combine(Root, "docker-compose.yml"))[0];
+        var kserve = Documents(Path.Combine(Root, "deploy", "kserve", "inferenceservice.yaml"))[0];
+        var predictor = (YamlMappingNode)((YamlSequenceNode)At(kserve, "spec", "predictor", "containers"))[0];
+        var environment = ((YamlSequenceNode)At(predictor, "env")).Cast<YamlMappingNode>().ToDictionary(e => Text(e, "name"), e => Text(e, "value"));
+        var port = Text((YamlMappingNode)((YamlSequenceNode)At(predictor, "ports"))[0], "containerPort");
+
+        Assert.All(deployments, d => Assert.Contains(
+            ((YamlSequenceNode)At((YamlMappingNode)((YamlSequenceNode)At(d, "spec", "template", "spec", "containers"))[0], "ports")).Cast<YamlMappingNode>(),
+            p => Text(p, "name") == "grpc" && Text(p, "containerPort") == grpc));
+        Assert.Contains(((YamlSequenceNode)At(service, "spec", "ports")).Cast<YamlMappingNode>(), p => Text(p, "name") == "grpc" && Text(p, "targetPort") == "grpc");
+        Assert.Contains(((YamlSequenceNode)At(compose, "services", "api", "ports")).Select(p => ((YamlScalarNode)p).Value), p => p!.EndsWith($":{grpc}", StringComparison.Ordinal));
+        Assert.Contains($"EXPOSE 8080 {grpc}", File.ReadAllText(Path.Combine(Root, "Dockerfile")), StringComparison.Ordinal);
+        Assert.Equal("InferenceService", Text(kserve, "kind"));
+        Assert.Equal("/v2/health/ready", Text(predictor, "readinessProbe", "httpGet", "path"));
+        Assert.Equal("/v2/health/live", Text(predictor, "livenessProbe", "httpGet", "path"));
+        Assert.Equal(environment["ASPNETCORE_HTTP_PORTS"], port);
+        Assert.Equal(port, Text(predictor, "readinessProbe", "httpGet", "port"));
+        Assert.Equal(grpc, environment["Uncertainty__GrpcPort"]);
+    }
 }

@@ -71,6 +71,7 @@ public sealed class HostingTests
     [Theory]
     [InlineData("Uncertainty:Device", "gpu", "Device")]
     [InlineData("Uncertainty:MaxSamples", "0", "MaxSamples")]
+    [InlineData("Uncertainty:GrpcPort", "70000", "GrpcPort")]
     [InlineData("Uncertainty:DefaultModel", "../etc", "DefaultModel")]
     [InlineData("Uncertainty:LibTorchDirectory", "/no/such/libtorch", "LibTorchDirectory")]
     [InlineData("Uncertainty:ApiKeys:0", "short", "ApiKeys")]

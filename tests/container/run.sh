@@ -17,7 +17,7 @@ on_failure() { podman logs "$name" 2>&1 | tail -30; }
 cleanup() {
   podman rm -f "$name" >/dev/null 2>&1 || true
   podman volume rm -f "$volume" >/dev/null 2>&1 || true
-  (cd tests/container && UNCERTAINTY_PORT=$((port + 1)) podman-compose -p uncertainty-ci-compose -f ../../docker-compose.yml down -v >/dev/null 2>&1) || true
+  (cd tests/container && UNCERTAINTY_PORT=$((port + 1)) UNCERTAINTY_GRPC_PORT=$((port + 2)) podman-compose -p uncertainty-ci-compose -f ../../docker-compose.yml down -v >/dev/null 2>&1) || true
 }
 trap cleanup EXIT
 
@@ -46,6 +46,10 @@ curl -fsS -X POST "http://127.0.0.1:$port/predict" -H 'content-type: application
   -d "{\"inputs\": [$row], \"samples\": 200, \"seed\": 42}" \
   | json 'p=d["predictions"][0]; m=p["mean"][0]; v=p["epistemicVariance"][0]; assert d["model"]=="boston" and 5<m<50 and v>0, d; print(f"container: prediction mean {m:.2f} k$, epistemic variance {v:.3f}")' \
   || fail "the prediction lacks a plausible mean and epistemic variance"
+curl -fsS -X POST "http://127.0.0.1:$port/v2/models/boston/infer" -H 'content-type: application/json' \
+  -d "{\"parameters\": {\"samples\": 200, \"seed\": 42}, \"inputs\": [{\"name\": \"input\", \"datatype\": \"FP32\", \"shape\": [1, 13], \"data\": $row}]}" \
+  | json 'o={t["name"]: t for t in d["outputs"]}; m=o["mean"]["data"][0]; assert d["model_name"]=="boston" and 5<m<50 and o["mean"]["shape"]==[1, 1], d; print(f"container: Open Inference Protocol mean {m:.2f} k$")' \
+  || fail "POST /v2/models/boston/infer (Open Inference Protocol) failed"
 
 # A picture through the built-in image model: SkiaSharp's native decoder must load in the image.
 picture=$(mktemp --suffix=.png)
@@ -87,7 +91,7 @@ podman rm -f "$name" >/dev/null 2>&1
 say "docker-compose.yml: service and example client"
 (
   cd tests/container
-  export UNCERTAINTY_PORT=$((port + 1))
+  export UNCERTAINTY_PORT=$((port + 1)) UNCERTAINTY_GRPC_PORT=$((port + 2))
   compose=(podman-compose -p uncertainty-ci-compose -f ../../docker-compose.yml)
   podman tag "$image" localhost/uncertainty:latest
   "${compose[@]}" up -d api client >/dev/null 2>&1 || fail "compose up failed"

@@ -14,7 +14,7 @@ fi
 
 store=$(mktemp -d)
 log=$(mktemp)
-Uncertainty__ModelStore="$store" dotnet run --project src/Uncertainty.Api --urls "http://127.0.0.1:$port" >"$log" 2>&1 &
+Uncertainty__ModelStore="$store" Uncertainty__GrpcPort=$((port + 1)) dotnet run --project src/Uncertainty.Api --urls "http://127.0.0.1:$port" >"$log" 2>&1 &
 pid=$!
 cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$store"; }
 trap cleanup EXIT

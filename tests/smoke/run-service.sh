@@ -5,8 +5,8 @@ cd "$(dirname "$0")/../.."
 port=${PORT:-18080}
 store=$(mktemp -d)
 log=$(mktemp)
-# JSON console logs, as in containers: checked below.
-Uncertainty__ModelStore="$store" Uncertainty__LogFormat=json dotnet run --project src/Uncertainty.Api --urls "http://127.0.0.1:$port" >"$log" 2>&1 &
+# JSON console logs, as in containers: checked below. gRPC on the next port, not the default 8081 another run may hold.
+Uncertainty__ModelStore="$store" Uncertainty__LogFormat=json Uncertainty__GrpcPort=$((port + 1)) dotnet run --project src/Uncertainty.Api --urls "http://127.0.0.1:$port" >"$log" 2>&1 &
 pid=$!
 tools=""
 cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$store" ${tools:+"$tools"}; }
@@ -35,6 +35,12 @@ awk -v r="$response" 'BEGIN {
   split(parts[2], a, "]"); split(parts[3], b, "]");
   if (n != 3 || !(b[1] > 5 * a[1])) { print "smoke: variance at x=3 is not 5x that at x=0" > "/dev/stderr"; exit 1 }
 }'
+# The same model through the Open Inference Protocol's REST endpoint: the same numbers as /predict.
+oip=$(curl -fsS -X POST "http://127.0.0.1:$port/v2/models/toy/infer" \
+  -d '{"parameters": {"samples": 200, "seed": 42}, "inputs": [{"name": "input", "datatype": "FP32", "shape": [2, 1], "data": [0.0, 3.0]}], "outputs": [{"name": "epistemic_variance"}]}')
+echo "smoke: $oip"
+expected=$(sed -E 's/.*"epistemicVariance":\[([^]]*)\].*"epistemicVariance":\[([^]]*)\].*/\1,\2/' <<<"$response")
+grep -qF "\"data\":[$expected]" <<<"$oip" || { echo "smoke: /v2/models/toy/infer did not give /predict's epistemic variances ($expected)" >&2; exit 1; }
 metrics=$(curl -fsS "http://127.0.0.1:$port/metrics")
 grep -q '^uncertainty_mc_samples_total' <<<"$metrics" || { echo "smoke: /metrics lacks the service's metrics" >&2; exit 1; }
 # Per model and version: the toy prediction above counts in its own series.

@@ -99,10 +99,14 @@ public sealed class ServiceHealthCheck(ServiceState state, InferenceScheduler sc
     public const string Name = "service";
 
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(state.Draining ? HealthCheckResult.Unhealthy("draining")
+        Task.FromResult(Check(state, scheduler));
+
+    /// <summary>The check itself, for callers that need it without the health-check service (the Open Inference Protocol's readiness).</summary>
+    public static HealthCheckResult Check(ServiceState state, InferenceScheduler scheduler) =>
+        state.Draining ? HealthCheckResult.Unhealthy("draining")
             : !scheduler.Alive ? HealthCheckResult.Unhealthy("failed")
             : !state.Started ? HealthCheckResult.Unhealthy("starting")
-            : HealthCheckResult.Healthy("started"));
+            : HealthCheckResult.Healthy("started");
 }
 
 /// <summary>

@@ -8,7 +8,7 @@ namespace Uncertainty.Api.Predictions;
 
 public static class PredictionsApi
 {
-    private const double DefaultIntervalLevel = 0.95;
+    internal const double DefaultIntervalLevel = 0.95;
 
     public static IEndpointRouteBuilder MapPredictionsApi(this IEndpointRouteBuilder app)
     {
@@ -126,7 +126,8 @@ public static class PredictionsApi
         return new IntervalResult(level, lower, upper) { Method = method };
     }
 
-    private static RowResult ToResult(RowPrediction row, double level, IntervalMethod method, IReadOnlyList<string>? labels) => row switch
+    /// <summary>One row as /predict answers it; the Open Inference Protocol's output tensors are cut from these same numbers.</summary>
+    internal static RowResult ToResult(RowPrediction row, double level, IntervalMethod method, IReadOnlyList<string>? labels) => row switch
     {
         RegressionPrediction regression => new RowResult
         {
