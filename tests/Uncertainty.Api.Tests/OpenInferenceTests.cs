@@ -11,15 +11,14 @@ public sealed class OpenInferenceTests(UncertaintyApiFactory factory) : IClassFi
 {
     private const string Key = "k3y-for-tests-0123456789abcdef";
 
-    internal static readonly string[] RegressionOutputs = ["mean", "epistemic_variance", "aleatoric_variance", "predictive_variance", "std", "interval_lower", "interval_upper"];
+    internal static readonly string[] RegressionOutputs = ["mean", "epistemic_variance", "aleatoric_variance", "predictive_variance", "std", "standard_error", "interval_lower", "interval_upper"];
 
     /// <summary>The features of the first <paramref name="rows"/> example rows a model ships with (GET /models/{name}), and its feature names.</summary>
     internal static async Task<(float[][] Rows, string[] Features)> ExamplesAsync(HttpClient client, string model, int rows)
     {
         var details = await client.GetFromJsonAsync<JsonElement>($"/models/{model}");
         string[] features = [.. details.GetProperty("inputs").EnumerateArray().Select(name => name.GetString()!)];
-        // An example row is its features, then its target.
-        var examples = details.GetProperty("examples").EnumerateArray().Take(rows).Select(row => row.EnumerateArray().Take(features.Length).Select(v => v.GetSingle()).ToArray()).ToArray();
+        var examples = details.GetProperty("examples").GetProperty("inputs").EnumerateArray().Take(rows).Select(row => row.EnumerateArray().Select(v => v.GetSingle()).ToArray()).ToArray();
         return (examples, features);
     }
 
@@ -102,6 +101,39 @@ public sealed class OpenInferenceTests(UncertaintyApiFactory factory) : IClassFi
         Assert.DoesNotContain("interval_lower", outputs.Keys);
         Assert.Equal("BYTES", spam.GetProperty("inputs")[0].GetProperty("datatype").GetString());
         Assert.True((await OkAsync(ready)).GetProperty("ready").GetBoolean());
+    }
+
+    [Theory]
+    [InlineData("deterministic", "gaussian")]
+    [InlineData("mc", "quantile")]
+    public async Task Mode_and_interval_parameters_give_the_numbers_of_predict_with_the_same_options(string mode, string interval)
+    {
+        var client = await factory.ReadyClientAsync();
+        var (rows, _) = await ExamplesAsync(client, "boston", 2);
+
+        var response = await OkAsync(await client.PostAsJsonAsync("/v2/models/boston/infer", new
+        {
+            parameters = new { samples = 30, seed = 77, mode, interval, interval_level = 0.8 },
+            inputs = new[] { Tensor("input", "FP32", [2, 13], rows.SelectMany(r => r).ToArray()) },
+        }));
+        var predicted = await client.PostAsJsonAsync("/models/boston/predict", new { inputs = rows, samples = 30, seed = 77, mode, interval, intervalLevel = 0.8 });
+        Assert.Equal(HttpStatusCode.OK, predicted.StatusCode);
+        var expected = (await predicted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("predictions");
+
+        Assert.Equal(expected.EnumerateArray().Select(row => row.GetProperty("mean")[0].GetDouble()), Numbers(Output(response, "mean")));
+        Assert.Equal(expected.EnumerateArray().Select(row => row.GetProperty("interval").GetProperty("lower")[0].GetDouble()), Numbers(Output(response, "interval_lower")));
+        Assert.Equal(expected.EnumerateArray().Select(row => row.GetProperty("interval").GetProperty("upper")[0].GetDouble()), Numbers(Output(response, "interval_upper")));
+        var names = response.GetProperty("outputs").EnumerateArray().Select(o => o.GetProperty("name").GetString()).ToList();
+        if (mode == "deterministic")
+        {
+            // One pass: no spread across passes, so no Monte Carlo standard error.
+            Assert.DoesNotContain("standard_error", names);
+            Assert.All(Numbers(Output(response, "epistemic_variance")), v => Assert.Equal(0, v));
+        }
+        else
+        {
+            Assert.Equal(expected.EnumerateArray().Select(row => row.GetProperty("standardError")[0].GetDouble()), Numbers(Output(response, "standard_error")));
+        }
     }
 
     [Fact]

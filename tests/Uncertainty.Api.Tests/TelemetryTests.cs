@@ -152,7 +152,7 @@ public sealed class TelemetryTests
         var submitted = await client.PostAsJsonAsync("/training-jobs", new { model = "traced", dataset = "boston", training = new { epochs = 2 } });
         var job = await ServingCoreTests.FinishedJobAsync(client, submitted);
 
-        Assert.Equal("Succeeded", job.GetProperty("state").GetString());
+        Assert.Equal("succeeded", job.GetProperty("state").GetString());
         var training = (await WhenAsync(spans, all => all.Where(s => s.OperationName == Telemetry.Spans.TrainingJob).ToList() is { Count: > 0 } found ? found : null)).Single();
         Assert.Equal("traced", training.GetTagItem(Telemetry.Attributes.Model));
         Assert.Equal(2, training.GetTagItem(Telemetry.Attributes.Epochs));

@@ -34,6 +34,9 @@ public sealed record InferOutput(string Name, string Datatype, long[] Shape, dou
 public sealed record InferResult(string ModelName, int ModelVersion, string? Id, int Samples, ulong Seed, IReadOnlyList<InferOutput> Outputs);
 
 /// <summary>A tensor's name, datatype and shape (-1 for the batch dimension), for model metadata.</summary>
+/// <param name="Name">The tensor's name: "input" for the input; an output's name (mean, epistemic_variance, ...).</param>
+/// <param name="Datatype">The protocol's datatype: FP32, FP64, INT64 or BYTES.</param>
+/// <param name="Shape">Dimensions, -1 for the batch (rows) dimension.</param>
 public sealed record TensorMetadata(string Name, string Datatype, long[] Shape);
 
 /// <summary>A model as the protocol describes it.</summary>

@@ -83,6 +83,8 @@ public static class OpenInferenceApi
 
     public static JsonHttpResult<ReadyResponse> Ready(OpenInferenceService inference) => Readiness(inference.Ready);
 
+    /// <param name="name">The model.</param>
+    /// <param name="inference">The protocol's service.</param>
     public static Ok<ModelMetadata> GetModelMetadata(string name, OpenInferenceService inference) => TypedResults.Ok(inference.Metadata(name, null));
 
     /// <param name="name">The model.</param>
@@ -90,6 +92,8 @@ public static class OpenInferenceApi
     /// <param name="inference">The protocol's service.</param>
     public static Ok<ModelMetadata> GetModelVersionMetadata(string name, string version, OpenInferenceService inference) => TypedResults.Ok(inference.Metadata(name, version));
 
+    /// <param name="name">The model.</param>
+    /// <param name="inference">The protocol's service.</param>
     public static JsonHttpResult<ReadyResponse> ModelReady(string name, OpenInferenceService inference) => Readiness(inference.ModelReady(name, null));
 
     /// <param name="name">The model.</param>

@@ -61,7 +61,7 @@ async function main(): Promise<void> {
   const name = "client-typescript";
   const body: ImportBody = {
     weights: tinySafetensors(),
-    request: { network: { inputs: 2, hidden: [3], hiddenDropout: [0.1], head: { kind: "Regression", outputs: 1 } }, makeDefault: true },
+    request: { network: { inputs: 2, hidden: [3], hiddenDropout: [0.1], head: { kind: "regression", outputs: 1 } }, makeDefault: true },
   };
   const imported = ok(
     await client.POST("/models/{name}/import", {
@@ -92,12 +92,12 @@ async function main(): Promise<void> {
     }),
     "POST /training-jobs",
   );
-  for (let polls = 0; job.state === "Queued" || job.state === "Running"; polls++) {
+  for (let polls = 0; job.state === "queued" || job.state === "running"; polls++) {
     check(polls < 600, "the training job finishes within 10 minutes");
     await new Promise((resolve) => setTimeout(resolve, 1000));
     job = ok(await client.GET("/training-jobs/{id}", { params: { path: { id: job.id } } }), "GET /training-jobs/{id}");
   }
-  check(job.state === "Succeeded", `the training job succeeded (state ${job.state}, error ${job.error})`);
+  check(job.state === "succeeded", `the training job succeeded (state ${job.state}, error ${job.error})`);
   passed.push(`training job (${job.epoch} epochs, version ${job.version})`);
 }
 
