@@ -17,6 +17,7 @@ public static class OpenApiContract
         ["Models"] = "The model store: models, versions, default versions, imports of PyTorch weights and evaluation.",
         ["Training"] = "Training jobs that train a dropout network in the background and store it as a new model version.",
         ["Health"] = "Liveness and readiness probes.",
+        ["Open Inference Protocol (v2)"] = "KServe's Open Inference Protocol v2 over REST: health, metadata and inference with named tensors; the same models and numbers as /predict (docs/open-inference.md).",
     };
 
     private static readonly string[] ProblemSchemas = ["ProblemDetails", "HttpValidationProblemDetails"];

@@ -14,11 +14,14 @@ public static class StringEnumSchemas
     public static OpenApiOptions AddStringEnumSchemas(this OpenApiOptions options) =>
         options.AddSchemaTransformer((schema, _, _) =>
         {
-            // An enum some property holds as nullable lists null among its names; it stays allowed.
+            // The generator lists null among an enum's names when some property holds it as nullable; such properties
+            // already say "oneOf: [null, the enum]", so the shared enum schema keeps only its names (a null in both
+            // would make the oneOf ambiguous, which the linters flag).
             if (schema.Type is null && schema.Enum is { Count: > 0 } values
                 && values.All(value => value is null || value.GetValueKind() == JsonValueKind.String) && values.Any(value => value is not null))
             {
-                schema.Type = values.Any(value => value is null) ? JsonSchemaType.String | JsonSchemaType.Null : JsonSchemaType.String;
+                schema.Enum = [.. values.Where(value => value is not null)];
+                schema.Type = JsonSchemaType.String;
             }
 
             return Task.CompletedTask;

@@ -38,6 +38,7 @@ public static class OpenInferenceApi
             .WithName("OipServerReady")
             .WithSummary("Ready to infer: 200 exactly when GET /health/ready is 200; 503 while starting or draining.")
             .WithDescription("Open Inference Protocol v2 readiness, from the same state as /health/ready.")
+            .Produces<ReadyResponse>(StatusCodes.Status200OK)
             .Produces<ReadyResponse>(StatusCodes.Status503ServiceUnavailable);
 
         var models = group.MapGroup("/models/{name}").ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status429TooManyRequests, StatusCodes.Status503ServiceUnavailable);
@@ -53,11 +54,13 @@ public static class OpenInferenceApi
             .WithName("OipModelReady")
             .WithSummary("200 when the server is ready and the model's default version has not failed to load; 503 otherwise.")
             .WithDescription("Open Inference Protocol v2 model readiness.")
+            .Produces<ReadyResponse>(StatusCodes.Status200OK)
             .Produces<ReadyResponse>(StatusCodes.Status503ServiceUnavailable);
         models.MapGet("/versions/{version}/ready", ModelVersionReady)
             .WithName("OipModelVersionReady")
             .WithSummary("200 when the server is ready and this version has not failed to load; 503 otherwise.")
             .WithDescription("Open Inference Protocol v2 model version readiness.")
+            .Produces<ReadyResponse>(StatusCodes.Status200OK)
             .Produces<ReadyResponse>(StatusCodes.Status503ServiceUnavailable);
 
         var infer = models.MapGroup("").RequireInferenceScope()
