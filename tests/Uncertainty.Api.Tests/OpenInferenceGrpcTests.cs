@@ -138,6 +138,23 @@ public sealed class OpenInferenceGrpcTests(UncertaintyApiFactory factory) : ICla
     }
 
     [Fact]
+    public async Task Nan_and_infinite_elements_typed_or_raw_are_invalid_arguments_naming_the_element()
+    {
+        var client = await ReadyClientAsync();
+        var raw = Request("toy", [2, 1], [], 10, 1);
+        raw.Inputs[0].Contents = null;
+        raw.RawInputContents.Add(ByteString.CopyFrom([.. BitConverter.GetBytes(0.5f), .. BitConverter.GetBytes(float.PositiveInfinity)]));
+
+        var typed = await Assert.ThrowsAsync<RpcException>(() => client.ModelInferAsync(Request("toy", [1, 1], [float.NaN], 10, 1)).ResponseAsync);
+        var fromRaw = await Assert.ThrowsAsync<RpcException>(() => client.ModelInferAsync(raw).ResponseAsync);
+
+        Assert.Equal(StatusCode.InvalidArgument, typed.StatusCode);
+        Assert.Contains("inputs[0].data[0]", typed.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(StatusCode.InvalidArgument, fromRaw.StatusCode);
+        Assert.Contains("inputs[0].data[1]", fromRaw.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Inference_takes_the_key_in_the_metadata_header()
     {
         using var keyed = new UncertaintyApiFactory();

@@ -245,6 +245,8 @@ public sealed class OpenInferenceTests(UncertaintyApiFactory factory) : IClassFi
     [InlineData("/v2/models/toy/infer", """{"inputs":[{"name":"x","datatype":"FP32","shape":[1,1],"data":[0.5]},{"name":"y","datatype":"FP32","shape":[1,1],"data":[0.5]}]}""", "inputs[1].name")]
     [InlineData("/v2/models/toy/infer", """{"inputs":[]}""", "inputs")]
     [InlineData("/v2/models/toy/infer", """{"inputs":[{"name":"input","datatype":"FP32","shape":[1,1],"data":[1e300]}]}""", "row 0[0]")]
+    [InlineData("/v2/models/toy/infer", """{"inputs":[{"name":"input","datatype":"FP64","shape":[1,1],"data":[1e309]}]}""", "inputs[0].data[0]")]
+    [InlineData("/v2/models/toy/infer", """{"inputs":[{"name":"x","datatype":"FP64","shape":[2],"data":[0.5,-1e400]}]}""", "inputs[0].data[1]")]
     public async Task Bad_requests_get_400_with_the_protocols_error_naming_the_field(string path, string json, string field)
     {
         var response = await InferAsync(path, JsonNode.Parse(json)!);

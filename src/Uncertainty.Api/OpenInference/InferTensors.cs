@@ -78,7 +78,7 @@ public static class InferInputs
         return result;
     }
 
-    /// <summary>A name, a supported datatype, a shape of non-negative sizes whose product is the number of elements sent, and no tensor parameters.</summary>
+    /// <summary>A name, a supported datatype, a shape of non-negative sizes whose product is the number of elements sent, finite numbers, and no tensor parameters.</summary>
     public static void Check(InferInput input, int elements, Dictionary<string, string[]> errors)
     {
         if (string.IsNullOrEmpty(input.Name))
@@ -108,6 +108,12 @@ public static class InferInputs
         else if (product != elements)
         {
             errors[$"{input.Field}.shape"] = [$"Shape [{string.Join(", ", input.Shape)}] holds {product} elements; the tensor has {elements}."];
+        }
+
+        // JSON numbers past double's range read as infinities, and gRPC carries NaN and infinities as they are; no model reads them.
+        if (input.Numbers is { } numbers && Array.FindIndex(numbers, value => !double.IsFinite(value)) is var bad and >= 0)
+        {
+            errors[$"{input.Field}.data[{bad}]"] = [$"Elements are finite numbers; got {numbers[bad].ToString(System.Globalization.CultureInfo.InvariantCulture)}."];
         }
 
         foreach (var key in input.Parameters.Keys)
