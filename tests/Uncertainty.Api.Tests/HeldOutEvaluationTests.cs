@@ -90,12 +90,16 @@ public sealed class HeldOutEvaluationTests(UncertaintyApiFactory factory) : ICla
         Assert.True(problem.GetProperty("errors").TryGetProperty("rows", out _), problem.ToString());
     }
 
-    [Fact]
-    public async Task A_rows_value_that_is_not_heldOut_or_all_is_a_400_that_names_rows()
+    [Theory]
+    [InlineData("\"training\"")]
+    [InlineData("0")]
+    [InlineData("1")]
+    [InlineData("7")]
+    public async Task A_rows_value_that_is_not_heldOut_or_all_is_a_400_that_names_rows(string rows)
     {
         var client = await factory.ReadyClientAsync();
 
-        var response = await client.PostAsync("/models/boston/evaluate", new StringContent("""{"dataset": "boston", "rows": "training"}""", Encoding.UTF8, "application/json"));
+        var response = await client.PostAsync("/models/boston/evaluate", new StringContent($$"""{"dataset": "boston", "samples": 2, "rows": {{rows}}}""", Encoding.UTF8, "application/json"));
 
         var problem = await Problems.ReadAsync(response, HttpStatusCode.BadRequest);
         Assert.Contains("rows", problem.GetProperty("errors").ToString(), StringComparison.Ordinal);

@@ -4,7 +4,7 @@ using Uncertainty.Model.Packaging;
 namespace Uncertainty.Model.Evaluation;
 
 /// <summary>Which rows of a dataset an evaluation scores.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<EvaluationRows>))]
+[JsonConverter(typeof(Networks.CamelCaseEnumConverter<EvaluationRows>))]
 public enum EvaluationRows
 {
     /// <summary>Only the rows held out at training (the default on the model's own training data).</summary>
