@@ -242,6 +242,31 @@ public sealed class OpenInferenceGrpcTests(UncertaintyApiFactory factory) : ICla
     }
 
     [Fact]
+    public async Task The_grpc_port_answers_only_grpc_calls_and_the_rest_api_stays_on_the_http_urls()
+    {
+        using var store = new UncertaintyApiFactory();
+        store.PrepareStore();
+        int httpPort = FreePort(), grpcPort = FreePort();
+        await using var app = Host(store.ModelStore, grpcPort, "--urls", $"http://127.0.0.1:{httpPort}");
+        await app.StartAsync();
+
+        using var h2c = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{grpcPort}"), DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        var models = await h2c.GetAsync("/models");
+        var jobs = await h2c.PostAsync("/training-jobs", new StringContent("{}", System.Text.Encoding.UTF8, "application/json"));
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
+        var grpcLive = await new GRPCInferenceService.GRPCInferenceServiceClient(channel).ServerLiveAsync(new ServerLiveRequest());
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") };
+        var rest = await http.GetAsync("/models");
+        await app.StopAsync();
+
+        var problem = await Problems.ReadAsync(models, HttpStatusCode.NotFound);
+        Assert.Contains("Uncertainty:GrpcPort", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, jobs.StatusCode);
+        Assert.True(grpcLive.Live);
+        Assert.Equal(HttpStatusCode.OK, rest.StatusCode);
+    }
+
+    [Fact]
     public async Task A_busy_port_fails_start_with_an_error_naming_it()
     {
         using var store = new UncertaintyApiFactory();

@@ -37,6 +37,19 @@ public static class Listeners
         return builder;
     }
 
+    /// <summary>
+    /// The gRPC port answers gRPC calls only: it listens on every address whatever the HTTP URLs say, so the rest of the
+    /// API (training jobs, imports, metrics) must not be reachable through it; other requests there are a 404 naming the port.
+    /// </summary>
+    public static IApplicationBuilder UseGrpcPortForGrpcOnly(this IApplicationBuilder app)
+    {
+        var port = GrpcPort(app.ApplicationServices.GetRequiredService<IConfiguration>());
+        return port == 0 ? app : app.Use((context, next) =>
+            context.Connection.LocalPort != port || context.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true
+                ? next(context)
+                : throw new Problems.NotFoundException("Not a gRPC call", $"Port {port} (Uncertainty:GrpcPort) serves only gRPC (inference.GRPCInferenceService); the REST API is on the HTTP URLs."));
+    }
+
     /// <summary>The configured gRPC port; 0 (nothing to listen on) for a value that is not a port, which options validation then reports by name.</summary>
     public static int GrpcPort(IConfiguration configuration) =>
         configuration[$"{UncertaintyOptions.Section}:{nameof(UncertaintyOptions.GrpcPort)}"] is not { } text ? UncertaintyOptions.DefaultGrpcPort
