@@ -285,4 +285,19 @@ public sealed class OpenInferenceGrpcTests(UncertaintyApiFactory factory) : ICla
         Assert.Contains(text, endpoint, StringComparison.Ordinal);
         Assert.Null(Uncertainty.Api.Hosting.Listeners.BusyEndpoint(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["urls"] = $"http://127.0.0.1:{FreePort()}", ["Uncertainty:GrpcPort"] = "0" }).Build()));
     }
+
+    [Fact]
+    public void A_grpc_port_that_is_also_an_http_urls_port_fails_start_naming_both()
+    {
+        var port = FreePort();
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["urls"] = $"http://127.0.0.1:{FreePort()};http://127.0.0.1:{port}",
+            ["Uncertainty:GrpcPort"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        }).Build();
+
+        var busy = Uncertainty.Api.Hosting.Listeners.BusyEndpoint(configuration);
+
+        Assert.Equal($"gRPC port {port} (Uncertainty:GrpcPort) is the port of http://127.0.0.1:{port} too.", busy);
+    }
 }

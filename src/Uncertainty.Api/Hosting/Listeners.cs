@@ -78,6 +78,13 @@ public static class Listeners
     public static string? BusyEndpoint(IConfiguration configuration)
     {
         var grpcPort = GrpcPort(configuration);
+
+        // Free before start, taken by the service itself: Kestrel would fail on the second bind, after models load.
+        if (grpcPort > 0 && HttpUrls(configuration).FirstOrDefault(url => BindingAddress.Parse(url) is { IsUnixPipe: false } address && address.Port == grpcPort) is { } same)
+        {
+            return $"gRPC port {grpcPort} (Uncertainty:GrpcPort) is the port of {same} too.";
+        }
+
         var endpoints = HttpUrls(configuration).Select(BindingAddress.Parse).Where(address => !address.IsUnixPipe && address.Port > 0)
             .Select(address => (Url: address.ToString(), Ip: string.Equals(address.Host, "localhost", StringComparison.OrdinalIgnoreCase) ? IPAddress.Loopback : IPAddress.TryParse(address.Host, out var ip) ? ip : IPAddress.IPv6Any, address.Port))
             .Append((Url: $"gRPC port {grpcPort} (Uncertainty:GrpcPort)", Ip: IPAddress.IPv6Any, Port: grpcPort))
