@@ -97,6 +97,7 @@ public static class UncertaintyApi
         app.UseStaticFiles();
         app.MapGet("/explorer", () => Results.Redirect("/")).ExcludeFromDescription();
         app.UseRouting();
+        app.UseStandardMethodsOnly();
         app.UseHttpMetrics();
         app.UseAuthentication();
         app.UseAuthorization();
