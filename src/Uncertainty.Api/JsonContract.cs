@@ -6,8 +6,8 @@ using System.Text.RegularExpressions;
 namespace Uncertainty.Api;
 
 /// <summary>
-/// The JSON contract of every request and response: enums are camelCase strings (numbers refused), fields a body type does
-/// not have are refused (a misspelt "sampels" would otherwise be dropped silently), and a body that does not fit is
+/// The JSON contract of every request and response: enums are camelCase strings (numbers refused), a field given twice and
+/// fields a body type does not have are refused (a misspelt "sampels" would otherwise be dropped silently), and a body that does not fit is
 /// described by its JSON field and the expected value in plain words, never by .NET type names.
 /// </summary>
 public static partial class JsonContract
@@ -16,6 +16,10 @@ public static partial class JsonContract
     public static void Apply(JsonSerializerOptions options)
     {
         options.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+
+        // {"inputs": [...], "inputs": [...]} (or "Inputs", names being read case-insensitively) is ambiguous: a proxy that
+        // checked the first and a service that used the last would disagree; refused by name.
+        options.AllowDuplicateProperties = false;
         options.Converters.Add(new CamelCaseEnums());
     }
 
@@ -56,6 +60,13 @@ public static partial class JsonContract
             var field = path.Length == 0 ? "body" : path;
             var expected = Expected(converted.Groups["type"].Value, path);
             error = new BodyError(field, field == "body" ? $"The body must be {expected}." : $"Field '{field}' must be {expected}.");
+        }
+        else if (Duplicate().Match(message) is { Success: true } duplicate)
+        {
+            // An object's message names the property; a dictionary's does not, its path ends at the key.
+            var name = duplicate.Groups["name"].Success ? duplicate.Groups["name"].Value : path.Split('.')[^1];
+            var field = path.EndsWith(name, StringComparison.Ordinal) ? path : Join(path, name);
+            error = new BodyError(field, $"Field '{name}' is given more than once; send each field once.");
         }
         else if (MissingRequired().Match(message) is { Success: true } missing)
         {
@@ -250,6 +261,9 @@ public static partial class JsonContract
 
     [GeneratedRegex(@"The JSON value could not be converted to (?<type>.+?)\. Path:")]
     private static partial Regex Converted();
+
+    [GeneratedRegex(@"Duplicate propert(?:y '(?<name>[^']*)'|ies not allowed)")]
+    private static partial Regex Duplicate();
 
     [GeneratedRegex(@"was missing required properties(?: including)?: (?<names>.*?)\.?$")]
     private static partial Regex MissingRequired();

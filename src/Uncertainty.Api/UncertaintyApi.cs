@@ -88,6 +88,7 @@ public static class UncertaintyApi
         app.UseSerilogRequestLogging(logging => logging.GetLevel = RequestLogLevel);
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseGrpcPortForGrpcOnly();
         app.Use((context, next) => DrainingSignal.UseDrainingConnections(context, next));
 
         // The explorer page (wwwroot): at / and /explorer, with its vendored chart library; no CDN.
@@ -96,6 +97,7 @@ public static class UncertaintyApi
         app.UseStaticFiles();
         app.MapGet("/explorer", () => Results.Redirect("/")).ExcludeFromDescription();
         app.UseRouting();
+        app.UseStandardMethodsOnly();
         app.UseHttpMetrics();
         app.UseAuthentication();
         app.UseAuthorization();

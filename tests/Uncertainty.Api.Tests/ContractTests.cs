@@ -42,6 +42,23 @@ public sealed partial class ContractTests(UncertaintyApiFactory factory) : IClas
         Assert.Contains($"Unknown field '{name}'", problem.GetProperty("errors").GetProperty(field)[0].GetString(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("/models/toy/predict", """{"inputs": [[0.5]], "inputs": [[0.7]]}""", "inputs")]
+    [InlineData("/models/toy/predict", """{"inputs": [[0.5]], "Inputs": [[0.7]]}""", "Inputs")]
+    [InlineData("/models/toy/predict", """{"inputs": [[0.5]], "seed": 1, "seed": 2}""", "seed")]
+    [InlineData("/v2/models/toy/infer", """{"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 1], "data": [0.5]}], "parameters": {"seed": 1, "seed": 2}}""", "parameters.seed")]
+    public async Task A_field_given_twice_is_refused_by_name(string path, string body, string field)
+    {
+        var client = await factory.ReadyClientAsync();
+
+        using var response = await SendJsonAsync(client, "POST", path, body);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.Contains($"{field}", text, StringComparison.Ordinal);
+        Assert.Contains("more than once", text, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task An_unknown_field_in_the_import_request_part_is_refused_under_request()
     {

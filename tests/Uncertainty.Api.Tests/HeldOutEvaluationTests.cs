@@ -58,6 +58,22 @@ public sealed class HeldOutEvaluationTests(UncertaintyApiFactory factory) : ICla
     }
 
     [Fact]
+    public async Task An_upload_of_the_bundled_training_file_itself_is_the_training_data_held_out_rows_by_default()
+    {
+        var client = await factory.ReadyClientAsync();
+        using var stream = typeof(BundledDatasets).Assembly.GetManifestResourceStream("Uncertainty.Data.boston.csv")!;
+        var csv = await new StreamReader(stream).ReadToEndAsync(); // data/boston.csv as a user downloads it
+
+        var byDefault = await client.PostAsJsonAsync("/models/boston/evaluate", new { csv, samples = 5, maxRows = 3 });
+        var all = await client.PostAsJsonAsync("/models/boston/evaluate", new { csv, samples = 5, rows = "all", maxRows = 3 });
+
+        var scored = (await byDefault.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("scored");
+        Assert.Equal("heldOut", scored.GetProperty("rows").GetString());
+        Assert.False(scored.GetProperty("includesTrainingRows").GetBoolean());
+        Assert.True((await all.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("scored").GetProperty("includesTrainingRows").GetBoolean());
+    }
+
+    [Fact]
     public async Task Rows_all_scores_every_row_and_says_training_rows_are_included()
     {
         var client = await factory.ReadyClientAsync();
@@ -90,12 +106,16 @@ public sealed class HeldOutEvaluationTests(UncertaintyApiFactory factory) : ICla
         Assert.True(problem.GetProperty("errors").TryGetProperty("rows", out _), problem.ToString());
     }
 
-    [Fact]
-    public async Task A_rows_value_that_is_not_heldOut_or_all_is_a_400_that_names_rows()
+    [Theory]
+    [InlineData("\"training\"")]
+    [InlineData("0")]
+    [InlineData("1")]
+    [InlineData("7")]
+    public async Task A_rows_value_that_is_not_heldOut_or_all_is_a_400_that_names_rows(string rows)
     {
         var client = await factory.ReadyClientAsync();
 
-        var response = await client.PostAsync("/models/boston/evaluate", new StringContent("""{"dataset": "boston", "rows": "training"}""", Encoding.UTF8, "application/json"));
+        var response = await client.PostAsync("/models/boston/evaluate", new StringContent($$"""{"dataset": "boston", "samples": 2, "rows": {{rows}}}""", Encoding.UTF8, "application/json"));
 
         var problem = await Problems.ReadAsync(response, HttpStatusCode.BadRequest);
         Assert.Contains("rows", problem.GetProperty("errors").ToString(), StringComparison.Ordinal);

@@ -71,6 +71,21 @@ public sealed class MetricsTests
         Assert.Equal(0, Delta($"uncertainty_inference_request_success_total{{model=\"boston\",version=\"1\"}}"));
     }
 
+    [Fact]
+    public async Task A_method_http_does_not_define_is_a_501_and_adds_no_series_to_the_scrape()
+    {
+        using var factory = new UncertaintyApiFactory();
+        var client = await factory.ReadyClientAsync();
+
+        using var invented = await client.SendAsync(new HttpRequestMessage(new HttpMethod("ZZMETHOD1"), "/models/toy/predict"));
+        using var unrouted = await client.SendAsync(new HttpRequestMessage(new HttpMethod("ZZMETHOD2"), "/no-such-path"));
+        var text = await client.GetStringAsync("/metrics");
+
+        await Problems.ReadAsync(invented, HttpStatusCode.NotImplemented);
+        Assert.Equal(HttpStatusCode.NotImplemented, unrouted.StatusCode);
+        Assert.DoesNotContain("ZZMETHOD", text, StringComparison.Ordinal);
+    }
+
     /// <summary>The value of one series in a scrape; 0 when it has not appeared yet (a labelled series appears on first use).</summary>
     private static double Value(string scrape, string series) =>
         scrape.Split('\n').FirstOrDefault(line => line.StartsWith(series + " ", StringComparison.Ordinal)) is { } line

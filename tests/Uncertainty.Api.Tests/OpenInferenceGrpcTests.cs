@@ -138,6 +138,23 @@ public sealed class OpenInferenceGrpcTests(UncertaintyApiFactory factory) : ICla
     }
 
     [Fact]
+    public async Task Nan_and_infinite_elements_typed_or_raw_are_invalid_arguments_naming_the_element()
+    {
+        var client = await ReadyClientAsync();
+        var raw = Request("toy", [2, 1], [], 10, 1);
+        raw.Inputs[0].Contents = null;
+        raw.RawInputContents.Add(ByteString.CopyFrom([.. BitConverter.GetBytes(0.5f), .. BitConverter.GetBytes(float.PositiveInfinity)]));
+
+        var typed = await Assert.ThrowsAsync<RpcException>(() => client.ModelInferAsync(Request("toy", [1, 1], [float.NaN], 10, 1)).ResponseAsync);
+        var fromRaw = await Assert.ThrowsAsync<RpcException>(() => client.ModelInferAsync(raw).ResponseAsync);
+
+        Assert.Equal(StatusCode.InvalidArgument, typed.StatusCode);
+        Assert.Contains("inputs[0].data[0]", typed.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(StatusCode.InvalidArgument, fromRaw.StatusCode);
+        Assert.Contains("inputs[0].data[1]", fromRaw.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Inference_takes_the_key_in_the_metadata_header()
     {
         using var keyed = new UncertaintyApiFactory();
@@ -225,6 +242,31 @@ public sealed class OpenInferenceGrpcTests(UncertaintyApiFactory factory) : ICla
     }
 
     [Fact]
+    public async Task The_grpc_port_answers_only_grpc_calls_and_the_rest_api_stays_on_the_http_urls()
+    {
+        using var store = new UncertaintyApiFactory();
+        store.PrepareStore();
+        int httpPort = FreePort(), grpcPort = FreePort();
+        await using var app = Host(store.ModelStore, grpcPort, "--urls", $"http://127.0.0.1:{httpPort}");
+        await app.StartAsync();
+
+        using var h2c = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{grpcPort}"), DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        var models = await h2c.GetAsync("/models");
+        var jobs = await h2c.PostAsync("/training-jobs", new StringContent("{}", System.Text.Encoding.UTF8, "application/json"));
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
+        var grpcLive = await new GRPCInferenceService.GRPCInferenceServiceClient(channel).ServerLiveAsync(new ServerLiveRequest());
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") };
+        var rest = await http.GetAsync("/models");
+        await app.StopAsync();
+
+        var problem = await Problems.ReadAsync(models, HttpStatusCode.NotFound);
+        Assert.Contains("Uncertainty:GrpcPort", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, jobs.StatusCode);
+        Assert.True(grpcLive.Live);
+        Assert.Equal(HttpStatusCode.OK, rest.StatusCode);
+    }
+
+    [Fact]
     public async Task A_busy_port_fails_start_with_an_error_naming_it()
     {
         using var store = new UncertaintyApiFactory();
@@ -242,5 +284,20 @@ public sealed class OpenInferenceGrpcTests(UncertaintyApiFactory factory) : ICla
         Assert.True(Uncertainty.Api.Hosting.Listeners.IsPortInUse(failure, out var endpoint));
         Assert.Contains(text, endpoint, StringComparison.Ordinal);
         Assert.Null(Uncertainty.Api.Hosting.Listeners.BusyEndpoint(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["urls"] = $"http://127.0.0.1:{FreePort()}", ["Uncertainty:GrpcPort"] = "0" }).Build()));
+    }
+
+    [Fact]
+    public void A_grpc_port_that_is_also_an_http_urls_port_fails_start_naming_both()
+    {
+        var port = FreePort();
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["urls"] = $"http://127.0.0.1:{FreePort()};http://127.0.0.1:{port}",
+            ["Uncertainty:GrpcPort"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        }).Build();
+
+        var busy = Uncertainty.Api.Hosting.Listeners.BusyEndpoint(configuration);
+
+        Assert.Equal($"gRPC port {port} (Uncertainty:GrpcPort) is the port of http://127.0.0.1:{port} too.", busy);
     }
 }

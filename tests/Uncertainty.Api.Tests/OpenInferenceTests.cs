@@ -238,13 +238,21 @@ public sealed class OpenInferenceTests(UncertaintyApiFactory factory) : IClassFi
     [InlineData("/v2/models/boston/infer", """{"inputs":[{"name":"input","datatype":"INT64","shape":[1,13],"data":[1,2,3,4,5,6,7,8,9,10,11,12,13.5]}]}""", "inputs[0].data[12]")]
     [InlineData("/v2/models/toy/infer", """{"parameters":{"sampels":10},"inputs":[{"name":"input","datatype":"FP32","shape":[1,1],"data":[0.5]}]}""", "parameters.sampels")]
     [InlineData("/v2/models/toy/infer", """{"parameters":{"seed":9007199254740992},"inputs":[{"name":"input","datatype":"FP32","shape":[1,1],"data":[0.5]}]}""", "parameters.seed")]
-    [InlineData("/v2/models/toy/infer", """{"parameters":{"samples":0},"inputs":[{"name":"input","datatype":"FP32","shape":[1,1],"data":[0.5]}]}""", "samples")]
+    [InlineData("/v2/models/toy/infer", """{"parameters":{"samples":0},"inputs":[{"name":"input","datatype":"FP32","shape":[1,1],"data":[0.5]}]}""", "parameters.samples")]
+    [InlineData("/v2/models/toy/infer", """{"parameters":{"samples":20000},"inputs":[{"name":"input","datatype":"FP32","shape":[1,1],"data":[0.5]}]}""", "parameters.samples:")]
+    [InlineData("/v2/models/toy/infer", """{"parameters":{"interval_level":1},"inputs":[{"name":"input","datatype":"FP32","shape":[1,1],"data":[0.5]}]}""", "parameters.interval_level:")]
+    [InlineData("/v2/models/toy/infer", """{"parameters":{"tolerance":"NaN"},"inputs":[{"name":"input","datatype":"FP32","shape":[1,1],"data":[0.5]}]}""", "parameters.tolerance:")]
     [InlineData("/v2/models/toy/infer", """{"parameters":{"mode":"fast"},"inputs":[{"name":"input","datatype":"FP32","shape":[1,1],"data":[0.5]}]}""", "parameters.mode")]
     [InlineData("/v2/models/toy/infer", """{"inputs":[{"name":"input","datatype":"FP32","shape":[1,1],"data":[0.5]}],"outputs":[{"name":"probabilities"}]}""", "outputs[0].name")]
     [InlineData("/v2/models/toy/infer", """{"inputs":[{"name":"input","datatype":"FP32","shape":[1,1],"data":[0.5]}],"outputs":[{"name":"mean","parameters":{"binary_data":true}}]}""", "outputs[0].parameters.binary_data")]
     [InlineData("/v2/models/toy/infer", """{"inputs":[{"name":"x","datatype":"FP32","shape":[1,1],"data":[0.5]},{"name":"y","datatype":"FP32","shape":[1,1],"data":[0.5]}]}""", "inputs[1].name")]
     [InlineData("/v2/models/toy/infer", """{"inputs":[]}""", "inputs")]
     [InlineData("/v2/models/toy/infer", """{"inputs":[{"name":"input","datatype":"FP32","shape":[1,1],"data":[1e300]}]}""", "row 0[0]")]
+    [InlineData("/v2/models/toy/infer", """{"inputs":[{"name":"input","datatype":"FP64","shape":[1,1],"data":[1e309]}]}""", "inputs[0].data[0]")]
+    [InlineData("/v2/models/toy/infer", """{"inputs":[{"name":"input","datatype":"FP32","shape":[1000000000000,1],"data":[0.5]}]}""", "more than 2147483647 elements")]
+    [InlineData("/v2/models/spam/infer", """{"inputs":[{"name":"input","datatype":"INT64","shape":[4,4611686018427387909],"data":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20]}]}""", "inputs[0].shape")]
+    [InlineData("/v2/models/toy/infer", """{"inputs":[{"name":"input","datatype":"FP32","shape":[4,4611686018427387904],"data":[]}]}""", "inputs[0].shape: Shape")]
+    [InlineData("/v2/models/toy/infer", """{"inputs":[{"name":"x","datatype":"FP64","shape":[2],"data":[0.5,-1e400]}]}""", "inputs[0].data[1]")]
     public async Task Bad_requests_get_400_with_the_protocols_error_naming_the_field(string path, string json, string field)
     {
         var response = await InferAsync(path, JsonNode.Parse(json)!);

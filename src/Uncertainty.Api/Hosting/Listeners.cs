@@ -37,6 +37,19 @@ public static class Listeners
         return builder;
     }
 
+    /// <summary>
+    /// The gRPC port answers gRPC calls only: it listens on every address whatever the HTTP URLs say, so the rest of the
+    /// API (training jobs, imports, metrics) must not be reachable through it; other requests there are a 404 naming the port.
+    /// </summary>
+    public static IApplicationBuilder UseGrpcPortForGrpcOnly(this IApplicationBuilder app)
+    {
+        var port = GrpcPort(app.ApplicationServices.GetRequiredService<IConfiguration>());
+        return port == 0 ? app : app.Use((context, next) =>
+            context.Connection.LocalPort != port || context.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true
+                ? next(context)
+                : throw new Problems.NotFoundException("Not a gRPC call", $"Port {port} (Uncertainty:GrpcPort) serves only gRPC (inference.GRPCInferenceService); the REST API is on the HTTP URLs."));
+    }
+
     /// <summary>The configured gRPC port; 0 (nothing to listen on) for a value that is not a port, which options validation then reports by name.</summary>
     public static int GrpcPort(IConfiguration configuration) =>
         configuration[$"{UncertaintyOptions.Section}:{nameof(UncertaintyOptions.GrpcPort)}"] is not { } text ? UncertaintyOptions.DefaultGrpcPort
@@ -65,6 +78,13 @@ public static class Listeners
     public static string? BusyEndpoint(IConfiguration configuration)
     {
         var grpcPort = GrpcPort(configuration);
+
+        // Free before start, taken by the service itself: Kestrel would fail on the second bind, after models load.
+        if (grpcPort > 0 && HttpUrls(configuration).FirstOrDefault(url => BindingAddress.Parse(url) is { IsUnixPipe: false } address && address.Port == grpcPort) is { } same)
+        {
+            return $"gRPC port {grpcPort} (Uncertainty:GrpcPort) is the port of {same} too.";
+        }
+
         var endpoints = HttpUrls(configuration).Select(BindingAddress.Parse).Where(address => !address.IsUnixPipe && address.Port > 0)
             .Select(address => (Url: address.ToString(), Ip: string.Equals(address.Host, "localhost", StringComparison.OrdinalIgnoreCase) ? IPAddress.Loopback : IPAddress.TryParse(address.Host, out var ip) ? ip : IPAddress.IPv6Any, address.Port))
             .Append((Url: $"gRPC port {grpcPort} (Uncertainty:GrpcPort)", Ip: IPAddress.IPv6Any, Port: grpcPort))

@@ -78,7 +78,7 @@ public static class InferInputs
         return result;
     }
 
-    /// <summary>A name, a supported datatype, a shape of non-negative sizes whose product is the number of elements sent, and no tensor parameters.</summary>
+    /// <summary>A name, a supported datatype, a shape of non-negative sizes whose product is the number of elements sent, finite numbers, and no tensor parameters.</summary>
     public static void Check(InferInput input, int elements, Dictionary<string, string[]> errors)
     {
         if (string.IsNullOrEmpty(input.Name))
@@ -91,23 +91,22 @@ public static class InferInputs
             errors[$"{input.Field}.datatype"] = [$"Input datatypes are {string.Join(", ", Supported)}; got '{input.Datatype}'."];
         }
 
-        long product = 1;
-        foreach (var size in input.Shape)
-        {
-            product = size < 0 || product > int.MaxValue ? -1 : product * size;
-            if (product < 0)
-            {
-                break;
-            }
-        }
-
-        if (input.Shape.Length == 0 || product < 0)
+        // Saturating at int.MaxValue + 1: a product of huge sizes must not wrap round to the number of elements sent.
+        long product = input.Shape.Contains(0) ? 0 : input.Shape.Aggregate(1L, (p, size) => (long)Int128.Min((Int128)p * size, (Int128)int.MaxValue + 1));
+        if (input.Shape.Length == 0 || input.Shape.Any(size => size < 0))
         {
             errors[$"{input.Field}.shape"] = [$"A shape is one or more sizes, each 0 or more; got [{string.Join(", ", input.Shape)}]."];
         }
         else if (product != elements)
         {
-            errors[$"{input.Field}.shape"] = [$"Shape [{string.Join(", ", input.Shape)}] holds {product} elements; the tensor has {elements}."];
+            var holds = product > int.MaxValue ? $"more than {int.MaxValue}" : product.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            errors[$"{input.Field}.shape"] = [$"Shape [{string.Join(", ", input.Shape)}] holds {holds} elements; the tensor has {elements}."];
+        }
+
+        // JSON numbers past double's range read as infinities, and gRPC carries NaN and infinities as they are; no model reads them.
+        if (input.Numbers is { } numbers && Array.FindIndex(numbers, value => !double.IsFinite(value)) is var bad and >= 0)
+        {
+            errors[$"{input.Field}.data[{bad}]"] = [$"Elements are finite numbers; got {numbers[bad].ToString(System.Globalization.CultureInfo.InvariantCulture)}."];
         }
 
         foreach (var key in input.Parameters.Keys)

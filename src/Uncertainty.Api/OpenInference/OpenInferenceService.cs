@@ -79,9 +79,10 @@ public sealed class OpenInferenceService(
         {
             served = await predictions.PredictAsync(name, lease.Version.Version, request, cancellationToken);
         }
-        catch (RequestValidationException e) when (e.Errors.Keys.Any(key => key.StartsWith("inputs[", StringComparison.Ordinal)))
+        catch (RequestValidationException e) when (e.Errors.Keys.Any(key => key.StartsWith("inputs[", StringComparison.Ordinal) || ParameterFields.ContainsKey(key)))
         {
-            // The validator speaks of /predict's rows (inputs[r]); here inputs are tensors, so say "row r" instead.
+            // The validator speaks of /predict's rows (inputs[r]) and fields (intervalLevel); here inputs are tensors, so say
+            // "row r" instead, and options are request parameters (parameters.interval_level).
             throw new RequestValidationException(e.Errors.ToDictionary(error => RowField(error.Key), error => error.Value));
         }
 
@@ -187,8 +188,20 @@ public sealed class OpenInferenceService(
         _ => value.ToString() ?? "",
     };
 
+    /// <summary>/predict's option fields by the request parameter that sets each.</summary>
+    private static readonly Dictionary<string, string> ParameterFields = new(StringComparer.Ordinal)
+    {
+        ["samples"] = "parameters.samples",
+        ["seed"] = "parameters.seed",
+        ["tolerance"] = "parameters.tolerance",
+        ["intervalLevel"] = "parameters.interval_level",
+        ["mode"] = "parameters.mode",
+        ["interval"] = "parameters.interval",
+    };
+
     private static string RowField(string key) =>
-        key.StartsWith("inputs[", StringComparison.Ordinal) && key.IndexOf(']', StringComparison.Ordinal) is var end and > 0
+        ParameterFields.TryGetValue(key, out var parameter) ? parameter
+        : key.StartsWith("inputs[", StringComparison.Ordinal) && key.IndexOf(']', StringComparison.Ordinal) is var end and > 0
             ? $"row {key[7..end]}{key[(end + 1)..]}"
             : key;
 

@@ -18,6 +18,17 @@ public static class BundledDatasets
         All.FirstOrDefault(d => string.Equals(d.Name, name, StringComparison.OrdinalIgnoreCase))
         ?? throw new ArgumentException($"Unknown bundled dataset '{name}'; available: {string.Join(", ", All.Select(d => d.Name))}.", nameof(name));
 
+    /// <summary>
+    /// The SHA-256 of a bundled dataset's CSV file, lower-case hex as <see cref="Packaging.TrainingData.HashOf(ReadOnlySpan{byte})"/>
+    /// gives an upload's: an upload of the very file is the same data. Null when no dataset of that name is bundled.
+    /// </summary>
+    public static string? Sha256Of(string? name)
+    {
+        var bundled = All.FirstOrDefault(d => string.Equals(d.Name, name, StringComparison.OrdinalIgnoreCase));
+        using var stream = bundled is null ? null : typeof(BundledDatasets).Assembly.GetManifestResourceStream($"Uncertainty.Data.{bundled.Name}.csv");
+        return stream is null ? null : Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(stream));
+    }
+
     /// <summary>Loads a bundled dataset with its default target and task, or the target and features given.</summary>
     public static Dataset Load(string name, string? target = null, IReadOnlyList<string>? features = null, TaskKind? task = null)
     {

@@ -4,7 +4,7 @@ using Uncertainty.Model.Packaging;
 namespace Uncertainty.Model.Evaluation;
 
 /// <summary>Which rows of a dataset an evaluation scores.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<EvaluationRows>))]
+[JsonConverter(typeof(Networks.CamelCaseEnumConverter<EvaluationRows>))]
 public enum EvaluationRows
 {
     /// <summary>Only the rows held out at training (the default on the model's own training data).</summary>
@@ -43,7 +43,11 @@ public sealed record ScoredRows(EvaluationRows Rows, int Count, int Of, bool Inc
                 : new ScoredRows(EvaluationRows.All, rows, rows, false, $"no held-out split recorded: all {rows} rows", all);
         }
 
-        if (!record.Identifies(dataset, sha256))
+        // A bundled dataset and an upload of its very file are the same data, whichever of the two the model was trained on.
+        bool own = record.Identifies(dataset, sha256)
+            || (sha256 is not null && string.Equals(Data.BundledDatasets.Sha256Of(record.Dataset), sha256, StringComparison.OrdinalIgnoreCase))
+            || (record.Sha256 is not null && string.Equals(Data.BundledDatasets.Sha256Of(dataset), record.Sha256, StringComparison.OrdinalIgnoreCase));
+        if (!own)
         {
             return asked == EvaluationRows.HeldOut
                 ? throw new ArgumentException($"Held-out rows exist only in the model's training data, {record.Describe()}; this is other data, so only all its rows can be scored.")
