@@ -32,28 +32,34 @@ public class GridTrainerTests
     ];
 
     [Theory]
-    [InlineData(OptimizerKind.Adam)]
-    [InlineData(OptimizerKind.AdamW)]
-    [InlineData(OptimizerKind.Sgd)]
-    public void A_stacked_grid_gives_each_configuration_the_weights_of_training_it_alone(OptimizerKind optimizer)
+    [InlineData(OptimizerKind.Adam, Activation.Relu)]
+    [InlineData(OptimizerKind.AdamW, Activation.Relu)]
+    [InlineData(OptimizerKind.Sgd, Activation.Relu)]
+    [InlineData(OptimizerKind.Adam, Activation.Tanh)]
+    [InlineData(OptimizerKind.Adam, Activation.Sigmoid)]
+    [InlineData(OptimizerKind.Adam, Activation.Elu)]
+    [InlineData(OptimizerKind.Adam, Activation.LeakyRelu)]
+    public void A_stacked_grid_gives_each_configuration_the_weights_of_training_it_alone(OptimizerKind optimizer, Activation activation)
     {
+        // Its backward pass is written out; training alone uses autograd, so this also checks those gradients.
+        var grid = Grid.Select(c => c with { Network = c.Network with { Activation = activation } }).ToArray();
         var (x, y) = Data(90); // batches of 16 and a last one of 10
         var options = new TrainingOptions { Epochs = 4, BatchSize = 16, LearningRate = 1e-2, Optimizer = optimizer, Seed = 11 };
 
-        var stacked = GridTrainer.Train(Grid, new TrainingSet(x, y), options);
+        var stacked = GridTrainer.Train(grid, new TrainingSet(x, y), options);
 
-        Assert.Equal(Grid.Length, stacked.Count);
-        for (int k = 0; k < Grid.Length; k++)
+        Assert.Equal(grid.Length, stacked.Count);
+        for (int k = 0; k < grid.Length; k++)
         {
-            var alone = Trainer.CreateNetwork(Grid[k].Network, options.Seed);
-            var summary = Trainer.Train(alone, new TrainingSet(x, y), options with { WeightDecay = Grid[k].WeightDecay });
+            var alone = Trainer.CreateNetwork(grid[k].Network, options.Seed);
+            var summary = Trainer.Train(alone, new TrainingSet(x, y), options with { WeightDecay = grid[k].WeightDecay });
             var expected = Weights(alone);
             var actual = Weights(stacked[k].Network);
             Assert.Equal(expected.Length, actual.Length);
             double difference = expected.Zip(actual, (a, b) => Math.Abs(a - b)).Max();
             Assert.True(difference <= WeightTolerance, $"configuration {k}: max weight difference {difference}");
             Assert.Equal(summary.FinalLoss, stacked[k].Summary.FinalLoss, 4);
-            Assert.Equal(Grid[k].WeightDecay, stacked[k].Summary.WeightDecay);
+            Assert.Equal(grid[k].WeightDecay, stacked[k].Summary.WeightDecay);
         }
 
         // Otherwise the comparison could pass with every configuration trained the same way.
@@ -71,6 +77,10 @@ public class GridTrainerTests
 
         error = Assert.Throws<ArgumentException>(() => GridTrainer.Train(Grid, new TrainingSet(x, y), new TrainingOptions { Epochs = 1, MaxNorm = 3 }));
         Assert.Contains("max-norm", error.Message);
+
+        GridConfiguration[] gelu = [new(new NetworkSpec { Inputs = 4, Activation = Activation.Gelu }, 0)];
+        error = Assert.Throws<ArgumentException>(() => GridTrainer.Train(gelu, new TrainingSet(x, y), new TrainingOptions { Epochs = 1 }));
+        Assert.Contains("GELU", error.Message);
 
         GridConfiguration[] classifier = [new(new NetworkSpec { Inputs = 4, Head = new HeadSpec { Kind = HeadKind.Classification, Outputs = 2 } }, 0)];
         error = Assert.Throws<ArgumentException>(() => GridTrainer.Train(classifier, new TrainingSet(x, y), new TrainingOptions { Epochs = 1 }));

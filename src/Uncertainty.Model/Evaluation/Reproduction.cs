@@ -121,9 +121,7 @@ public static class Reproduction
         var (fit, validation) = TrainingPipeline.HoldOut(train, options.ValidationFraction, unchecked((int)seed));
 
         (double P, double Tau)[] grid = [.. options.DropoutGrid.SelectMany(p => options.TauGrid.Select(tau => (p, tau)))];
-        var scores = options.StackedGrid
-            ? ScoreStacked(fit, validation, grid, options, seed, cancellationToken)
-            : [.. grid.Select(point => FitAndScore(fit, validation, point.P, point.Tau, options, seed, cancellationToken).McDropout!.LogLikelihood)];
+        var scores = FitAndScore(fit, validation, grid, options, seed, cancellationToken).Select(report => report.McDropout!.LogLikelihood).ToArray();
         (double P, double Tau, double LogLikelihood) best = (0, 0, double.NegativeInfinity);
         for (int i = 0; i < grid.Length; i++)
         {
@@ -133,26 +131,29 @@ public static class Reproduction
             }
         }
 
-        var final = FitAndScore(train, test, best.P, best.Tau, options, seed, cancellationToken);
+        var final = FitAndScore(train, test, [(best.P, best.Tau)], options, seed, cancellationToken)[0];
         return new SplitResult(k, best.P, best.Tau, best.LogLikelihood, final.McDropout!.Rmse, final.McDropout.LogLikelihood, final.WeightScaling!.Rmse, clock.Elapsed.TotalSeconds);
     }
 
     /// <summary>
-    /// The validation MC log-likelihood of every grid point, the points trained together as one stacked network (same seed:
-    /// the weights <see cref="Fit"/> gives each point on its own).
+    /// Trains the protocol's network for every (p, tau) of <paramref name="grid"/> on <paramref name="train"/> and scores each
+    /// on <paramref name="test"/>: as one stacked network (<see cref="ReproductionOptions.StackedGrid"/>; the weights
+    /// <see cref="Fit"/> gives each point, within float rounding) or one network after another.
     /// </summary>
-    public static double[] ScoreStacked(Dataset train, Dataset validation, IReadOnlyList<(double P, double Tau)> grid, ReproductionOptions options, ulong seed, CancellationToken cancellationToken = default)
+    public static IReadOnlyList<EvaluationReport> FitAndScore(Dataset train, Dataset test, IReadOnlyList<(double P, double Tau)> grid, ReproductionOptions options, ulong seed, CancellationToken cancellationToken = default)
     {
-        var configurations = grid.Select(point => new GridConfiguration(Spec(train, point.P, point.Tau, options), Training(train, point.P, point.Tau, options, seed).WeightDecay)).ToList();
-        var packages = TrainingPipeline.FitGrid(train, configurations, Training(train, 0, 1, options, seed) with { WeightDecay = 0 }, cancellationToken: cancellationToken);
-        var scores = new double[packages.Count];
-        for (int i = 0; i < packages.Count; i++)
+        if (!options.StackedGrid)
         {
-            using var predictor = new McPredictor(packages[i].Network, CPU, outputScale: packages[i].Description.OutputScale);
-            scores[i] = Evaluator.Evaluate(predictor, packages[i].Description, validation, options.Samples, seed, cancellationToken).McDropout!.LogLikelihood;
+            return [.. grid.Select(point => FitAndScore(train, test, point.P, point.Tau, options, seed, cancellationToken))];
         }
 
-        return scores;
+        var configurations = grid.Select(point => new GridConfiguration(Spec(train, point.P, point.Tau, options), Training(train, point.P, point.Tau, options, seed).WeightDecay)).ToList();
+        var packages = TrainingPipeline.FitGrid(train, configurations, Training(train, 0, 1, options, seed) with { WeightDecay = 0 }, cancellationToken: cancellationToken);
+        return [.. packages.Select(package =>
+        {
+            using var predictor = new McPredictor(package.Network, CPU, outputScale: package.Description.OutputScale); // it owns the network
+            return Evaluator.Evaluate(predictor, package.Description, test, options.Samples, seed, cancellationToken);
+        })];
     }
 
     /// <summary>Trains the protocol's network for (p, tau) on <paramref name="train"/> and scores it on <paramref name="test"/>.</summary>

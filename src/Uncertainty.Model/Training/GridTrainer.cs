@@ -57,6 +57,11 @@ public static class GridTrainer
                 return "The grid's configurations must share the network's shape (inputs, hidden widths, activation, outputs, dropout kind); only rates and tau differ.";
             }
 
+            if (spec.Activation == Activation.Gelu)
+            {
+                return "A stacked grid has no GELU (its gradients are written out for relu, tanh, sigmoid, elu and leakyRelu).";
+            }
+
             if (!(decay >= 0) || !double.IsFinite(decay))
             {
                 return "A configuration's weight decay must be non-negative.";
@@ -82,7 +87,10 @@ public static class GridTrainer
     }
 
     /// <summary>A dropout site of the MLP: before the first linear layer (the input) or after hidden layer i's activation.</summary>
-    private sealed record Site(int Width, double[] Rates, int[] Ordinals);
+    private sealed record Site(int Width, double[] Rates, int[] Ordinals)
+    {
+        public uint[] Codes { get; } = DropoutMasks.HostUnitCodesOf(Width);
+    }
 
     private sealed class Run : IDisposable
     {
@@ -94,12 +102,19 @@ public static class GridTrainer
         private readonly int k;
         private readonly int rows;
         private readonly int outputs;
-        private readonly List<(Parameter Weight, Parameter Bias)> layers = [];
+
+        /// <summary>
+        /// Every weight and bias of every configuration in one vector, so an optimiser step is a handful of operations over
+        /// it rather than a handful per tensor; layer l's weights are a [K, in, out] view of it, its biases [K, 1, out].
+        /// </summary>
+        private readonly Parameter parameters;
+        private readonly List<(long Weights, long Biases, int In, int Out)> layout = [];
+
+        /// <summary>Each element's weight decay: its configuration's lambda on kernel weights, 0 on biases.</summary>
+        private readonly Tensor decay;
 
         /// <summary>Sites[0] is the input; Sites[i + 1] follows hidden layer i.</summary>
         private readonly Site[] sites;
-        private readonly int streams;
-        private readonly Tensor decay;
         private readonly bool decoupled;
         private readonly Random random;
 
@@ -124,15 +139,28 @@ public static class GridTrainer
             widths.Add(outputs);
             var networks = configurations.Select(c => Trainer.CreateNetwork(c.Network, options.Seed, options.Initialization)).ToList();
             using (var noGrad = no_grad())
+            using (var scope = NewDisposeScope())
             {
                 var linears = networks.Select(n => n.modules().OfType<Linear>().ToList()).ToList();
+                var values = new List<Tensor>();
+                var decays = new List<Tensor>();
+                var lambdas = tensor(configurations.Select(c => (float)c.WeightDecay).ToArray(), [k, 1, 1]);
+                long offset = 0;
                 for (int layer = 0; layer < widths.Count - 1; layer++)
                 {
-                    // Weights as [K, in, out] so a layer is one baddbmm over every configuration.
-                    var weight = stack(linears.Select(l => l[layer].weight!.detach().t()), 0).contiguous().to(device);
-                    var bias = stack(linears.Select(l => l[layer].bias!.detach().unsqueeze(0)), 0).contiguous().to(device);
-                    layers.Add((new Parameter(weight), new Parameter(bias)));
+                    int fanIn = widths[layer], fanOut = widths[layer + 1];
+                    // Weights as [K, in, out] so a layer is one batched product over every configuration.
+                    values.Add(stack(linears.Select(l => l[layer].weight!.detach().t()), 0).flatten());
+                    values.Add(stack(linears.Select(l => l[layer].bias!.detach()), 0).flatten());
+                    decays.Add(lambdas.expand(k, fanIn, fanOut).flatten());
+                    decays.Add(zeros(k * fanOut));
+                    layout.Add((offset, offset + ((long)k * fanIn * fanOut), fanIn, fanOut));
+                    offset += (long)k * (fanIn + 1) * fanOut;
                 }
+
+                parameters = new Parameter(cat(values, 0).to(device));
+                parameters.DetachFromDisposeScope();
+                decay = cat(decays, 0).to(device).DetachFromDisposeScope();
             }
 
             foreach (var network in networks)
@@ -150,8 +178,6 @@ public static class GridTrainer
                 sites[s] = new Site(widths[s], rates, ordinals);
             }
 
-            streams = next.Max();
-            decay = tensor(configurations.Select(c => (float)c.WeightDecay).ToArray(), [k, 1, 1], device: device);
             decoupled = options.Optimizer == OptimizerKind.AdamW || options.DecoupledWeightDecay;
             // The data order of Trainer: the same generator from the same seed.
             random = new Random(unchecked((int)DropoutMasks.SplitMix64(options.Seed ^ 0x5EED)));
@@ -160,9 +186,7 @@ public static class GridTrainer
         public IReadOnlyList<(DropoutNetwork Network, TrainingSummary Summary)> Execute(CancellationToken cancellationToken)
         {
             var clock = Stopwatch.StartNew();
-            using var masks = new DropoutMasks(device);
-            IReadOnlyList<Parameter> parameters = [.. layers.SelectMany(l => new[] { l.Weight, l.Bias })];
-            using var optimizer = Optimizer.Create(options, parameters);
+            using var optimizer = Optimizer.Create(options, [parameters]);
             var histories = Enumerable.Range(0, k).Select(_ => new List<EpochRecord>()).ToArray();
             var order = Enumerable.Range(0, rows).ToArray();
             var lossSums = new double[k];
@@ -178,7 +202,7 @@ public static class GridTrainer
                 {
                     cancellationToken.ThrowIfCancellationRequested();
                     var batch = order.AsSpan(start, Math.Min(options.BatchSize, rows - start));
-                    var losses = Step(optimizer, masks, batch, learningRate, step++);
+                    var losses = Step(optimizer, batch, learningRate, step++);
                     for (int i = 0; i < k; i++)
                     {
                         lossSums[i] += losses[i] * batch.Length;
@@ -197,64 +221,117 @@ public static class GridTrainer
                 seconds, StoppedEarly: false, histories[i])))];
         }
 
-        /// <summary>One step of every configuration on the same rows; returns each configuration's batch loss.</summary>
-        private float[] Step(Optimizer optimizer, DropoutMasks masks, ReadOnlySpan<int> batch, double learningRate, long step)
+        /// <summary>
+        /// One step of every configuration on the same rows; returns each configuration's batch loss. The gradients are
+        /// written out (an MLP's backward pass is a few batched products), not taken by autograd: its graph and engine
+        /// cost more than the arithmetic at these sizes. The sum of the configurations' MSE losses is differentiated, so
+        /// each configuration's gradient is its own loss's.
+        /// </summary>
+        private float[] Step(Optimizer optimizer, ReadOnlySpan<int> batch, double learningRate, long step)
         {
             using var scope = NewDisposeScope();
-            optimizer.ZeroGrad();
-            int b = batch.Length;
+            using var noGrad = no_grad();
+            int b = batch.Length, depth = layout.Count;
             var x = tensor(Gather(data.Inputs, batch, shape.Inputs), [b, shape.Inputs], device: device);
             var y = tensor(Gather(data.Targets, batch, outputs), [b, outputs], device: device);
-            var plan = MaskPlan.ForTraining(options.Seed, step, b, streams, device);
+            var stepSeed = MaskPlan.TrainingStepSeed(options.Seed, step);
+
+            // Forward, keeping what the backward pass reads: each layer's masked input, its mask, and each hidden activation.
+            var layerInputs = new Tensor[depth];
+            var layerMasks = new Tensor?[depth];
+            var preActivations = new Tensor[depth];
+            var activations = new Tensor[depth];
             var h = x.unsqueeze(0).expand(k, b, shape.Inputs);
-            for (int layer = 0; layer < layers.Count; layer++)
+            for (int layer = 0; layer < depth; layer++)
             {
-                h = Dropout(h, sites[layer], plan, masks);
-                var (weight, bias) = layers[layer];
-                h = h.bmm(weight).add_(bias); // not baddbmm: TorchSharp 0.107 passes its arguments to libtorch in another order
-                if (layer < layers.Count - 1)
+                layerMasks[layer] = Mask(sites[layer], b, stepSeed);
+                layerInputs[layer] = layerMasks[layer] is { } mask ? h.mul(mask) : h;
+                var (weights, biases) = Layer(layer);
+                h = layerInputs[layer].bmm(weights).add_(biases); // not baddbmm: TorchSharp 0.107 passes its arguments to libtorch in another order
+                if (layer < depth - 1)
                 {
+                    preActivations[layer] = h;
                     h = Activate(h);
+                    activations[layer] = h;
                 }
             }
 
-            // Configuration k's loss is Trainer's MSE of its own outputs; the sum sends each gradient to its own weights only.
-            var losses = (h - y.unsqueeze(0)).square().mean([1, 2]);
-            losses.sum().backward();
+            var error = h.sub(y.unsqueeze(0));
+            var losses = error.square().mean([1, 2]);
+
+            // Backward: d loss_k / d output_k = 2 (output_k - y) / (B * outputs), then layer by layer down.
+            using var scale = (2.0 / (b * outputs)).ToScalar();
+            var gradient = error.mul(scale);
+            var gradients = new Tensor[2 * depth];
+            for (int layer = depth - 1; layer >= 0; layer--)
+            {
+                var (weights, _) = Layer(layer);
+                gradients[2 * layer] = layerInputs[layer].transpose(1, 2).bmm(gradient).flatten();
+                gradients[(2 * layer) + 1] = gradient.sum(1).flatten();
+                if (layer > 0)
+                {
+                    gradient = gradient.bmm(weights.transpose(1, 2));
+                    if (layerMasks[layer] is { } mask)
+                    {
+                        gradient.mul_(mask);
+                    }
+
+                    gradient = ActivationGradient(gradient, preActivations[layer - 1], activations[layer - 1]);
+                }
+            }
+
+            parameters.grad = cat(gradients, 0);
             if (configurations.Any(c => c.WeightDecay > 0))
             {
                 Decay(learningRate);
             }
 
             optimizer.Update();
-            return losses.detach().cpu().data<float>().ToArray();
+            return losses.cpu().data<float>().ToArray();
         }
 
-        /// <summary>h [K, B, width] times each configuration's mask of this site, built as its own network builds it.</summary>
-        private Tensor Dropout(Tensor h, Site site, MaskPlan plan, DropoutMasks masks)
+        /// <summary>
+        /// Each configuration's mask of this site, [K, B, width] (null when no configuration drops anything here): the values its
+        /// own network's <see cref="DropoutMasks"/> gives (same keys, unit codes and thresholds), written on the host.
+        /// </summary>
+        private unsafe Tensor? Mask(Site site, int b, ulong stepSeed)
         {
             if (site.Ordinals.All(o => o < 0))
             {
-                return h;
+                return null;
             }
 
-            var rows = new Tensor[k];
-            var cache = new Dictionary<(int, double), Tensor>();
+            int width = site.Width;
+            // Written straight into a CPU tensor's native memory: a managed array this size would be a large-object
+            // allocation every step.
+            var mask = empty([k, b, width], ScalarType.Float32);
+            Span<float> values;
+            fixed (byte* data = mask.bytes)
+            {
+                values = new Span<float>(data, k * b * width); // libtorch memory: the GC never moves it
+            }
+
+            var codes = site.Codes;
             for (int i = 0; i < k; i++)
             {
-                var key = (site.Ordinals[i], site.Rates[i]);
-                if (!cache.TryGetValue(key, out var mask))
+                var block = values.Slice(i * b * width, b * width);
+                if (site.Ordinals[i] < 0)
                 {
-                    mask = key.Item1 < 0
-                        ? ones([h.shape[1], site.Width], device: device)
-                        : masks.Mask(plan, key.Item1, site.Width, key.Item2, KeptScale(key.Item2), ScalarType.Float32);
-                    cache[key] = mask;
+                    block.Fill(1f);
+                    continue;
                 }
 
-                rows[i] = mask;
+                double p = site.Rates[i];
+                uint threshold = DropoutMasks.Threshold(p);
+                float kept = (float)KeptScale(p);
+                for (int row = 0; row < b; row++)
+                {
+                    var key = (uint)DropoutMasks.SampleKey(stepSeed, row, site.Ordinals[i]);
+                    DropoutMasks.MaskRow(key, codes, threshold, kept, block.Slice(row * width, width));
+                }
             }
 
-            return h.mul(stack(rows, 0));
+            return device.type == DeviceType.CPU ? mask : mask.to(device);
         }
 
         private double KeptScale(double p) => shape.DropoutKind == DropoutKind.Inverted ? 1 / (1 - p) : 1;
@@ -264,29 +341,51 @@ public static class GridTrainer
             Activation.Relu => nn.functional.relu(x),
             Activation.Tanh => x.tanh(),
             Activation.Sigmoid => x.sigmoid(),
-            Activation.Gelu => nn.functional.gelu(x),
             Activation.Elu => nn.functional.elu(x, 1.0),
             Activation.LeakyRelu => nn.functional.leaky_relu(x),
             _ => throw new ArgumentOutOfRangeException(nameof(x), shape.Activation, "unknown activation"),
         };
+
+        /// <summary>
+        /// The gradient through the activation: <paramref name="gradient"/> with respect to its output, to its input
+        /// <paramref name="input"/> (output <paramref name="output"/>), as PyTorch's backward functions compute it.
+        /// </summary>
+        private Tensor ActivationGradient(Tensor gradient, Tensor input, Tensor output)
+        {
+            using var zero = 0.0.ToScalar();
+            using var one = 1.0.ToScalar();
+            return shape.Activation switch
+            {
+                Activation.Relu => gradient.masked_fill(output.le(zero), zero),
+                Activation.Tanh => gradient.mul(output.square().neg_().add_(one)),
+                Activation.Sigmoid => gradient.mul(output.mul(output.neg().add_(one))),
+                Activation.Elu => gradient.mul(where(input.gt(zero), ones_like(input), output.add(one))),
+                Activation.LeakyRelu => gradient.mul(where(input.gt(zero), ones_like(input), full_like(input, 0.01))),
+                _ => throw new ArgumentOutOfRangeException(nameof(gradient), shape.Activation, "no written-out gradient"),
+            };
+        }
+
+        /// <summary>Layer <paramref name="layer"/>'s weights [K, in, out] and biases [K, 1, out]: views of the parameter vector.</summary>
+        private (Tensor Weights, Tensor Biases) Layer(int layer)
+        {
+            var (weights, biases, fanIn, fanOut) = layout[layer];
+            return (parameters.narrow(0, weights, (long)k * fanIn * fanOut).view(k, fanIn, fanOut), parameters.narrow(0, biases, (long)k * fanOut).view(k, 1, fanOut));
+        }
 
         /// <summary>Trainer's weight decay on the kernel weights, each configuration with its own lambda.</summary>
         private void Decay(double learningRate)
         {
             using var noGrad = no_grad();
             using var scope = NewDisposeScope();
-            foreach (var (weight, _) in layers)
+            if (decoupled)
             {
-                if (decoupled)
-                {
-                    using var minusRate = (-learningRate).ToScalar();
-                    using var one = 1.0.ToScalar();
-                    weight.mul_(decay.mul(minusRate).add_(one));
-                }
-                else
-                {
-                    weight.grad!.add_(weight.mul(decay));
-                }
+                using var minusRate = (-learningRate).ToScalar();
+                using var one = 1.0.ToScalar();
+                parameters.mul_(decay.mul(minusRate).add_(one));
+            }
+            else
+            {
+                parameters.grad!.add_(parameters.mul(decay));
             }
         }
 
@@ -295,11 +394,13 @@ public static class GridTrainer
         {
             var network = new DropoutNetwork(configurations[index].Network);
             using var noGrad = no_grad();
+            using var scope = NewDisposeScope();
             var linears = network.modules().OfType<Linear>().ToList();
-            for (int layer = 0; layer < layers.Count; layer++)
+            for (int layer = 0; layer < layout.Count; layer++)
             {
-                linears[layer].weight!.copy_(layers[layer].Weight.select(0, index).t().cpu());
-                linears[layer].bias!.copy_(layers[layer].Bias.select(0, index).squeeze(0).cpu());
+                var (weights, biases) = Layer(layer);
+                linears[layer].weight!.copy_(weights.select(0, index).t().cpu());
+                linears[layer].bias!.copy_(biases.select(0, index).squeeze(0).cpu());
             }
 
             network.eval();
@@ -319,12 +420,7 @@ public static class GridTrainer
 
         public void Dispose()
         {
-            foreach (var (weight, bias) in layers)
-            {
-                weight.Dispose();
-                bias.Dispose();
-            }
-
+            parameters.Dispose();
             decay.Dispose();
         }
     }
