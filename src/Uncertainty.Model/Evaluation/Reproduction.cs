@@ -38,6 +38,12 @@ public sealed record ReproductionOptions
     /// better here (Boston, 20 splits, p = 0.05, tau = 0.15: RMSE 3.25 against 3.34 with Glorot), so it is the default.
     /// </summary>
     public WeightInitialization Initialization { get; init; } = WeightInitialization.Default;
+
+    /// <summary>
+    /// Train the grid as one network with stacked weights (<see cref="GridTrainer"/>); false trains each point on its own
+    /// network, one after another (the same weights within float rounding, several times slower).
+    /// </summary>
+    public bool StackedGrid { get; init; } = true;
 }
 
 /// <summary>One split's outcome: the chosen hyper-parameters and the test scores.</summary>
@@ -114,22 +120,40 @@ public static class Reproduction
         var seed = options.Seed + (ulong)k;
         var (fit, validation) = TrainingPipeline.HoldOut(train, options.ValidationFraction, unchecked((int)seed));
 
+        (double P, double Tau)[] grid = [.. options.DropoutGrid.SelectMany(p => options.TauGrid.Select(tau => (p, tau)))];
+        var scores = FitAndScore(fit, validation, grid, options, seed, cancellationToken).Select(report => report.McDropout!.LogLikelihood).ToArray();
         (double P, double Tau, double LogLikelihood) best = (0, 0, double.NegativeInfinity);
-        foreach (var p in options.DropoutGrid)
+        for (int i = 0; i < grid.Length; i++)
         {
-            foreach (var tau in options.TauGrid)
+            if (scores[i] > best.LogLikelihood)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                var score = FitAndScore(fit, validation, p, tau, options, seed, cancellationToken).McDropout!.LogLikelihood;
-                if (score > best.LogLikelihood)
-                {
-                    best = (p, tau, score);
-                }
+                best = (grid[i].P, grid[i].Tau, scores[i]);
             }
         }
 
-        var final = FitAndScore(train, test, best.P, best.Tau, options, seed, cancellationToken);
+        var final = FitAndScore(train, test, [(best.P, best.Tau)], options, seed, cancellationToken)[0];
         return new SplitResult(k, best.P, best.Tau, best.LogLikelihood, final.McDropout!.Rmse, final.McDropout.LogLikelihood, final.WeightScaling!.Rmse, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// Trains the protocol's network for every (p, tau) of <paramref name="grid"/> on <paramref name="train"/> and scores each
+    /// on <paramref name="test"/>: as one stacked network (<see cref="ReproductionOptions.StackedGrid"/>; the weights
+    /// <see cref="Fit"/> gives each point, within float rounding) or one network after another.
+    /// </summary>
+    public static IReadOnlyList<EvaluationReport> FitAndScore(Dataset train, Dataset test, IReadOnlyList<(double P, double Tau)> grid, ReproductionOptions options, ulong seed, CancellationToken cancellationToken = default)
+    {
+        if (!options.StackedGrid)
+        {
+            return [.. grid.Select(point => FitAndScore(train, test, point.P, point.Tau, options, seed, cancellationToken))];
+        }
+
+        var configurations = grid.Select(point => new GridConfiguration(Spec(train, point.P, point.Tau, options), Training(train, point.P, point.Tau, options, seed).WeightDecay)).ToList();
+        var packages = TrainingPipeline.FitGrid(train, configurations, Training(train, 0, 1, options, seed) with { WeightDecay = 0 }, cancellationToken: cancellationToken);
+        return [.. packages.Select(package =>
+        {
+            using var predictor = new McPredictor(package.Network, CPU, outputScale: package.Description.OutputScale); // it owns the network
+            return Evaluator.Evaluate(predictor, package.Description, test, options.Samples, seed, cancellationToken);
+        })];
     }
 
     /// <summary>Trains the protocol's network for (p, tau) on <paramref name="train"/> and scores it on <paramref name="test"/>.</summary>
@@ -146,8 +170,14 @@ public static class Reproduction
     /// </summary>
     public static ModelPackage Fit(Dataset train, double p, double tau, ReproductionOptions options, ulong seed, string? description = null, CancellationToken cancellationToken = default)
     {
+        return TrainingPipeline.Fit(train, Spec(train, p, tau, options), Training(train, p, tau, options, seed), description: description, cancellationToken: cancellationToken);
+    }
+
+    /// <summary>One hidden ReLU layer, dropout p on the input and hidden layer, tau in the network's standardised target units.</summary>
+    private static NetworkSpec Spec(Dataset train, double p, double tau, ReproductionOptions options)
+    {
         var targetStd = Standardizer.Fit(train.Targets, 1).Std[0];
-        var spec = new NetworkSpec
+        return new NetworkSpec
         {
             Inputs = train.Columns,
             Hidden = [options.Hidden],
@@ -156,17 +186,17 @@ public static class Reproduction
             // tau is a precision in target units; the network works in standardised units.
             Head = new HeadSpec { Kind = HeadKind.Regression, Tau = tau * targetStd * targetStd },
         };
-        var training = new TrainingOptions
-        {
-            Epochs = options.Epochs,
-            BatchSize = options.BatchSize,
-            Optimizer = OptimizerKind.Adam,
-            LearningRate = 1e-3,
-            // As in the published code: l^2 (1 - p) / (2 N tau) with tau as given (target units), on the weights.
-            WeightDecay = Regularization.WeightDecayFromPrior(options.LengthScale, p, train.Rows, tau),
-            Seed = seed,
-            Initialization = options.Initialization,
-        };
-        return TrainingPipeline.Fit(train, spec, training, description: description, cancellationToken: cancellationToken);
     }
+
+    private static TrainingOptions Training(Dataset train, double p, double tau, ReproductionOptions options, ulong seed) => new()
+    {
+        Epochs = options.Epochs,
+        BatchSize = options.BatchSize,
+        Optimizer = OptimizerKind.Adam,
+        LearningRate = 1e-3,
+        // As in the published code: l^2 (1 - p) / (2 N tau) with tau as given (target units), on the weights.
+        WeightDecay = Regularization.WeightDecayFromPrior(options.LengthScale, p, train.Rows, tau),
+        Seed = seed,
+        Initialization = options.Initialization,
+    };
 }

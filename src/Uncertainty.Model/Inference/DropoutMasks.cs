@@ -33,7 +33,7 @@ public sealed class MaskPlan(Tensor keys, Tensor? rowToSample, int rowsPerSample
     /// <summary>A plan for one training step: every row draws its own mask.</summary>
     public static MaskPlan ForTraining(ulong seed, long step, int rows, int layers, Device device)
     {
-        var stepSeed = DropoutMasks.SplitMix64(seed + ((ulong)step * 0xD1B54A32D192ED03UL));
+        var stepSeed = TrainingStepSeed(seed, step);
         var seeds = new ulong[rows];
         var indices = new long[rows];
         for (int i = 0; i < rows; i++)
@@ -44,6 +44,9 @@ public sealed class MaskPlan(Tensor keys, Tensor? rowToSample, int rowsPerSample
 
         return Create(seeds, indices, layers, device);
     }
+
+    /// <summary>The seed of a training step's masks: row i of the step is sample (this seed, i).</summary>
+    internal static ulong TrainingStepSeed(ulong seed, long step) => DropoutMasks.SplitMix64(seed + ((ulong)step * 0xD1B54A32D192ED03UL));
 
     /// <summary>Writes the 32-bit key of every sample (seeds[i], indices[i]) for each dropout layer, layer-major.</summary>
     public static void WriteKeys(Span<long> destination, ReadOnlySpan<ulong> seeds, ReadOnlySpan<long> indices, int layers)
@@ -92,7 +95,7 @@ public sealed class DropoutMasks(Device device) : IDisposable
     public Tensor Mask(MaskPlan plan, int layer, int width, double p, double keptScale, ScalarType dtype)
     {
         using var scope = NewDisposeScope();
-        var thresholdValue = (long)Math.Round(p * (1 << ThresholdBits));
+        long thresholdValue = Threshold(p);
         Tensor mask;
         if (Device.type == DeviceType.CPU)
         {
@@ -180,6 +183,9 @@ public sealed class DropoutMasks(Device device) : IDisposable
         return mask;
     }
 
+    /// <summary>The 24-bit threshold below which a unit's hash drops it at rate <paramref name="p"/>.</summary>
+    internal static uint Threshold(double p) => (uint)Math.Round(p * (1 << ThresholdBits));
+
     /// <summary>One sample's mask row: unit j is kept (value <paramref name="keptScale"/>) when Mix32(key ^ code j) >> 8 >= threshold.</summary>
     internal static void MaskRow(uint key, ReadOnlySpan<uint> codes, uint threshold, float keptScale, Span<float> row)
     {
@@ -245,12 +251,15 @@ public sealed class DropoutMasks(Device device) : IDisposable
     {
         if (!hostUnitCodes.TryGetValue(width, out var codes))
         {
-            codes = [.. Enumerable.Range(0, width).Select(j => (uint)(SplitMix64(0x243F6A8885A308D3UL + (ulong)j) >> 32))];
+            codes = HostUnitCodesOf(width);
             hostUnitCodes[width] = codes;
         }
 
         return codes;
     }
+
+    /// <summary>The hashed indices of units 0..width-1 as host uint32 values.</summary>
+    internal static uint[] HostUnitCodesOf(int width) => [.. Enumerable.Range(0, width).Select(j => (uint)(SplitMix64(0x243F6A8885A308D3UL + (ulong)j) >> 32))];
 
     /// <summary>Hashed unit indices [1, width], cached per width on the device.</summary>
     private Tensor UnitCodes(int width)

@@ -88,7 +88,18 @@ internal sealed class SampleAccumulator
                 m2[at] += delta * (values[o] - mean[at]);
             }
 
-            samples?[r].Add([.. values[..width].ToArray().Select(v => (float)v)]);
+            if (samples is not null)
+            {
+                // One array per pass and row, nothing else: evaluation keeps 10^4 passes of every row.
+                var kept = new float[width];
+                for (int o = 0; o < width; o++)
+                {
+                    kept[o] = (float)values[o];
+                }
+
+                samples[r].Add(kept);
+            }
+
             passMeans?[r].AddRange(values[..width]);
         }
     }

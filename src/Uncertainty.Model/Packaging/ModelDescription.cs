@@ -186,9 +186,28 @@ public sealed record ModelDescription
             [.. regression.EpistemicVariance.Select((v, o) => v * Square(o))],
             [.. regression.AleatoricVariance.Select((v, o) => v * Square(o))])
         {
-            Samples = regression.Samples?.Select(pass => pass.Select((v, o) => (float)scaling.Inverse(v, o)).ToArray()).ToArray(),
+            Samples = regression.Samples is { } passes ? InverseSamples(passes, scaling) : null,
             StandardError = regression.StandardError?.Select((e, o) => e * scaling.Std[o]).ToArray(),
             Mixture = regression.Mixture?.Affine(scaling.Std, scaling.Mean),
         };
+    }
+
+    /// <summary>Every pass in target units, with plain loops: evaluation maps 10^4 passes of every row.</summary>
+    private static float[][] InverseSamples(float[][] passes, Standardizer scaling)
+    {
+        var mapped = new float[passes.Length][];
+        for (int t = 0; t < passes.Length; t++)
+        {
+            var pass = passes[t];
+            var values = new float[pass.Length];
+            for (int o = 0; o < pass.Length; o++)
+            {
+                values[o] = (float)scaling.Inverse(pass[o], o);
+            }
+
+            mapped[t] = values;
+        }
+
+        return mapped;
     }
 }

@@ -19,28 +19,56 @@ public static class TrainingPipeline
     {
         options.Validate();
         spec = Fitted(spec, train);
+        var set = Prepare(train, spec, options);
+        var network = Trainer.CreateNetwork(spec, options.Seed, options.Initialization);
+        var summary = Trainer.Train(network, set, options, device, progress, cancellationToken);
+        return Package(train, spec, set, network, summary, description);
+    }
+
+    /// <summary>
+    /// The configurations of a grid trained as one stacked network (<see cref="GridTrainer"/>) on <paramref name="train"/>, scaled
+    /// as <see cref="Fit"/> scales: one package per configuration, each what <see cref="Fit"/> gives its spec with its weight decay.
+    /// </summary>
+    public static IReadOnlyList<ModelPackage> FitGrid(
+        Dataset train,
+        IReadOnlyList<GridConfiguration> grid,
+        TrainingOptions options,
+        Device? device = null,
+        string? description = null,
+        CancellationToken cancellationToken = default)
+    {
+        options.Validate();
+        grid = [.. grid.Select(point => point with { Network = Fitted(point.Network, train) })];
+        var set = Prepare(train, grid[0].Network, options);
+        var trained = GridTrainer.Train(grid, set, options, device, cancellationToken);
+        return [.. trained.Select((result, i) => Package(train, grid[i].Network, set, result.Network, result.Summary, description))];
+    }
+
+    /// <summary>The training set in network units: scaling fitted on the rows that train, a seeded validation hold-out when asked.</summary>
+    private static TrainingSet Prepare(Dataset train, NetworkSpec spec, TrainingOptions options)
+    {
         var (fit, validation) = options.ValidationFraction > 0
             ? HoldOut(train, options.ValidationFraction, unchecked((int)options.Seed))
             : (train, null);
 
         var inputScaling = InputScalingFor(spec, fit);
         var targetScaling = train.Task == TaskKind.Regression ? Standardizer.Fit(fit.Targets, 1) : null;
-        var set = new TrainingSet(inputScaling.Transform(fit.Features), Scale(fit.Targets, targetScaling))
+        return new TrainingSet(inputScaling.Transform(fit.Features), Scale(fit.Targets, targetScaling))
         {
             ValidationInputs = validation is null ? null : inputScaling.Transform(validation.Features),
             ValidationTargets = validation is null ? null : Scale(validation.Targets, targetScaling),
             InputScaling = inputScaling,
             TargetScaling = targetScaling,
         };
+    }
 
-        var network = Trainer.CreateNetwork(spec, options.Seed, options.Initialization);
-        var summary = Trainer.Train(network, set, options, device, progress, cancellationToken);
-        return new ModelPackage(
+    private static ModelPackage Package(Dataset train, NetworkSpec spec, TrainingSet set, Networks.DropoutNetwork network, TrainingSummary summary, string? description) =>
+        new(
             new ModelDescription
             {
                 Network = spec,
-                InputScaling = inputScaling,
-                TargetScaling = targetScaling,
+                InputScaling = set.InputScaling!,
+                TargetScaling = set.TargetScaling,
                 // Pixels are read as a picture or an array in the image's shape, never by name.
                 FeatureNames = spec.IsImage ? null : train.FeatureNames,
                 // From every given row (not just the fit part), so a job's schema check before training computes the same.
@@ -51,7 +79,6 @@ public static class TrainingPipeline
                 Examples = ModelDescription.ExamplesOf(train),
             },
             network);
-    }
 
     /// <summary>
     /// Trains on <paramref name="data"/> but a seeded random <paramref name="testFraction"/> of its rows (none when null; the

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Training-step benchmark on this machine's CPU, in one run: the protocol's 13-50-1 MLP (Adam, batch 128) trained by
+# Trainer, by the grid trainer with K = 1 and K = 12 configurations, and by PyTorch's own loop (Debian's python3-torch
+# under /usr/bin/python3). Prints a markdown table; run with nothing else on the machine.
+# Usage: benchmarks/run-training.sh [epochs]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+epochs=${1:-1000}
+dotnet build -c Release benchmarks/Uncertainty.Benchmarks -v quiet -nologo >/dev/null
+lines=$(dotnet benchmarks/Uncertainty.Benchmarks/bin/Release/net10.0/Uncertainty.Benchmarks.dll --training-step --epochs "$epochs" | grep '^STEP')
+lines+=$'\n'$(/usr/bin/python3 benchmarks/peer/training_step.py "$epochs" | grep '^STEP')
+echo "Training step, CPU, $(nproc) cores, $(date -u +%FT%TZ), $epochs epochs of 3 steps per case"
+echo
+echo "| case | ms per step | per configuration |"
+echo "|---|---|---|"
+while IFS=$'\t' read -r _ name ms; do
+  k=1; [[ $name == *"K = 12"* ]] && k=12
+  awk -v n="$name" -v ms="$ms" -v k="$k" 'BEGIN { printf "| %s | %.3f | %.3f |\n", n, ms, ms / k }'
+done <<<"$lines"
