@@ -28,12 +28,15 @@ internal static class TrainCommand
         var testFraction = new Option<double?>("--test-fraction") { Description = "Hold out this share of rows and report test metrics after training." };
         var evaluateOnTest = new Option<bool>("--evaluate-test-split") { Description = "For an image dataset, score the model on its test split after training." };
         var samples = new Option<int>("--samples") { Description = "MC samples for the test metrics.", DefaultValueFactory = _ => 1000 };
+        var tuneDropout = new Option<string?>("--tune-dropout") { Description = "Choose the dropout rate (inputs and hidden layers) from these by validation MC log-likelihood, e.g. 0.005,0.01,0.05,0.1 (regression MLPs; all points train as one network)." };
+        var tuneTau = new Option<string?>("--tune-tau") { Description = "Choose tau (standardised target units) from these as well; default 1,2,5 when --tune-dropout is given." };
+        var tuneSamples = new Option<int?>("--tune-samples") { Description = "MC samples for each grid point's validation score (default 1000)." };
         var flags = new TrainingFlags();
         var json = Cli.JsonOption();
 
         var command = new Command("train", "Train a dropout network on a CSV file or a bundled dataset and save it as a model package.");
         data.AddTo(command);
-        foreach (var option in new Option[] { output, specFile, optionsFile, hidden, activation, inputDropout, dropout, dropoutKind, normalization, heteroscedastic, tau, testFraction, evaluateOnTest, samples, json })
+        foreach (var option in new Option[] { output, specFile, optionsFile, hidden, activation, inputDropout, dropout, dropoutKind, normalization, heteroscedastic, tau, testFraction, evaluateOnTest, samples, tuneDropout, tuneTau, tuneSamples, json })
         {
             command.Options.Add(option);
         }
@@ -62,7 +65,29 @@ internal static class TrainCommand
             // An image dataset's own test split, when asked for, instead of a random hold-out.
             var imageTest = parse.GetValue(testFraction) is null && parse.GetValue(evaluateOnTest) ? data.LoadImages(parse, parse.GetValue(data.Dataset), ImageSplit.Test) : null;
             var source = SourceOf(data, parse, dataset);
-            var package = TrainingPipeline.FitHoldingOut(dataset, source, parse.GetValue(testFraction), spec, options, CPU, new ConsoleProgress(), $"Trained on {dataset.Name} by the uncertainty CLI.", Cli.CancelOnCtrlC());
+            TuneOptions? tune = null;
+            if (parse.GetValue(tuneDropout) is not null || parse.GetValue(tuneTau) is not null || parse.GetValue(tuneSamples) is not null)
+            {
+                tune = new TuneOptions();
+                tune = tune with
+                {
+                    Dropout = parse.GetValue(tuneDropout) is { } rates ? Cli.Numbers(rates, "--tune-dropout") : tune.Dropout,
+                    Tau = parse.GetValue(tuneTau) is { } taus ? Cli.Numbers(taus, "--tune-tau") : tune.Tau,
+                    Samples = parse.GetValue(tuneSamples) ?? tune.Samples,
+                };
+            }
+
+            var package = TrainingPipeline.FitHoldingOut(dataset, source, parse.GetValue(testFraction), spec, options, CPU, new ConsoleProgress(), $"Trained on {dataset.Name} by the uncertainty CLI.", tune, Cli.CancelOnCtrlC());
+            if (package.Description.Tuning is { } tuning)
+            {
+                ConsoleProgress.Finish();
+                Console.WriteLine($"tuned on {tuning.FitRows} rows, scored on {tuning.ValidationRows} (T = {tuning.Samples}) in {Cli.F(tuning.Seconds, 1)} s: dropout {tuning.Dropout}, tau {tuning.Tau}");
+                foreach (var point in tuning.Grid)
+                {
+                    Console.WriteLine($"  dropout {point.Dropout,-6} tau {point.Tau,-6} validation LL {Cli.F(point.ValidationLogLikelihood)}");
+                }
+            }
+
             var record = package.Description.TrainingData!;
             var heldOut = record.HeldOutRows();
             Console.WriteLine($"trained on {record.Rows - heldOut.Length} of {record.Rows} rows of {dataset.Name} ({dataset.Columns} features, target '{dataset.TargetName}', {dataset.Task.ToString().ToLowerInvariant()}); held out: {heldOut.Length} rows ({record.Split})");
@@ -91,7 +116,7 @@ internal static class TrainCommand
                 package.Dispose();
             }
 
-            Cli.WriteJson(parse.GetValue(json), new { model = outputDirectory, network = package.Description.Network, training = summary, trainingData = record, test = report });
+            Cli.WriteJson(parse.GetValue(json), new { model = outputDirectory, network = package.Description.Network, training = summary, tuning = package.Description.Tuning, trainingData = record, test = report });
             return 0;
         }));
         return command;

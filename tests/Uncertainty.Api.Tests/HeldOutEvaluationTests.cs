@@ -162,6 +162,50 @@ public sealed class HeldOutEvaluationTests(UncertaintyApiFactory factory) : ICla
     }
 
     [Fact]
+    public async Task A_job_with_tune_chooses_dropout_and_tau_from_its_grid_and_the_model_reports_the_scores()
+    {
+        var client = await factory.ReadyClientAsync();
+        var submitted = await client.PostAsJsonAsync("/training-jobs", new
+        {
+            model = "tuned",
+            dataset = "boston",
+            network = new { hidden = new[] { 16 } },
+            training = new { epochs = 4, batchSize = 64, seed = 3 },
+            tune = new { dropout = new[] { 0.01, 0.1 }, tau = new[] { 0.5, 2.0, 8.0 }, samples = 50 },
+        });
+        Assert.Equal(HttpStatusCode.Accepted, submitted.StatusCode);
+        var job = await WaitAsync(client, submitted.Headers.Location!.ToString());
+        Assert.Equal(JobState.Succeeded, job.State);
+
+        var details = (await client.GetFromJsonAsync<ModelDetails>("/models/tuned", Json))!;
+        var tuning = details.Tuning!;
+        Assert.Equal(6, tuning.Grid.Count);
+        var best = tuning.Grid.MaxBy(p => p.ValidationLogLikelihood)!;
+        Assert.Equal((best.Dropout, best.Tau), (tuning.Dropout, tuning.Tau));
+        Assert.Equal(tuning.Dropout, details.Network.InputDropout);
+        Assert.Equal(tuning.Tau, details.Network.Head.Tau);
+        Assert.Equal(506, tuning.FitRows + tuning.ValidationRows);
+        Assert.All(tuning.Grid, p => Assert.True(double.IsFinite(p.ValidationLogLikelihood)));
+    }
+
+    [Theory]
+    [InlineData("{\"model\": \"t\", \"dataset\": \"boston\", \"tune\": {\"dropout\": [1.5]}}", "'dropout'")]
+    [InlineData("{\"model\": \"t\", \"dataset\": \"boston\", \"tune\": {\"samples\": 0}}", "'samples'")]
+    [InlineData("{\"model\": \"t\", \"dataset\": \"breast_cancer\", \"tune\": {}}", "class label")]
+    [InlineData("{\"model\": \"t\", \"dataset\": \"boston\", \"network\": {\"normalization\": \"batchNorm\"}, \"tune\": {}}", "normalisation")]
+    [InlineData("{\"model\": \"t\", \"dataset\": \"boston\", \"training\": {\"mixupAlpha\": 0.2}, \"tune\": {}}", "mixup")]
+    public async Task A_tune_the_grid_cannot_run_is_a_400_naming_tune(string body, string reason)
+    {
+        var client = await factory.ReadyClientAsync();
+
+        var response = await client.PostAsync("/training-jobs", new StringContent(body, Encoding.UTF8, "application/json"));
+
+        var problem = await Problems.ReadAsync(response, HttpStatusCode.BadRequest);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("tune", out var messages), problem.ToString());
+        Assert.Contains(reason, messages.ToString());
+    }
+
+    [Fact]
     public async Task A_test_fraction_outside_zero_to_one_is_a_400_naming_it()
     {
         var client = await factory.ReadyClientAsync();

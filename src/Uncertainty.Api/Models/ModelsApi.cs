@@ -120,6 +120,10 @@ public sealed record ModelDetails(
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public TrainingData? TrainingData { get; init; }
 
+    /// <summary>When the default version was trained with tune: every grid point's validation log-likelihood and the chosen dropout rate and tau; null otherwise.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public TuningReport? Tuning { get; init; }
+
     /// <summary>For an image model, how a picture becomes its input (POST /models/{name}/predict/image); null otherwise.</summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public ImageInput? Image { get; init; }
@@ -231,6 +235,7 @@ public static class ModelsApi
         var schema = ModelSchema.Of(model);
         return new ModelDetails(name, defaultVersion, versions, schema.Task, schema.Inputs, model.OutputNames, model.Network, model.Description, ModelExamples.Of(model)) {
             TrainingData = model.TrainingData,
+            Tuning = model.Tuning,
             Image = model.Image,
             Text = model.Text is { } text ? new TextDetails(Uncertainty.Model.Text.WordTokenizer.RulesVersion, text.Tokenizer.VocabularySize, text.Preprocessing.ToString().ToLowerInvariant(), model.Network.ResolvedInputShape[0]) : null,
             Forecast = model.Forecast,

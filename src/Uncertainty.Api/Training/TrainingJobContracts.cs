@@ -34,6 +34,7 @@ public enum JobState
 /// <param name="MaxVocabulary">spam-assassin: the most frequent training words kept (default 20,000).</param>
 /// <param name="Horizon">us-births: days forecast from each origin (default 28).</param>
 /// <param name="TestFraction">Hold out a seeded random share of the rows (seed: training.seed), never trained on; the version records them, and POST /models/{name}/evaluate on the same data scores them by default. None when omitted (an image set's own test split is held out either way).</param>
+/// <param name="Tune">Choose the dropout rate and tau from a grid by validation MC log-likelihood before training (Gal and Ghahramani's protocol; regression MLPs of the shorthand): every point trains at once as one stacked network, and the best is trained on all rows. GET /models/{name} reports the grid's scores as tuning. The job's progress shows the final training only.</param>
 public sealed record TrainingJobRequest(
     string? Model,
     string? Dataset = null,
@@ -48,7 +49,8 @@ public sealed record TrainingJobRequest(
     bool ReplaceSchema = false,
     int? MaxVocabulary = null,
     int? Horizon = null,
-    double? TestFraction = null);
+    double? TestFraction = null,
+    TuneOptions? Tune = null);
 
 /// <summary>
 /// The dropout network as a training request states it: a list of layers over an input shape (docs/layers.md), or the MLP

@@ -205,7 +205,7 @@ public sealed partial class TrainingJobRunner(
     }
 
     private static ModelPackage FitTable(Dataset data, TrainingJobStore store, string id, TrainingJobRequest request, Device device, IProgress<TrainingProgress> progress, string description, CancellationToken cancellationToken) =>
-        TrainingPipeline.FitHoldingOut(data, store.SourceOf(id, request, data.Rows), request.TestFraction, (request.Network ?? new NetworkRequest()).ToSpec(data.Task), request.Training ?? new TrainingOptions(), device, progress, description, cancellationToken);
+        TrainingPipeline.FitHoldingOut(data, store.SourceOf(id, request, data.Rows), request.TestFraction, (request.Network ?? new NetworkRequest()).ToSpec(data.Task), request.Training ?? new TrainingOptions(), device, progress, description, request.Tune, cancellationToken);
 
     /// <summary>Queued to running, atomically with respect to <see cref="Cancel"/>; false when the job is no longer queued.</summary>
     private bool Claim(Entry entry)

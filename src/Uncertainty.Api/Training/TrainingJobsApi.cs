@@ -85,6 +85,11 @@ public static class TrainingJobsApi
             throw new RequestValidationException(training.Image is not null && training.Image.MismatchWith(spec) is not null ? "training.image" : "training", mismatch);
         }
 
+        if (request.Tune is { } tune && TuningProblem(tune, spec, data, training) is { } problem)
+        {
+            throw new RequestValidationException("tune", problem);
+        }
+
         var pictures = spec.IsImage ? ImageInput.For(spec, data.Features) : null;
         registry.CheckSchema(request.Model!, ModelSchema.For(spec, data.FeatureNames, data.ClassLabels ?? [data.TargetName], pictures), request.ReplaceSchema);
         var job = runner.Submit(request, data.Rows);
@@ -155,6 +160,23 @@ public static class TrainingJobsApi
             }
         }
 
+        if (request.Tune is { } tune)
+        {
+            try
+            {
+                tune.Validate();
+            }
+            catch (ArgumentException e)
+            {
+                errors["tune"] = [e.Message];
+            }
+
+            if (SequenceJobs.Handles(request.Dataset))
+            {
+                errors["tune"] = ["tune applies to tabular regression data; spam-assassin and us-births train their own networks."];
+            }
+        }
+
         // A layer list is checked once fitted to the data (its input shape and head come from it); the MLP shorthand here already.
         if (request.Network is { Layers: null } network)
         {
@@ -169,6 +191,18 @@ public static class TrainingJobsApi
         }
 
         return errors;
+    }
+
+    /// <summary>Why the grid cannot train on this data with this network and these options; null when it can.</summary>
+    private static string? TuningProblem(TuneOptions tune, NetworkSpec spec, Dataset data, TrainingOptions training)
+    {
+        if (data.Task != TaskKind.Regression)
+        {
+            return $"tune chooses a regression network's dropout rate and tau; the target '{data.TargetName}' is a class label.";
+        }
+
+        var grid = tune.Dropout.SelectMany(p => tune.Tau.Select(tau => new GridConfiguration(TuneOptions.Point(spec, p, tau), 0))).ToList();
+        return GridTrainer.Unsupported(grid, training with { ValidationFraction = 0, Patience = null, PriorLengthScale = null });
     }
 
     private static NotFoundException NotFound(string id) => new("Training job not found", $"There is no training job '{id}'.");

@@ -118,6 +118,10 @@ public sealed record ModelDescription
 
     public string? Description { get; init; }
 
+    /// <summary>How the dropout rate and tau were chosen when training tuned them (a grid's validation scores); null otherwise.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public Training.TuningReport? Tuning { get; init; }
+
     /// <summary>
     /// Raw training rows kept for display (features, then the target value or class index): every row of a
     /// one-input model up to <see cref="MaxExamples"/>, so a plot can show the data; otherwise the first few.

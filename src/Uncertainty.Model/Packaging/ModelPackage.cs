@@ -184,5 +184,7 @@ public sealed class ModelPackage(ModelDescription description, DropoutNetwork ne
     /// <summary>This package's network with <paramref name="data"/> recorded as what it was trained on; the new package owns the network.</summary>
     public ModelPackage WithTrainingData(TrainingData data) => new(Description with { TrainingData = data }, Network);
 
+    public ModelPackage WithTuning(Training.TuningReport tuning) => new(Description with { Tuning = tuning }, Network);
+
     public void Dispose() => Network.Dispose();
 }

@@ -1,4 +1,6 @@
 using Uncertainty.Model.Data;
+using Uncertainty.Model.Evaluation;
+using Uncertainty.Model.Inference;
 using Uncertainty.Model.Networks;
 using Uncertainty.Model.Packaging;
 using static TorchSharp.torch;
@@ -42,6 +44,52 @@ public static class TrainingPipeline
         var set = Prepare(train, grid[0].Network, options);
         var trained = GridTrainer.Train(grid, set, options, device, cancellationToken);
         return [.. trained.Select((result, i) => Package(train, grid[i].Network, set, result.Network, result.Summary, description))];
+    }
+
+    /// <summary>
+    /// <see cref="Fit"/> with the dropout rate and tau chosen from <paramref name="tune"/>'s grid: every point trains on a
+    /// seeded share of <paramref name="train"/> (one stacked network, <see cref="GridTrainer"/>), is scored on the rest by
+    /// MC log-likelihood, and the best is trained on every row; the package records the grid's scores.
+    /// </summary>
+    public static ModelPackage FitTuned(
+        Dataset train,
+        NetworkSpec spec,
+        TrainingOptions options,
+        TuneOptions tune,
+        Device? device = null,
+        IProgress<TrainingProgress>? progress = null,
+        string? description = null,
+        CancellationToken cancellationToken = default)
+    {
+        options.Validate();
+        tune.Validate();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        spec = Fitted(spec, train);
+        var (fit, validation) = HoldOut(train, tune.ValidationFraction, unchecked((int)options.Seed));
+        (double Dropout, double Tau)[] points = [.. tune.Dropout.SelectMany(p => tune.Tau.Select(tau => (p, tau)))];
+        var grid = points.Select(point => TuneOptions.Point(spec, point.Dropout, point.Tau)).Select(s => new GridConfiguration(s, Trainer.WeightDecayFor(s, fit.Rows, options))).ToList();
+        // The grid trains every point for the run's epochs; early stopping and its validation split belong to the final run.
+        var gridOptions = options with { ValidationFraction = 0, Patience = null, PriorLengthScale = null };
+        if (GridTrainer.Unsupported(grid, gridOptions) is { } reason)
+        {
+            throw new ArgumentException($"Tuning: {reason}");
+        }
+
+        var packages = FitGrid(fit, grid, gridOptions, device, cancellationToken: cancellationToken);
+        var scores = new GridPointScore[points.Length];
+        for (int i = 0; i < points.Length; i++)
+        {
+            using var predictor = new McPredictor(packages[i].Network, device ?? CPU, outputScale: packages[i].Description.OutputScale); // it owns the network
+            var report = Evaluator.Evaluate(predictor, packages[i].Description, validation, tune.Samples, options.Seed, cancellationToken);
+            scores[i] = new GridPointScore(points[i].Dropout, points[i].Tau, grid[i].WeightDecay, report.McDropout!.LogLikelihood);
+        }
+
+        // A NaN score (a diverged point) never wins.
+        var best = scores.Where(s => double.IsFinite(s.ValidationLogLikelihood)).MaxBy(s => s.ValidationLogLikelihood)
+            ?? throw new InvalidOperationException("Tuning: no grid point gave a finite validation log-likelihood.");
+        double seconds = clock.Elapsed.TotalSeconds;
+        var package = Fit(train, TuneOptions.Point(spec, best.Dropout, best.Tau), options, device, progress, description, cancellationToken);
+        return package.WithTuning(new TuningReport(scores, best.Dropout, best.Tau, fit.Rows, validation.Rows, tune.Samples, seconds));
     }
 
     /// <summary>The training set in network units: scaling fitted on the rows that train, a seeded validation hold-out when asked.</summary>
@@ -94,10 +142,14 @@ public static class TrainingPipeline
         Device? device = null,
         IProgress<TrainingProgress>? progress = null,
         string? description = null,
+        TuneOptions? tune = null,
         CancellationToken cancellationToken = default)
     {
         var trained = testFraction is { } fraction ? Splits.Random(data.Rows, fraction, unchecked((int)options.Seed)).Train : [.. Enumerable.Range(0, data.Rows)];
-        var package = Fit(testFraction is null ? data : data.Subset(trained), spec, options, device, progress, description, cancellationToken);
+        var rows = testFraction is null ? data : data.Subset(trained);
+        var package = tune is null
+            ? Fit(rows, spec, options, device, progress, description, cancellationToken)
+            : FitTuned(rows, spec, options, tune, device, progress, description, cancellationToken);
         return package.WithTrainingData(source.Record(trained, testFraction is { } f ? FormattableString.Invariant($"a seeded random {f:P0} held out (seed {options.Seed})") : null));
     }
 
