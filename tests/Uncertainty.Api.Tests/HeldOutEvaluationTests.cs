@@ -206,6 +206,20 @@ public sealed class HeldOutEvaluationTests(UncertaintyApiFactory factory) : ICla
     }
 
     [Fact]
+    public async Task A_tune_whose_stacked_grid_is_over_the_parameter_limit_is_a_422_before_it_queues()
+    {
+        var client = await factory.ReadyClientAsync();
+        double[] eight = [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08];
+
+        // One network of two 1,500-unit layers is 2.3 M parameters, under the 20 M limit; 64 of them are not.
+        var response = await client.PostAsJsonAsync("/training-jobs", new { model = "too-wide", dataset = "boston", network = new { hidden = new[] { 1500, 1500 } }, tune = new { dropout = eight, tau = eight } });
+
+        var problem = await Problems.ReadAsync(response, HttpStatusCode.UnprocessableEntity);
+        Assert.Contains("64 grid points", problem.GetProperty("detail").GetString());
+        Assert.DoesNotContain((await client.GetFromJsonAsync<TrainingJob[]>("/training-jobs", Json))!, j => j.Model == "too-wide");
+    }
+
+    [Fact]
     public async Task A_test_fraction_outside_zero_to_one_is_a_400_naming_it()
     {
         var client = await factory.ReadyClientAsync();

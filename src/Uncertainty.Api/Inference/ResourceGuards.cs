@@ -51,6 +51,29 @@ public static class ResourceGuards
         }
     }
 
+    /// <summary>
+    /// Throws <see cref="UnprocessableException"/> when a tuning grid of <paramref name="points"/> copies of <paramref name="spec"/>,
+    /// trained as one stacked network, would hold more weights or keep more activations than one network may.
+    /// </summary>
+    public static void CheckTuning(NetworkSpec spec, int points, int batchSize, UncertaintyOptions limits)
+    {
+        long parameters = spec.ParameterCount * points;
+        if (parameters > limits.MaxParameters)
+        {
+            throw new UnprocessableException(
+                "Network over a resource limit",
+                $"tune's {points} grid points train as one network of {parameters:N0} parameters ({spec.ParameterCount:N0} each); this service takes at most {limits.MaxParameters:N0} (Uncertainty:MaxParameters). Use fewer points or a smaller network.");
+        }
+
+        long values = spec.ActivationValuesPerRow * points;
+        if (values > limits.MaxTrainingActivationValues / Math.Max(1, batchSize))
+        {
+            throw new UnprocessableException(
+                "Network over a resource limit",
+                $"tune's {points} grid points keep {values:N0} activation values per row for backward; with batches of {batchSize} rows this service takes at most {limits.MaxTrainingActivationValues:N0} (Uncertainty:MaxTrainingActivationValues). Use fewer points, a smaller batchSize or network.");
+        }
+    }
+
     /// <summary>Throws <see cref="UnprocessableException"/> naming the limit when <paramref name="spec"/> is over one.</summary>
     public static void Check(NetworkSpec spec, UncertaintyOptions limits)
     {

@@ -85,9 +85,14 @@ public static class TrainingJobsApi
             throw new RequestValidationException(training.Image is not null && training.Image.MismatchWith(spec) is not null ? "training.image" : "training", mismatch);
         }
 
-        if (request.Tune is { } tune && TuningProblem(tune, spec, data, training) is { } problem)
+        if (request.Tune is { } tune)
         {
-            throw new RequestValidationException("tune", problem);
+            if (TuningProblem(tune, spec, data, training) is { } problem)
+            {
+                throw new RequestValidationException("tune", problem);
+            }
+
+            ResourceGuards.CheckTuning(spec, tune.Dropout.Count * tune.Tau.Count, Math.Min(training.BatchSize, data.Rows), options.Value);
         }
 
         var pictures = spec.IsImage ? ImageInput.For(spec, data.Features) : null;
