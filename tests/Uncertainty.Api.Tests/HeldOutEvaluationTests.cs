@@ -194,6 +194,7 @@ public sealed class HeldOutEvaluationTests(UncertaintyApiFactory factory) : ICla
     [InlineData("{\"model\": \"t\", \"dataset\": \"breast_cancer\", \"tune\": {}}", "class label")]
     [InlineData("{\"model\": \"t\", \"dataset\": \"boston\", \"network\": {\"normalization\": \"batchNorm\"}, \"tune\": {}}", "normalisation")]
     [InlineData("{\"model\": \"t\", \"dataset\": \"boston\", \"training\": {\"mixupAlpha\": 0.2}, \"tune\": {}}", "mixup")]
+    [InlineData("{\"model\": \"t\", \"csv\": \"a,b\\n1,2\\n\", \"target\": \"b\", \"tune\": {}}", "at least 2")]
     public async Task A_tune_the_grid_cannot_run_is_a_400_naming_tune(string body, string reason)
     {
         var client = await factory.ReadyClientAsync();

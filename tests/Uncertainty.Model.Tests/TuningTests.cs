@@ -78,5 +78,9 @@ public class TuningTests
 
         error = Assert.Throws<ArgumentException>(() => TrainingPipeline.FitTuned(data, new NetworkSpec { Inputs = 3, Normalization = Normalization.BatchNorm }, options, new TuneOptions()));
         Assert.Contains("Tuning:", error.Message);
+
+        // One row cannot be both trained and scored on.
+        error = Assert.Throws<ArgumentException>(() => TrainingPipeline.FitTuned(data.Subset([0]), new NetworkSpec { Inputs = 3 }, options, new TuneOptions()));
+        Assert.Contains("at least 2", error.Message);
     }
 }

@@ -206,6 +206,11 @@ public static class TrainingJobsApi
             return $"tune chooses a regression network's dropout rate and tau; the target '{data.TargetName}' is a class label.";
         }
 
+        if (TuneOptions.TooFewRows(data.Rows) is { } tooFew)
+        {
+            return $"tune: {tooFew}";
+        }
+
         var grid = tune.Dropout.SelectMany(p => tune.Tau.Select(tau => new GridConfiguration(TuneOptions.Point(spec, p, tau), 0))).ToList();
         return GridTrainer.Unsupported(grid, training with { ValidationFraction = 0, Patience = null, PriorLengthScale = null });
     }

@@ -63,6 +63,11 @@ public static class TrainingPipeline
     {
         options.Validate();
         tune.Validate();
+        if (TuneOptions.TooFewRows(train.Rows) is { } tooFew)
+        {
+            throw new ArgumentException($"Tuning: {tooFew}");
+        }
+
         var clock = System.Diagnostics.Stopwatch.StartNew();
         spec = Fitted(spec, train);
         var (fit, validation) = HoldOut(train, tune.ValidationFraction, unchecked((int)options.Seed));

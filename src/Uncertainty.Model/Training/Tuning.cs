@@ -35,6 +35,11 @@ public sealed record TuneOptions
         return this;
     }
 
+    /// <summary>Why <paramref name="rows"/> rows cannot be tuned on (the grid trains on some and is scored on others); null when they can.</summary>
+    public static string? TooFewRows(int rows) => rows < 2
+        ? $"the grid trains on some rows and is scored on others, so it needs at least 2; the data has {rows}."
+        : null;
+
     /// <summary>The network of point (<paramref name="dropout"/>, <paramref name="tau"/>): <paramref name="spec"/> with those rates and that precision.</summary>
     public static NetworkSpec Point(NetworkSpec spec, double dropout, double tau) =>
         spec with { InputDropout = dropout, HiddenDropout = [dropout], Head = spec.Head with { Tau = tau } };
