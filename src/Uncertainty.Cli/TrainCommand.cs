@@ -68,12 +68,12 @@ internal static class TrainCommand
             TuneOptions? tune = null;
             if (parse.GetValue(tuneDropout) is not null || parse.GetValue(tuneTau) is not null || parse.GetValue(tuneSamples) is not null)
             {
-                tune = new TuneOptions();
-                tune = tune with
+                var defaults = new TuneOptions();
+                tune = defaults with
                 {
-                    Dropout = parse.GetValue(tuneDropout) is { } rates ? Cli.Numbers(rates, "--tune-dropout") : tune.Dropout,
-                    Tau = parse.GetValue(tuneTau) is { } taus ? Cli.Numbers(taus, "--tune-tau") : tune.Tau,
-                    Samples = parse.GetValue(tuneSamples) ?? tune.Samples,
+                    Dropout = parse.GetValue(tuneDropout) is { } rates ? Cli.Numbers(rates, "--tune-dropout") : defaults.Dropout,
+                    Tau = parse.GetValue(tuneTau) is { } taus ? Cli.Numbers(taus, "--tune-tau") : defaults.Tau,
+                    Samples = parse.GetValue(tuneSamples) ?? defaults.Samples,
                 };
             }
 

@@ -87,7 +87,7 @@ public static class TrainingJobsApi
 
         if (request.Tune is { } tune)
         {
-            if (TuningProblem(tune, spec, data, training) is { } problem)
+            if (TrainingPipeline.TuningProblem(data, spec, training, tune) is { } problem)
             {
                 throw new RequestValidationException("tune", problem);
             }
@@ -196,23 +196,6 @@ public static class TrainingJobsApi
         }
 
         return errors;
-    }
-
-    /// <summary>Why the grid cannot train on this data with this network and these options; null when it can.</summary>
-    private static string? TuningProblem(TuneOptions tune, NetworkSpec spec, Dataset data, TrainingOptions training)
-    {
-        if (data.Task != TaskKind.Regression)
-        {
-            return $"tune chooses a regression network's dropout rate and tau; the target '{data.TargetName}' is a class label.";
-        }
-
-        if (TuneOptions.TooFewRows(data.Rows) is { } tooFew)
-        {
-            return $"tune: {tooFew}";
-        }
-
-        var grid = tune.Dropout.SelectMany(p => tune.Tau.Select(tau => new GridConfiguration(TuneOptions.Point(spec, p, tau), 0))).ToList();
-        return GridTrainer.Unsupported(grid, training with { ValidationFraction = 0, Patience = null, PriorLengthScale = null });
     }
 
     private static NotFoundException NotFound(string id) => new("Training job not found", $"There is no training job '{id}'.");

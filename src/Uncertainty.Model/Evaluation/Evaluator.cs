@@ -42,6 +42,13 @@ public static class Evaluator
     /// <summary>Rows per predictor call: bounds the memory of the per-pass samples the log-likelihood needs.</summary>
     public const int RowsPerCall = 256;
 
+    /// <summary>Scores <paramref name="package"/> on <paramref name="data"/>; the predictor takes over (and disposes) the package's network.</summary>
+    public static EvaluationReport Evaluate(ModelPackage package, Dataset data, int samples, ulong seed, TorchSharp.torch.Device? device = null, CancellationToken cancellationToken = default)
+    {
+        using var predictor = new McPredictor(package.Network, device ?? TorchSharp.torch.CPU, outputScale: package.Description.OutputScale);
+        return Evaluate(predictor, package.Description, data, samples, seed, cancellationToken);
+    }
+
     public static EvaluationReport Evaluate(McPredictor predictor, ModelDescription model, Dataset data, int samples, ulong seed, CancellationToken cancellationToken = default)
     {
         var (mc, deterministic) = Predict(predictor, model, data, samples, seed, cancellationToken);

@@ -1,10 +1,8 @@
 using System.Diagnostics;
 using Uncertainty.Model.Data;
-using Uncertainty.Model.Inference;
 using Uncertainty.Model.Networks;
 using Uncertainty.Model.Packaging;
 using Uncertainty.Model.Training;
-using static TorchSharp.torch;
 
 namespace Uncertainty.Model.Evaluation;
 
@@ -147,21 +145,16 @@ public static class Reproduction
             return [.. grid.Select(point => FitAndScore(train, test, point.P, point.Tau, options, seed, cancellationToken))];
         }
 
-        var configurations = grid.Select(point => new GridConfiguration(Spec(train, point.P, point.Tau, options), Training(train, point.P, point.Tau, options, seed).WeightDecay)).ToList();
-        var packages = TrainingPipeline.FitGrid(train, configurations, Training(train, 0, 1, options, seed) with { WeightDecay = 0 }, cancellationToken: cancellationToken);
-        return [.. packages.Select(package =>
-        {
-            using var predictor = new McPredictor(package.Network, CPU, outputScale: package.Description.OutputScale); // it owns the network
-            return Evaluator.Evaluate(predictor, package.Description, test, options.Samples, seed, cancellationToken);
-        })];
+        var configurations = grid.Select(point => new GridConfiguration(Spec(train, point.P, point.Tau, options), WeightDecay(train, point.P, point.Tau, options))).ToList();
+        var packages = TrainingPipeline.FitGrid(train, configurations, Training(options, seed), cancellationToken: cancellationToken);
+        return [.. packages.Select(package => Evaluator.Evaluate(package, test, options.Samples, seed, cancellationToken: cancellationToken))];
     }
 
     /// <summary>Trains the protocol's network for (p, tau) on <paramref name="train"/> and scores it on <paramref name="test"/>.</summary>
     public static EvaluationReport FitAndScore(Dataset train, Dataset test, double p, double tau, ReproductionOptions options, ulong seed, CancellationToken cancellationToken = default)
     {
-        var package = Fit(train, p, tau, options, seed, cancellationToken: cancellationToken); // the predictor owns its network
-        using var predictor = new McPredictor(package.Network, CPU, outputScale: package.Description.OutputScale);
-        return Evaluator.Evaluate(predictor, package.Description, test, options.Samples, seed, cancellationToken);
+        var package = Fit(train, p, tau, options, seed, cancellationToken: cancellationToken);
+        return Evaluator.Evaluate(package, test, options.Samples, seed, cancellationToken: cancellationToken);
     }
 
     /// <summary>
@@ -170,7 +163,8 @@ public static class Reproduction
     /// </summary>
     public static ModelPackage Fit(Dataset train, double p, double tau, ReproductionOptions options, ulong seed, string? description = null, CancellationToken cancellationToken = default)
     {
-        return TrainingPipeline.Fit(train, Spec(train, p, tau, options), Training(train, p, tau, options, seed), description: description, cancellationToken: cancellationToken);
+        var training = Training(options, seed) with { WeightDecay = WeightDecay(train, p, tau, options) };
+        return TrainingPipeline.Fit(train, Spec(train, p, tau, options), training, description: description, cancellationToken: cancellationToken);
     }
 
     /// <summary>One hidden ReLU layer, dropout p on the input and hidden layer, tau in the network's standardised target units.</summary>
@@ -188,15 +182,18 @@ public static class Reproduction
         };
     }
 
-    private static TrainingOptions Training(Dataset train, double p, double tau, ReproductionOptions options, ulong seed) => new()
+    /// <summary>The protocol's optimiser settings; each point's weight decay comes from <see cref="WeightDecay"/>.</summary>
+    private static TrainingOptions Training(ReproductionOptions options, ulong seed) => new()
     {
         Epochs = options.Epochs,
         BatchSize = options.BatchSize,
         Optimizer = OptimizerKind.Adam,
         LearningRate = 1e-3,
-        // As in the published code: l^2 (1 - p) / (2 N tau) with tau as given (target units), on the weights.
-        WeightDecay = Regularization.WeightDecayFromPrior(options.LengthScale, p, train.Rows, tau),
         Seed = seed,
         Initialization = options.Initialization,
     };
+
+    /// <summary>As in the published code: l^2 (1 - p) / (2 N tau) with tau as given (target units), on the weights.</summary>
+    private static double WeightDecay(Dataset train, double p, double tau, ReproductionOptions options) =>
+        Regularization.WeightDecayFromPrior(options.LengthScale, p, train.Rows, tau);
 }

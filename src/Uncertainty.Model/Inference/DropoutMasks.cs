@@ -266,13 +266,8 @@ public sealed class DropoutMasks(Device device) : IDisposable
     {
         if (!unitCodes.TryGetValue(width, out var codes))
         {
-            var values = new long[width];
-            for (int j = 0; j < width; j++)
-            {
-                values[j] = (long)(SplitMix64(0x243F6A8885A308D3UL + (ulong)j) >> 32);
-            }
-
-            codes = tensor(values, [1, width], device: Device);
+            // The host codes widened to int64: the tensor hash works on int64 lanes holding 32-bit values.
+            codes = tensor(HostUnitCodesOf(width).Select(code => (long)code).ToArray(), [1, width], device: Device);
             codes.DetachFromDisposeScope();
             unitCodes[width] = codes;
         }

@@ -193,7 +193,7 @@ public sealed class DropoutNetwork : Module<Tensor, Tensor>
     }
 
     /// <summary>Inverted dropout scales kept units by 1/(1-p) while sampling; standard dropout does not.</summary>
-    private double KeptScale(double p) => Spec.DropoutKind == DropoutKind.Inverted ? 1 / (1 - p) : 1;
+    private double KeptScale(double p) => Spec.DropoutKind.KeptScale(p);
 
     private abstract record Stage;
 

@@ -42,6 +42,12 @@ public enum DropoutKind
     Standard,
 }
 
+public static class DropoutKindExtensions
+{
+    /// <summary>What a kept unit is multiplied by while sampling at rate <paramref name="p"/>: 1/(1-p) for inverted dropout, 1 for standard.</summary>
+    public static double KeptScale(this DropoutKind kind, double p) => kind == DropoutKind.Inverted ? 1 / (1 - p) : 1;
+}
+
 [JsonConverter(typeof(CamelCaseEnumConverter<Normalization>))]
 public enum Normalization
 {

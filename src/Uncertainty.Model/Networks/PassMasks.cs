@@ -115,7 +115,7 @@ public sealed class PassMasks
 
     public double DeterministicScale(double p) => kind == DropoutKind.Standard ? 1 - p : 1;
 
-    private double KeptScale(double p) => kind == DropoutKind.Inverted ? 1 / (1 - p) : 1;
+    private double KeptScale(double p) => kind.KeptScale(p);
 
     private Tensor Deterministic(Tensor x, double p)
     {

@@ -116,6 +116,7 @@ public static class GridTrainer
         /// <summary>Sites[0] is the input; Sites[i + 1] follows hidden layer i.</summary>
         private readonly Site[] sites;
         private readonly bool decoupled;
+        private readonly bool decays;
         private readonly Random random;
 
         public Run(IReadOnlyList<GridConfiguration> configurations, TrainingSet data, TrainingOptions options, Device device)
@@ -179,8 +180,8 @@ public static class GridTrainer
             }
 
             decoupled = options.Optimizer == OptimizerKind.AdamW || options.DecoupledWeightDecay;
-            // The data order of Trainer: the same generator from the same seed.
-            random = new Random(unchecked((int)DropoutMasks.SplitMix64(options.Seed ^ 0x5EED)));
+            random = Trainer.DataOrder(options.Seed);
+            decays = configurations.Any(c => c.WeightDecay > 0);
         }
 
         public IReadOnlyList<(DropoutNetwork Network, TrainingSummary Summary)> Execute(CancellationToken cancellationToken)
@@ -232,8 +233,8 @@ public static class GridTrainer
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
             int b = batch.Length, depth = layout.Count;
-            var x = tensor(Gather(data.Inputs, batch, shape.Inputs), [b, shape.Inputs], device: device);
-            var y = tensor(Gather(data.Targets, batch, outputs), [b, outputs], device: device);
+            var x = tensor(Trainer.GatherRows(data.Inputs, batch, shape.Inputs), [b, shape.Inputs], device: device);
+            var y = tensor(Trainer.GatherRows(data.Targets, batch, outputs), [b, outputs], device: device);
             var stepSeed = MaskPlan.TrainingStepSeed(options.Seed, step);
 
             // Forward, keeping what the backward pass reads: each layer's masked input, its mask, and each hidden activation.
@@ -281,7 +282,7 @@ public static class GridTrainer
             }
 
             parameters.grad = cat(gradients, 0);
-            if (configurations.Any(c => c.WeightDecay > 0))
+            if (decays)
             {
                 Decay(learningRate);
             }
@@ -323,7 +324,7 @@ public static class GridTrainer
 
                 double p = site.Rates[i];
                 uint threshold = DropoutMasks.Threshold(p);
-                float kept = (float)KeptScale(p);
+                float kept = (float)shape.DropoutKind.KeptScale(p);
                 for (int row = 0; row < b; row++)
                 {
                     var key = (uint)DropoutMasks.SampleKey(stepSeed, row, site.Ordinals[i]);
@@ -333,8 +334,6 @@ public static class GridTrainer
 
             return device.type == DeviceType.CPU ? mask : mask.to(device);
         }
-
-        private double KeptScale(double p) => shape.DropoutKind == DropoutKind.Inverted ? 1 / (1 - p) : 1;
 
         private Tensor Activate(Tensor x) => shape.Activation switch
         {
@@ -405,17 +404,6 @@ public static class GridTrainer
 
             network.eval();
             return network;
-        }
-
-        private static float[] Gather(float[] source, ReadOnlySpan<int> batch, int width)
-        {
-            var values = new float[batch.Length * width];
-            for (int i = 0; i < batch.Length; i++)
-            {
-                source.AsSpan(batch[i] * width, width).CopyTo(values.AsSpan(i * width));
-            }
-
-            return values;
         }
 
         public void Dispose()

@@ -131,6 +131,21 @@ public static class Trainer
     /// <summary>Linear and convolution weights (2-D and above): initialised from the seed, decayed and max-normed; normalisation scales are 1-D.</summary>
     internal static bool IsKernelWeight(string name, Tensor parameter) => name.EndsWith("weight", StringComparison.Ordinal) && parameter.dim() >= 2;
 
+    /// <summary>The generator of the epochs' data order (and host-side augmentation): the same from the same seed, for every trainer.</summary>
+    internal static Random DataOrder(ulong seed) => new(unchecked((int)DropoutMasks.SplitMix64(seed ^ 0x5EED)));
+
+    /// <summary>Rows <paramref name="rows"/> of <paramref name="source"/> (<paramref name="width"/> values each), in that order.</summary>
+    internal static float[] GatherRows(float[] source, ReadOnlySpan<int> rows, int width)
+    {
+        var values = new float[rows.Length * width];
+        for (int i = 0; i < rows.Length; i++)
+        {
+            source.AsSpan(rows[i] * width, width).CopyTo(values.AsSpan(i * width));
+        }
+
+        return values;
+    }
+
     /// <summary>The learning rate of epoch <paramref name="epoch"/> (0-based).</summary>
     public static double LearningRateAt(TrainingOptions options, int epoch) => options.Schedule switch
     {
@@ -192,7 +207,7 @@ public static class Trainer
             targetWidth = spec.Head.Outputs;
             weightDecay = WeightDecayFor(spec, rows, options);
             decoupled = options.Optimizer == OptimizerKind.AdamW || options.DecoupledWeightDecay;
-            random = new Random(unchecked((int)DropoutMasks.SplitMix64(options.Seed ^ 0x5EED)));
+            random = DataOrder(options.Seed);
             // Move first: Module.to(device) replaces the parameter objects, so references taken earlier go stale.
             network.to(device);
             decayed = [.. network.named_parameters().Where(p => IsKernelWeight(p.name, p.parameter)).Select(p => p.parameter)];
@@ -337,11 +352,7 @@ public static class Trainer
         private (float[] Inputs, float[] Targets) Batch(ReadOnlySpan<int> batch)
         {
             int width = spec.Inputs;
-            var inputs = new float[batch.Length * width];
-            for (int i = 0; i < batch.Length; i++)
-            {
-                data.Inputs.AsSpan(batch[i] * width, width).CopyTo(inputs.AsSpan(i * width));
-            }
+            var inputs = GatherRows(data.Inputs, batch, width);
 
             if (options.Image is { } image && !spec.IsImage)
             {
@@ -388,13 +399,7 @@ public static class Trainer
                 return Regularization.SmoothedTargets(labels, targetWidth, smoothing);
             }
 
-            var targets = new float[batch.Length * targetWidth];
-            for (int i = 0; i < batch.Length; i++)
-            {
-                source.AsSpan(batch[i] * targetWidth, targetWidth).CopyTo(targets.AsSpan(i * targetWidth));
-            }
-
-            return targets;
+            return GatherRows(source, batch, targetWidth);
         }
 
         private Tensor Loss(Tensor output, Tensor target)

@@ -1,6 +1,5 @@
 using Uncertainty.Model.Data;
 using Uncertainty.Model.Evaluation;
-using Uncertainty.Model.Inference;
 using Uncertainty.Model.Networks;
 using Uncertainty.Model.Packaging;
 using static TorchSharp.torch;
@@ -63,30 +62,22 @@ public static class TrainingPipeline
     {
         options.Validate();
         tune.Validate();
-        if (TuneOptions.TooFewRows(train.Rows) is { } tooFew)
+        if (TuningProblem(train, spec, options, tune) is { } problem)
         {
-            throw new ArgumentException($"Tuning: {tooFew}");
+            throw new ArgumentException($"Tuning: {problem}");
         }
 
         var clock = System.Diagnostics.Stopwatch.StartNew();
         spec = Fitted(spec, train);
         var (fit, validation) = HoldOut(train, tune.ValidationFraction, unchecked((int)options.Seed));
-        (double Dropout, double Tau)[] points = [.. tune.Dropout.SelectMany(p => tune.Tau.Select(tau => (p, tau)))];
-        var grid = points.Select(point => TuneOptions.Point(spec, point.Dropout, point.Tau)).Select(s => new GridConfiguration(s, Trainer.WeightDecayFor(s, fit.Rows, options))).ToList();
-        // The grid trains every point for the run's epochs; early stopping and its validation split belong to the final run.
-        var gridOptions = options with { ValidationFraction = 0, Patience = null, PriorLengthScale = null };
-        if (GridTrainer.Unsupported(grid, gridOptions) is { } reason)
+        var grid = TuningGrid(spec, tune, fit.Rows, options);
+        var packages = FitGrid(fit, grid, GridOptions(options), device, cancellationToken: cancellationToken);
+        var scores = new GridPointScore[grid.Count];
+        for (int i = 0; i < grid.Count; i++)
         {
-            throw new ArgumentException($"Tuning: {reason}");
-        }
-
-        var packages = FitGrid(fit, grid, gridOptions, device, cancellationToken: cancellationToken);
-        var scores = new GridPointScore[points.Length];
-        for (int i = 0; i < points.Length; i++)
-        {
-            using var predictor = new McPredictor(packages[i].Network, device ?? CPU, outputScale: packages[i].Description.OutputScale); // it owns the network
-            var report = Evaluator.Evaluate(predictor, packages[i].Description, validation, tune.Samples, options.Seed, cancellationToken);
-            scores[i] = new GridPointScore(points[i].Dropout, points[i].Tau, grid[i].WeightDecay, report.McDropout!.LogLikelihood);
+            var report = Evaluator.Evaluate(packages[i], validation, tune.Samples, options.Seed, device, cancellationToken);
+            var point = grid[i].Network;
+            scores[i] = new GridPointScore(point.InputDropout, point.Head.Tau, grid[i].WeightDecay, report.McDropout!.LogLikelihood);
         }
 
         // A NaN score (a diverged point) never wins.
@@ -96,6 +87,24 @@ public static class TrainingPipeline
         var package = Fit(train, TuneOptions.Point(spec, best.Dropout, best.Tau), options, device, progress, description, cancellationToken);
         return package.WithTuning(new TuningReport(scores, best.Dropout, best.Tau, fit.Rows, validation.Rows, tune.Samples, seconds));
     }
+
+    /// <summary>Why <paramref name="tune"/> cannot run on this data with this network and these options; null when it can.</summary>
+    public static string? TuningProblem(Dataset train, NetworkSpec spec, TrainingOptions options, TuneOptions tune)
+    {
+        if (train.Task != TaskKind.Regression)
+        {
+            return $"tune chooses a regression network's dropout rate and tau; the target '{train.TargetName}' is a class label.";
+        }
+
+        return TuneOptions.TooFewRows(train.Rows) ?? GridTrainer.Unsupported(TuningGrid(spec, tune, train.Rows, options), GridOptions(options));
+    }
+
+    /// <summary>Every point of <paramref name="tune"/>'s grid (rates outer, precisions inner) with the weight decay <paramref name="options"/> gives it on <paramref name="rows"/> rows.</summary>
+    private static List<GridConfiguration> TuningGrid(NetworkSpec spec, TuneOptions tune, int rows, TrainingOptions options) =>
+        [.. tune.Dropout.SelectMany(p => tune.Tau.Select(tau => TuneOptions.Point(spec, p, tau))).Select(point => new GridConfiguration(point, Trainer.WeightDecayFor(point, rows, options)))];
+
+    /// <summary>The grid trains every point for the run's epochs; early stopping and its validation split belong to the final run.</summary>
+    private static TrainingOptions GridOptions(TrainingOptions options) => options with { ValidationFraction = 0, Patience = null, PriorLengthScale = null };
 
     /// <summary>The training set in network units: scaling fitted on the rows that train, a seeded validation hold-out when asked.</summary>
     private static TrainingSet Prepare(Dataset train, NetworkSpec spec, TrainingOptions options)
