@@ -28,7 +28,7 @@ internal static class TrainCommand
         var testFraction = new Option<double?>("--test-fraction") { Description = "Hold out this share of rows and report test metrics after training." };
         var evaluateOnTest = new Option<bool>("--evaluate-test-split") { Description = "For an image dataset, score the model on its test split after training." };
         var samples = new Option<int>("--samples") { Description = "MC samples for the test metrics.", DefaultValueFactory = _ => 1000 };
-        var tuneDropout = new Option<string?>("--tune-dropout") { Description = "Choose the dropout rate (inputs and hidden layers) from these by validation MC log-likelihood, e.g. 0.005,0.01,0.05,0.1 (regression MLPs; all points train as one network)." };
+        var tuneDropout = new Option<string?>("--tune-dropout") { Description = "Choose the dropout rate (inputs and hidden layers) from these by validation MC log-likelihood, e.g. 0.005,0.01,0.05,0.1 (regression MLPs; all points train as one network). A regression MLP given no --input-dropout, --dropout or --tau tunes on the default grid (0.005,0.01,0.05,0.1 x tau 1,2,5)." };
         var tuneTau = new Option<string?>("--tune-tau") { Description = "Choose tau (standardised target units) from these as well; default 1,2,5 when --tune-dropout is given." };
         var tuneSamples = new Option<int?>("--tune-samples") { Description = "MC samples for each grid point's validation score (default 1000)." };
         var flags = new TrainingFlags();
@@ -75,6 +75,13 @@ internal static class TrainCommand
                     Tau = parse.GetValue(tuneTau) is { } taus ? Cli.Numbers(taus, "--tune-tau") : defaults.Tau,
                     Samples = parse.GetValue(tuneSamples) ?? defaults.Samples,
                 };
+            }
+
+            else if (parse.GetValue(specFile) is null && parse.GetValue(inputDropout) is null && parse.GetValue(dropout) is null && parse.GetValue(tau) is null
+                     && spec.Head.Kind == HeadKind.Regression && TrainingPipeline.TuningProblem(dataset, TrainingPipeline.Fitted(spec, dataset), options, new TuneOptions()) is null)
+            {
+                // No rate and no tau stated: a regression network gets them as Gal and Ghahramani choose them, from the grid.
+                tune = new TuneOptions();
             }
 
             var package = TrainingPipeline.FitHoldingOut(dataset, source, parse.GetValue(testFraction), spec, options, CPU, new ConsoleProgress(), $"Trained on {dataset.Name} by the uncertainty CLI.", tune, Cli.CancelOnCtrlC());

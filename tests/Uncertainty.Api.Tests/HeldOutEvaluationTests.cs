@@ -9,6 +9,7 @@ using Uncertainty.Api.Training;
 using Uncertainty.Model.Data;
 using Uncertainty.Model.Evaluation;
 using Uncertainty.Model.Packaging;
+using Uncertainty.Model.Training;
 
 namespace Uncertainty.Api.Tests;
 
@@ -186,6 +187,39 @@ public sealed class HeldOutEvaluationTests(UncertaintyApiFactory factory) : ICla
         Assert.Equal(tuning.Tau, details.Network.Head.Tau);
         Assert.Equal(506, tuning.FitRows + tuning.ValidationRows);
         Assert.All(tuning.Grid, p => Assert.True(double.IsFinite(p.ValidationLogLikelihood)));
+    }
+
+    [Fact]
+    public async Task A_regression_job_stating_no_rate_and_no_tau_tunes_on_the_default_grid_and_one_stating_a_rate_does_not()
+    {
+        var client = await factory.ReadyClientAsync();
+        var training = new { epochs = 3, batchSize = 64, seed = 4 };
+        var jobs = new[]
+        {
+            await client.PostAsJsonAsync("/training-jobs", new { model = "tuned-by-default", dataset = "boston", network = new { hidden = new[] { 8 } }, training }),
+            await client.PostAsJsonAsync("/training-jobs", new { model = "rate-given", dataset = "boston", network = new { hidden = new[] { 8 }, hiddenDropout = new[] { 0.2 } }, training }),
+            await client.PostAsJsonAsync("/training-jobs", new { model = "tau-given", dataset = "boston", network = new { hidden = new[] { 8 }, tau = 3.0 }, training }),
+            await client.PostAsJsonAsync("/training-jobs", new { model = "classifier-untuned", dataset = "breast_cancer", network = new { hidden = new[] { 8 } }, training }),
+        };
+        foreach (var submitted in jobs)
+        {
+            Assert.Equal(HttpStatusCode.Accepted, submitted.StatusCode);
+            Assert.Equal(JobState.Succeeded, (await WaitAsync(client, submitted.Headers.Location!.ToString())).State);
+        }
+
+        var tuned = (await client.GetFromJsonAsync<ModelDetails>("/models/tuned-by-default", Json))!;
+        var grid = new TuneOptions();
+        Assert.Equal(grid.Dropout.Count * grid.Tau.Count, tuned.Tuning!.Grid.Count);
+        Assert.Equal(grid.Dropout.SelectMany(p => grid.Tau.Select(t => (p, t))), tuned.Tuning.Grid.Select(p => (p.Dropout, p.Tau)));
+        Assert.Equal((tuned.Tuning.Dropout, tuned.Tuning.Tau), (tuned.Network.InputDropout, tuned.Network.Head.Tau));
+
+        var rateGiven = (await client.GetFromJsonAsync<ModelDetails>("/models/rate-given", Json))!;
+        Assert.Null(rateGiven.Tuning);
+        Assert.Equal([0.2], rateGiven.Network.HiddenDropout);
+        var tauGiven = (await client.GetFromJsonAsync<ModelDetails>("/models/tau-given", Json))!;
+        Assert.Null(tauGiven.Tuning);
+        Assert.Equal(3.0, tauGiven.Network.Head.Tau);
+        Assert.Null((await client.GetFromJsonAsync<ModelDetails>("/models/classifier-untuned", Json))!.Tuning);
     }
 
     [Theory]

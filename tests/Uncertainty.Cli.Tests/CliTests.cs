@@ -81,7 +81,7 @@ public sealed class CliTests : IDisposable
     public void Reproduce_runs_the_protocol_on_a_tiny_configuration()
     {
         var result = Run("reproduce", "--dataset", "boston", "--split-count", "2", "--epochs", "5", "--samples", "50",
-            "--dropout-grid", "0.01,0.05", "--tau-grid", "0.1", "--json", PathTo("reproduce.json"));
+            "--dropout-grid", "0.01,0.05", "--tau-grid", "0.1", "--parallel", "1", "--json", PathTo("reproduce.json"));
 
         Assert.Equal(0, result.ExitCode);
         Assert.Contains("MC dropout RMSE", result.Output, StringComparison.Ordinal);
@@ -105,10 +105,52 @@ public sealed class CliTests : IDisposable
         File.WriteAllLines(Path.Combine(splits, "index_test_0.txt"), Enumerable.Range(36, 4).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)));
 
         var result = Run("reproduce", "--data", PathTo("data.txt"), "--whitespace", "--target", "-1", "--splits", splits,
-            "--epochs", "3", "--samples", "20", "--dropout-grid", "0.05", "--tau-grid", "1");
+            "--epochs", "3", "--samples", "20", "--dropout-grid", "0.05", "--tau-grid", "1", "--parallel", "1");
 
         Assert.Equal(0, result.ExitCode);
         Assert.Contains("1 splits", result.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Reproduce_runs_a_data_set_directory_of_the_authors_code_as_it_is()
+    {
+        var directory = Directory.CreateDirectory(PathTo("UCI_Datasets/toy/data")).FullName;
+        var random = new Random(2);
+        string Line(int i) => i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        File.WriteAllLines(Path.Combine(directory, "data.txt"), Enumerable.Range(0, 40).Select(_ =>
+        {
+            double a = random.NextDouble(), b = random.NextDouble();
+            return FormattableString.Invariant($"{a:F4} {b:F4} {(2 * a) - b + (0.1 * random.NextDouble()):F4}");
+        }));
+        File.WriteAllLines(Path.Combine(directory, "index_features.txt"), ["0", "1"]);
+        File.WriteAllLines(Path.Combine(directory, "index_target.txt"), ["2"]);
+        foreach (var (name, value) in new[] { ("n_splits.txt", "2"), ("n_hidden.txt", "8"), ("n_epochs.txt", "3"), ("dropout_rates.txt", "0.01\n0.1"), ("tau_values.txt", "1") })
+        {
+            File.WriteAllText(Path.Combine(directory, name), value);
+        }
+
+        for (int k = 0; k < 2; k++)
+        {
+            var order = Enumerable.Range(0, 40).OrderBy(_ => random.Next()).ToArray();
+            File.WriteAllLines(Path.Combine(directory, $"index_train_{k}.txt"), order[..36].Select(Line));
+            File.WriteAllLines(Path.Combine(directory, $"index_test_{k}.txt"), order[36..].Select(Line));
+        }
+
+        var result = Run("reproduce", "--published", directory, "--epochx", "2", "--samples", "20", "--parallel", "2", "--json", PathTo("published.json"));
+        var oneProcess = Run("reproduce", "--published", directory, "--epochx", "2", "--samples", "20", "--parallel", "1", "--json", PathTo("one-process.json"));
+        var conflict = Run("reproduce", "--published", directory, "--epochs", "5");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal(0, oneProcess.ExitCode);
+        Assert.Contains("[2/2]", result.Output, StringComparison.Ordinal); // the child processes' progress comes through
+        static string Scores(JsonElement report) => string.Join("; ", report.GetProperty("splits").EnumerateArray().Select(s =>
+            $"{s.GetProperty("split")} {s.GetProperty("dropout")} {s.GetProperty("tau")} {s.GetProperty("mcRmse")} {s.GetProperty("mcLogLikelihood")} {s.GetProperty("weightScalingRmse")}"));
+        Assert.Equal(Scores(Json(PathTo("one-process.json"))), Scores(Json(PathTo("published.json"))));
+        Assert.Contains("toy: 40 rows, 2 features", result.Output, StringComparison.Ordinal);
+        Assert.Contains("2 splits, 2 x 1 grid, 6 epochs", result.Output, StringComparison.Ordinal);
+        Assert.Equal(8, Json(PathTo("published.json")).GetProperty("options").GetProperty("hidden").GetInt32());
+        Assert.Equal(1, conflict.ExitCode);
+        Assert.Contains("--epochs cannot be combined with --published", conflict.Error, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -57,21 +57,25 @@ public static class ResourceGuards
     /// </summary>
     public static void CheckTuning(NetworkSpec spec, int points, int batchSize, UncertaintyOptions limits)
     {
+        if (TuningViolation(spec, points, batchSize, limits) is { } problem)
+        {
+            throw new UnprocessableException("Network over a resource limit", problem);
+        }
+    }
+
+    /// <summary>Which limit a grid of <paramref name="points"/> stacked copies of <paramref name="spec"/> is over; null when none.</summary>
+    public static string? TuningViolation(NetworkSpec spec, int points, int batchSize, UncertaintyOptions limits)
+    {
         long parameters = spec.ParameterCount * points;
         if (parameters > limits.MaxParameters)
         {
-            throw new UnprocessableException(
-                "Network over a resource limit",
-                $"tune's {points} grid points train as one network of {parameters:N0} parameters ({spec.ParameterCount:N0} each); this service takes at most {limits.MaxParameters:N0} (Uncertainty:MaxParameters). Use fewer points or a smaller network.");
+            return $"tune's {points} grid points train as one network of {parameters:N0} parameters ({spec.ParameterCount:N0} each); this service takes at most {limits.MaxParameters:N0} (Uncertainty:MaxParameters). Use fewer points or a smaller network.";
         }
 
         long values = spec.ActivationValuesPerRow * points;
-        if (values > limits.MaxTrainingActivationValues / Math.Max(1, batchSize))
-        {
-            throw new UnprocessableException(
-                "Network over a resource limit",
-                $"tune's {points} grid points keep {values:N0} activation values per row for backward; with batches of {batchSize} rows this service takes at most {limits.MaxTrainingActivationValues:N0} (Uncertainty:MaxTrainingActivationValues). Use fewer points, a smaller batchSize or network.");
-        }
+        return values > limits.MaxTrainingActivationValues / Math.Max(1, batchSize)
+            ? $"tune's {points} grid points keep {values:N0} activation values per row for backward; with batches of {batchSize} rows this service takes at most {limits.MaxTrainingActivationValues:N0} (Uncertainty:MaxTrainingActivationValues). Use fewer points, a smaller batchSize or network."
+            : null;
     }
 
     /// <summary>Throws <see cref="UnprocessableException"/> naming the limit when <paramref name="spec"/> is over one.</summary>

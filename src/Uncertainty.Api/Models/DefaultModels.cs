@@ -52,7 +52,8 @@ public static class DefaultModels
             data.Subset(split.Train),
             p: 0.05,
             tau: 0.15,
-            new ReproductionOptions(),
+            // Pinned: the embedded model (and the examples in the docs) predate the protocol's 4,000-epoch, Glorot defaults.
+            new ReproductionOptions { Epochs = 400, Initialization = WeightInitialization.Default },
             seed: 2016,
             description: "Boston housing: median home value (medv, k$) from the 13 features of boston.csv, in its column order.");
         return package.WithTrainingData(DataSource.Named(Boston, data.Rows).Record(split.Train, "a seeded random 20 % held out (seed 2016)"));

@@ -34,7 +34,7 @@ public enum JobState
 /// <param name="MaxVocabulary">spam-assassin: the most frequent training words kept (default 20,000).</param>
 /// <param name="Horizon">us-births: days forecast from each origin (default 28).</param>
 /// <param name="TestFraction">Hold out a seeded random share of the rows (seed: training.seed), never trained on; the version records them, and POST /models/{name}/evaluate on the same data scores them by default. None when omitted (an image set's own test split is held out either way).</param>
-/// <param name="Tune">Choose the dropout rate and tau from a grid by validation MC log-likelihood before training (Gal and Ghahramani's protocol; regression MLPs of the shorthand): every point trains at once as one stacked network, and the best is trained on all rows. GET /models/{name} reports the grid's scores as tuning. The job's progress shows the final training only.</param>
+/// <param name="Tune">Choose the dropout rate and tau from a grid by validation MC log-likelihood before training (Gal and Ghahramani's protocol; regression MLPs of the shorthand): every point trains at once as one stacked network, and the best is trained on all rows. GET /models/{name} reports the grid's scores as tuning. The job's progress shows the final training only. A tabular regression job whose network states no dropout rate and no tau tunes on the default grid when the grid can run within the service's limits (the job's tune then shows it); stating a rate or tau trains just that network.</param>
 public sealed record TrainingJobRequest(
     string? Model,
     string? Dataset = null,
@@ -70,10 +70,10 @@ public sealed record NetworkRequest
     /// <summary>MLP shorthand: the hidden activation (default relu).</summary>
     public Activation Activation { get; init; } = Activation.Relu;
 
-    /// <summary>MLP shorthand: dropout rate on the inputs (default 0).</summary>
-    public double InputDropout { get; init; }
+    /// <summary>MLP shorthand: dropout rate on the inputs (default 0; a regression job that gives no rate and no tau tunes them, see tune).</summary>
+    public double? InputDropout { get; init; }
 
-    /// <summary>One rate for every hidden layer, or one per layer (default 0.1).</summary>
+    /// <summary>One rate for every hidden layer, or one per layer (default 0.1; a regression job that gives no rate and no tau tunes them, see tune).</summary>
     public IReadOnlyList<double>? HiddenDropout { get; init; }
 
     /// <summary>inverted (default) or standard dropout scaling.</summary>
@@ -85,12 +85,16 @@ public sealed record NetworkRequest
     /// <summary>Learn per-input noise (mean and log-variance heads) instead of a fixed precision; regression only.</summary>
     public bool Heteroscedastic { get; init; }
 
-    /// <summary>Noise precision of the fixed-noise regression head, in standardised target units.</summary>
-    public double Tau { get; init; } = 1.0;
+    /// <summary>Noise precision of the fixed-noise regression head, in standardised target units (default 1; a regression job that gives no rate and no tau tunes them, see tune).</summary>
+    public double? Tau { get; init; }
+
+    /// <summary>Whether the request states a dropout rate or tau itself; a regression MLP that states neither is tuned by default.</summary>
+    [JsonIgnore]
+    public bool StatesDropoutOrTau => InputDropout is not null || HiddenDropout is not null || Tau is not null;
 
     /// <summary>The spec this request describes; <see cref="ArgumentException"/> when a layer list comes with MLP fields it would ignore.</summary>
     public NetworkSpec ToSpec(TaskKind task) => Layers is not null
-        ? Hidden is not null || HiddenDropout is not null || InputDropout != 0 || Activation != Activation.Relu || Normalization != Normalization.None
+        ? Hidden is not null || HiddenDropout is not null || InputDropout is not (null or 0) || Activation != Activation.Relu || Normalization != Normalization.None
             ? throw new ArgumentException("Network spec field 'layers' replaces the MLP fields (hidden, hiddenDropout, inputDropout, activation, normalization): give one or the other.")
             : new NetworkSpec { InputShape = InputShape, Layers = Layers, DropoutKind = DropoutKind, Head = HeadFor(task) }
         : new NetworkSpec
@@ -98,7 +102,7 @@ public sealed record NetworkRequest
         Inputs = 1, // set from the data by TrainingPipeline.Fitted
         Hidden = Hidden ?? [50],
         Activation = Activation,
-        InputDropout = InputDropout,
+        InputDropout = InputDropout ?? 0,
         HiddenDropout = HiddenDropout ?? [0.1],
         DropoutKind = DropoutKind,
         Normalization = Normalization,
@@ -108,7 +112,7 @@ public sealed record NetworkRequest
     private HeadSpec HeadFor(TaskKind task) => new()
     {
         Kind = task == TaskKind.Classification ? HeadKind.Classification : Heteroscedastic ? HeadKind.HeteroscedasticRegression : HeadKind.Regression,
-        Tau = Tau,
+        Tau = Tau ?? 1.0,
     };
 }
 

@@ -85,7 +85,11 @@ public static class TrainingJobsApi
             throw new RequestValidationException(training.Image is not null && training.Image.MismatchWith(spec) is not null ? "training.image" : "training", mismatch);
         }
 
-        if (request.Tune is { } tune)
+        if (request.Tune is null && DefaultTuning(request, data, spec, training, options.Value) is { } defaultTune)
+        {
+            request = request with { Tune = defaultTune };
+        }
+        else if (request.Tune is { } tune)
         {
             if (TrainingPipeline.TuningProblem(data, spec, training, tune) is { } problem)
             {
@@ -117,6 +121,25 @@ public static class TrainingJobsApi
         }
 
         return TypedResults.Accepted($"/training-jobs/{id}", runner.Cancel(id)!);
+    }
+
+    /// <summary>
+    /// The grid a regression job tunes on when its network states no dropout rate and no tau (Gal and Ghahramani choose both
+    /// per data set); null when the job states one, is not a tabular regression MLP, or the grid cannot run here.
+    /// </summary>
+    private static TuneOptions? DefaultTuning(TrainingJobRequest request, Dataset data, NetworkSpec spec, TrainingOptions training, UncertaintyOptions limits)
+    {
+        if (SequenceJobs.Handles(request.Dataset) || request.Network is { Layers: not null } or { StatesDropoutOrTau: true } or { Heteroscedastic: true })
+        {
+            return null;
+        }
+
+        var tune = new TuneOptions();
+        int points = tune.Dropout.Count * tune.Tau.Count;
+        return TrainingPipeline.TuningProblem(data, spec, training, tune) is null
+               && ResourceGuards.TuningViolation(spec, points, Math.Min(training.BatchSize, data.Rows), limits) is null
+            ? tune
+            : null;
     }
 
     private static Dictionary<string, string[]> Check(TrainingJobRequest request, UncertaintyOptions options)

@@ -26,6 +26,27 @@ public static class Splits
         [.. Enumerable.Range(0, count).Select(k => Random(rows, testFraction, seed + k))];
 
     /// <summary>
+    /// <paramref name="count"/> splits made as the authors' split_data_train_test.py makes them: per split a seeded random
+    /// permutation (split k uses seed + k), its first round((1 - fraction) x rows) rows train and the rest test, both in
+    /// permutation order, so that a tail of the training rows is a random hold-out too.
+    /// </summary>
+    public static IReadOnlyList<DataSplit> Permuted(int rows, double testFraction, int seed, int count)
+    {
+        if (!(testFraction > 0 && testFraction < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(testFraction), testFraction, "The test fraction must be in (0, 1).");
+        }
+
+        int train = Math.Clamp((int)Math.Round(rows * (1 - testFraction)), 1, rows - 1);
+        return [.. Enumerable.Range(0, count).Select(k =>
+        {
+            var order = Enumerable.Range(0, rows).ToArray();
+            new System.Random(seed + k).Shuffle(order);
+            return new DataSplit(order[..train], order[train..]);
+        })];
+    }
+
+    /// <summary>
     /// Splits from index_train_K.txt / index_test_K.txt (0-based row numbers, one per line) for K = 0..n-1,
     /// the layout of Gal and Ghahramani's published UCI splits.
     /// </summary>

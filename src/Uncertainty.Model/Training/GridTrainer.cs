@@ -248,7 +248,7 @@ public static class GridTrainer
                 layerMasks[layer] = Mask(sites[layer], b, stepSeed);
                 layerInputs[layer] = layerMasks[layer] is { } mask ? h.mul(mask) : h;
                 var (weights, biases) = Layer(layer);
-                h = layerInputs[layer].bmm(weights).add_(biases); // not baddbmm: TorchSharp 0.107 passes its arguments to libtorch in another order
+                h = layerInputs[layer].bmm(weights).add_(biases, HeldScalars.One); // not baddbmm: TorchSharp 0.107 passes its arguments to libtorch in another order
                 if (layer < depth - 1)
                 {
                     preActivations[layer] = h;
@@ -351,15 +351,15 @@ public static class GridTrainer
         /// </summary>
         private Tensor ActivationGradient(Tensor gradient, Tensor input, Tensor output)
         {
-            using var zero = 0.0.ToScalar();
-            using var one = 1.0.ToScalar();
+            var (zero, one) = (HeldScalars.Zero, HeldScalars.One);
+            using var slope = 0.01.ToScalar();
             return shape.Activation switch
             {
                 Activation.Relu => gradient.masked_fill(output.le(zero), zero),
-                Activation.Tanh => gradient.mul(output.square().neg_().add_(one)),
-                Activation.Sigmoid => gradient.mul(output.mul(output.neg().add_(one))),
-                Activation.Elu => gradient.mul(where(input.gt(zero), ones_like(input), output.add(one))),
-                Activation.LeakyRelu => gradient.mul(where(input.gt(zero), ones_like(input), full_like(input, 0.01))),
+                Activation.Tanh => gradient.mul(output.square().neg_().add_(one, one)),
+                Activation.Sigmoid => gradient.mul(output.mul(output.neg().add_(one, one))),
+                Activation.Elu => gradient.mul(where(input.gt(zero), ones_like(input), output.add(one, one))),
+                Activation.LeakyRelu => gradient.mul(where(input.gt(zero), ones_like(input), full_like(input, slope))),
                 _ => throw new ArgumentOutOfRangeException(nameof(gradient), shape.Activation, "no written-out gradient"),
             };
         }
@@ -379,12 +379,11 @@ public static class GridTrainer
             if (decoupled)
             {
                 using var minusRate = (-learningRate).ToScalar();
-                using var one = 1.0.ToScalar();
-                parameters.mul_(decay.mul(minusRate).add_(one));
+                parameters.mul_(decay.mul(minusRate).add_(HeldScalars.One, HeldScalars.One));
             }
             else
             {
-                parameters.grad!.add_(parameters.mul(decay));
+                parameters.grad!.add_(parameters.mul(decay), HeldScalars.One);
             }
         }
 

@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using Uncertainty.Model.Native;
 using static TorchSharp.torch;
 
 namespace Uncertainty.Model.Training;
@@ -65,7 +66,7 @@ public sealed class SgdOptimizer(IReadOnlyList<Parameter> parameters, double mom
                 }
                 else
                 {
-                    buffer.mul_(mu).add_(gradient);
+                    buffer.mul_(mu).add_(gradient, HeldScalars.One);
                 }
 
                 direction = nesterov ? gradient.add(buffer, alpha: mu) : buffer;
@@ -122,7 +123,7 @@ public sealed class AdamOptimizer(IReadOnlyList<Parameter> parameters, double be
 
             moment.Mean.mul_(b1).add_(gradient, alpha: oneMinusB1);
             moment.Square.mul_(b2).addcmul_(gradient, gradient, value: oneMinusB2);
-            var denominator = moment.Square.sqrt().div_(sqrtCorrection2).add_(eps);
+            var denominator = moment.Square.sqrt().div_(sqrtCorrection2).add_(eps, HeldScalars.One);
             parameter.addcdiv_(moment.Mean, denominator, value: minusStep);
         }
     }
