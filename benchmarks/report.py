@@ -1,5 +1,6 @@
 """Renders docs/benchmarks.md and docs/benchmarks.json from the result files in benchmarks/results/
-(engine-cpu.json, load-cpu.json from benchmarks/run-all.sh; engine-cuda.json, pytorch-cuda.json,
+(engine-cpu.json, load-cpu.json from benchmarks/run-all.sh; training-cpu.json from benchmarks/run-training.sh;
+protocol-cpu.json from benchmarks/run-protocol.sh; engine-cuda.json, pytorch-cuda.json,
 load-cuda.json from the GPU run, benchmarks/gpu/). Standard library only.
 Usage: python3 benchmarks/report.py"""
 import json, os
@@ -72,10 +73,10 @@ def cpu_headlines(engine, load):
         ours, peer = best(load, "uncertainty", "small", 32), best(load, "peer", "small", 32)
         h["throughputOverPeer"] = {"value": ratio(ours and ours["rps"], peer and peer["rps"]), "target": ">= 5", "what": "32 clients, small (Boston-sized) model: best of ours / best of the Python peer"}
         if engine:
-            for model, network, key in [("reference", REFERENCE, "serviceOverEngineP50"), ("small", "MLP 13-50-50-1 (the peer's small model), p=0.1", "serviceOverEngineP50SmallModel")]:
+            for model, network, key, target in [("reference", REFERENCE, "serviceOverEngineP50", "<= 1.2"), ("small", "MLP 13-50-50-1 (the peer's small model), p=0.1", "serviceOverEngineP50SmallModel", "<= 2")]:
                 c1 = load_run(load, "uncertainty", model, False, 1)
                 cell = engine_cell(engine, network, 1, 100, "predictor, T folded into one pass")
-                h[key] = {"value": ratio(c1 and c1["p50_ms"], cell and cell["medianMs"]), "target": "<= 1.2", "what": f"concurrency 1, B = 1, T = 100, {model} model: service p50 / engine median",
+                h[key] = {"value": ratio(c1 and c1["p50_ms"], cell and cell["medianMs"]), "target": target, "what": f"concurrency 1, B = 1, T = 100, {model} model: service p50 / engine median",
                           "serviceP50Ms": c1 and c1["p50_ms"], "engineMs": cell and round(cell["medianMs"], 3)}
     return h
 
@@ -128,16 +129,48 @@ def sequence_headlines(engine):
     return h
 
 
+def training_headlines(training, protocol):
+    h = {}
+    if training:
+        cases = {c["case"]: c for c in training["cases"]}
+        torch_step = next((c["msPerStep"] for name, c in cases.items() if name.startswith("PyTorch")), None)
+        trainer = next((c["msPerStep"] for name, c in cases.items() if name.startswith("`Trainer`") or name.startswith("Trainer")), None)
+        grid = next((c for name, c in cases.items() if "K = 12" in name), None)
+        h["trainerStepOverPyTorch"] = {"value": ratio(trainer, torch_step), "target": "<= 1", "what": "13-50-1 MLP, Adam, batch 128: Trainer's ms per step / PyTorch's own loop's, same run"}
+        h["gridPerConfigurationOverPyTorch"] = {"value": ratio(grid and grid["msPerStep"] / grid["configurations"], torch_step), "target": "", "what": "the same, 12 configurations stacked: ms per step per configuration / PyTorch's one network"}
+    for run in (protocol or {}).get("runs", []):
+        key = "".join(w.capitalize() for w in run["dataset"].replace("-", " ").split())
+        h[f"protocolSeconds{key}"] = {"value": run["seconds"], "target": "<= 300" if run["dataset"] == "bostonHousing" else "",
+                                      "what": f"{run['dataset']}: the authors' full protocol ({run['splits']} splits, {run['grid']}-point grid, {run['epochs']} epochs, T = {run['samples']:,}), wall seconds"}
+    return h
+
+
+def training_sections(training, protocol):
+    out = []
+    if training:
+        rows = ["| case | ms per step | per configuration |", "|---|---|---|"] + [f"| {c['case']} | {c['msPerStep']:.3f} | {c['msPerStep'] / c['configurations']:.3f} |" for c in training["cases"]]
+        out += [f"## Training step, CPU — {training['machine']}, {training['date']}", "", f"Command: `{training['command']}` (the protocol's 13-50-1 MLP, Adam, batch 128; PyTorch's own loop in the same run).", "", "\n".join(rows), ""]
+    if protocol:
+        rows = ["| data set | rows | splits | grid | epochs | T | MC RMSE | MC test LL | weight-scaling RMSE | wall s |", "|---|---|---|---|---|---|---|---|---|---|"]
+        for r in protocol["runs"]:
+            f = lambda m: f"{m['mean']:.3f} ± {m['standardError']:.3f}"
+            rows.append(f"| {r['dataset']} | {r['rows']} | {r['splits']} | {r['grid']} | {r['epochs']} | {r['samples']:,} | {f(r['mcRmse'])} | {f(r['mcLogLikelihood'])} | {f(r['weightScalingRmse'])} | {r['seconds']} |")
+        out += [f"## The authors' full protocol, CPU — {protocol['machine']}, {protocol['date']}", "", f"Command: `{protocol['command']}` (their data set directories, see docs/reproduction.md; one run per data set).", "", "\n".join(rows), ""]
+    return out
+
+
 def main():
     engine_cpu, load_cpu = load("engine-cpu.json"), load("load-cpu.json")
     engine_cnn_cpu = load("engine-cnn-cpu.json")
     engine_sequence_cpu = load("engine-sequence-cpu.json")
     engine_gpu, torch_gpu, load_gpu = load("engine-cuda.json"), load("pytorch-cuda.json"), load("load-cuda.json")
+    training_cpu, protocol_cpu = load("training-cpu.json"), load("protocol-cpu.json")
     gpu_name = (torch_gpu or {}).get("device", "GPU")
     summary = {
         "cpu": {"machine": engine_cpu and engine_cpu["machine"], "date": engine_cpu and engine_cpu["date"], "loadDate": load_cpu and load_cpu["date"], **cpu_headlines(engine_cpu, load_cpu),
                 **(cnn_headlines(engine_cnn_cpu) if engine_cnn_cpu else {}),
-                **(sequence_headlines(engine_sequence_cpu) if engine_sequence_cpu else {})},
+                **(sequence_headlines(engine_sequence_cpu) if engine_sequence_cpu else {}),
+                **training_headlines(training_cpu, protocol_cpu)},
     }
     if engine_gpu:
         summary["gpu"] = {"machine": f"{engine_gpu['machine']}, {gpu_name}", "date": engine_gpu["date"], "loadDate": load_gpu and load_gpu["date"], "pytorch": torch_gpu and torch_gpu["torch"], **gpu_headlines(engine_gpu, torch_gpu, load_gpu)}
@@ -173,6 +206,7 @@ def main():
                 "drawing one sample's masks for its B rows: what a hand-written MC loop over this model does.", "", engine_table(engine_sequence_cpu), ""]
     if load_cpu:
         out += [f"## Service under load, CPU — {load_cpu['machine']}, {load_cpu['date']}", "", f"Command: `{load_cpu['command']}`. Load generator, service and peer share the machine's cores.", "", load_table(load_cpu), ""]
+    out += training_sections(training_cpu, protocol_cpu)
     if engine_gpu:
         out += [f"## Engine, GPU — {engine_gpu['machine']}, {gpu_name}, {engine_gpu['date'][:16]} UTC", "", f"Command: `benchmarks/gpu/prepare.sh`, then on the GPU machine `bash .device/device-run.sh bash .device/gpu-check.sh` (`{engine_gpu.get('command', '')}`).", "", engine_table(engine_gpu), ""]
     if torch_gpu:

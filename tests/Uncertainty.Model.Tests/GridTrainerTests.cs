@@ -88,6 +88,29 @@ public class GridTrainerTests
     }
 
     [Fact]
+    public void Every_epoch_reports_the_mean_loss_of_the_configurations_and_a_step_that_cannot_be_computed_says_training_diverged()
+    {
+        var (x, y) = Data(40);
+        var options = new TrainingOptions { Epochs = 3, BatchSize = 16, Seed = 2 };
+        var reports = new List<TrainingProgress>();
+
+        var trained = GridTrainer.Train(Grid, new TrainingSet(x, y), options, progress: new Collect(reports));
+
+        Assert.Equal([1, 2, 3], reports.Select(r => r.Epoch));
+        Assert.All(reports, r => Assert.Equal(3, r.Epochs));
+        Assert.Equal(trained.Average(t => t.Summary.FinalLoss), reports[^1].TrainLoss, 6);
+
+        // A learning rate whose Adam step is beyond float's range: libtorch refuses the update.
+        var error = Assert.Throws<InvalidOperationException>(() => GridTrainer.Train(Grid, new TrainingSet(x, y), options with { LearningRate = 1e308 }));
+        Assert.Contains("Training diverged", error.Message);
+    }
+
+    private sealed class Collect(List<TrainingProgress> reports) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => reports.Add(value);
+    }
+
+    [Fact]
     public void The_protocol_picks_the_same_point_and_scores_whether_its_grid_is_stacked_or_not()
     {
         var (x, y) = Data(120);

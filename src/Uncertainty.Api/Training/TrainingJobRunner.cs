@@ -278,7 +278,8 @@ public sealed partial class TrainingJobRunner(
                 MetricName = validationMetric is null ? null : value.MetricName,
                 ElapsedSeconds = value.Elapsed.TotalSeconds,
                 EtaSeconds = Finite(value.EstimatedRemaining.TotalSeconds),
-                History = [.. job.History, new EpochPoint(value.Epoch, value.TrainLoss, validationLoss, validationMetric)],
+                // A tuned job reports its grid's epochs, then the final training's from epoch 1: the curve is the current phase's.
+                History = value.Epoch <= job.Epoch ? [new EpochPoint(value.Epoch, value.TrainLoss, validationLoss, validationMetric)] : [.. job.History, new EpochPoint(value.Epoch, value.TrainLoss, validationLoss, validationMetric)],
             }, persist: false);
         }
 

@@ -177,7 +177,7 @@ public sealed class DropoutNetwork : Module<Tensor, Tensor>
     {
         if (Spec.IsTokenSequence)
         {
-            return (x, x.ne(0));
+            return (x, x.ne(HeldScalars.Zero));
         }
 
         var missing = x.isnan();

@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using Uncertainty.Model.Native;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 using F = TorchSharp.torch.nn.functional;
@@ -82,7 +83,7 @@ internal sealed class TokenEmbedding : SequenceLayer
         var ids = x.to(ScalarType.Int64);
         long rows = ids.shape[0], length = ids.shape[1];
         var vectors = weight.index_select(0, ids.flatten()).view(rows, length, -1);
-        var keep = ids.ne(0).to(vectors.dtype);
+        var keep = ids.ne(HeldScalars.Zero).to(vectors.dtype);
         if (ordinal >= 0)
         {
             keep = pass.Sampling ? keep.mul(pass.At(ids, ordinal, (int)weight.shape[0], rate, vectors.dtype)) : Times(keep, pass.DeterministicScale(rate));
@@ -131,7 +132,7 @@ internal sealed class PositionCode : SequenceLayer
         }
     }
 
-    public override Tensor Run(Tensor x, PassMasks pass) => x.add(code.narrow(0, 0, x.shape[1]).to(x.dtype));
+    public override Tensor Run(Tensor x, PassMasks pass) => x.add(code.narrow(0, 0, x.shape[1]).to(x.dtype), HeldScalars.One);
 
     public override void ResetParameters(Generator generator)
     {
@@ -288,27 +289,27 @@ internal sealed class RecurrentLayer : SequenceLayer
                 Tensor next, nextCell = null!;
                 if (lstm)
                 {
-                    var gates = stepGates.add(stateGates).chunk(4, 1);
-                    nextCell = gates[1].sigmoid().mul(cell!).add(gates[0].sigmoid().mul(gates[2].tanh()));
+                    var gates = stepGates.add(stateGates, HeldScalars.One).chunk(4, 1);
+                    nextCell = gates[1].sigmoid().mul(cell!).add(gates[0].sigmoid().mul(gates[2].tanh()), HeldScalars.One);
                     next = gates[3].sigmoid().mul(nextCell.tanh());
                 }
                 else
                 {
                     var input = stepGates.chunk(3, 1);
                     var fromState = stateGates.chunk(3, 1);
-                    var reset = input[0].add(fromState[0]).sigmoid();
-                    var update = input[1].add(fromState[1]).sigmoid();
-                    var candidate = input[2].add(reset.mul(fromState[2])).tanh();
-                    next = candidate.add(update.mul(state.sub(candidate))); // (1 - z) n + z h
+                    var reset = input[0].add(fromState[0], HeldScalars.One).sigmoid();
+                    var update = input[1].add(fromState[1], HeldScalars.One).sigmoid();
+                    var candidate = input[2].add(reset.mul(fromState[2]), HeldScalars.One).tanh();
+                    next = candidate.add(update.mul(state.sub(candidate)), HeldScalars.One); // (1 - z) n + z h
                 }
 
                 if (valid is not null)
                 {
                     var at = valid.select(1, t).unsqueeze(1);
-                    next = state.add(at.mul(next.sub(state)));
+                    next = state.add(at.mul(next.sub(state)), HeldScalars.One);
                     if (lstm)
                     {
-                        nextCell = cell!.add(at.mul(nextCell.sub(cell!)));
+                        nextCell = cell!.add(at.mul(nextCell.sub(cell!)), HeldScalars.One);
                     }
 
                     outputs.Add(next.mul(at));
@@ -429,12 +430,12 @@ internal sealed class TransformerEncoderStack : SequenceLayer
         {
             if (normFirst)
             {
-                x = x.add(pass.PerValue(Attend(norm1.call(x), pass), ordinals[1], rate));
-                return x.add(pass.PerValue(FeedForward(norm2.call(x), pass), ordinals[3], rate));
+                x = x.add(pass.PerValue(Attend(norm1.call(x), pass), ordinals[1], rate), HeldScalars.One);
+                return x.add(pass.PerValue(FeedForward(norm2.call(x), pass), ordinals[3], rate), HeldScalars.One);
             }
 
-            x = norm1.call(x.add(pass.PerValue(Attend(x, pass), ordinals[1], rate)));
-            return norm2.call(x.add(pass.PerValue(FeedForward(x, pass), ordinals[3], rate)));
+            x = norm1.call(x.add(pass.PerValue(Attend(x, pass), ordinals[1], rate), HeldScalars.One));
+            return norm2.call(x.add(pass.PerValue(FeedForward(x, pass), ordinals[3], rate), HeldScalars.One));
         }
 
         private Tensor FeedForward(Tensor x, PassMasks pass)

@@ -26,13 +26,14 @@ public static class GridTrainer
         TrainingSet data,
         TrainingOptions options,
         Device? device = null,
+        IProgress<TrainingProgress>? progress = null,
         CancellationToken cancellationToken = default)
     {
         TorchBackend.EnsureInitialized();
         options.Validate();
         Check(configurations, options);
         using var run = new Run(configurations, data, options, device ?? CPU);
-        return run.Execute(cancellationToken);
+        return run.Execute(progress, cancellationToken);
     }
 
     /// <summary>Why these configurations and options cannot be stacked; null when they can.</summary>
@@ -184,7 +185,8 @@ public static class GridTrainer
             decays = configurations.Any(c => c.WeightDecay > 0);
         }
 
-        public IReadOnlyList<(DropoutNetwork Network, TrainingSummary Summary)> Execute(CancellationToken cancellationToken)
+        /// <param name="progress">After each epoch: the mean training loss of the configurations whose loss is still finite (NaN when none is).</param>
+        public IReadOnlyList<(DropoutNetwork Network, TrainingSummary Summary)> Execute(IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
         {
             var clock = Stopwatch.StartNew();
             using var optimizer = Optimizer.Create(options, [parameters]);
@@ -203,7 +205,17 @@ public static class GridTrainer
                 {
                     cancellationToken.ThrowIfCancellationRequested();
                     var batch = order.AsSpan(start, Math.Min(options.BatchSize, rows - start));
-                    var losses = Step(optimizer, batch, learningRate, step++);
+                    float[] losses;
+                    try
+                    {
+                        losses = Step(optimizer, batch, learningRate, step++);
+                    }
+                    catch (System.Runtime.InteropServices.ExternalException e)
+                    {
+                        // e.g. a step too large for float ("value cannot be converted to type float without overflow").
+                        throw new InvalidOperationException($"Training diverged: the update of step {step} cannot be computed ({e.Message.Split('\n')[0].Trim()}); lower the learning rate.", e);
+                    }
+
                     for (int i = 0; i < k; i++)
                     {
                         lossSums[i] += losses[i] * batch.Length;
@@ -213,6 +225,15 @@ public static class GridTrainer
                 for (int i = 0; i < k; i++)
                 {
                     histories[i].Add(new EpochRecord(epoch + 1, lossSums[i] / rows, null, null, learningRate));
+                }
+
+                if (progress is not null)
+                {
+                    var finite = lossSums.Where(double.IsFinite).ToArray();
+                    var elapsed = clock.Elapsed;
+                    progress.Report(new TrainingProgress(
+                        epoch + 1, options.Epochs, finite.Length > 0 ? finite.Average() / rows : double.NaN, null, null, "", learningRate,
+                        elapsed, elapsed / (epoch + 1) * (options.Epochs - epoch - 1)));
                 }
             }
 

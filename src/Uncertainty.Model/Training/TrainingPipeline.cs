@@ -36,12 +36,13 @@ public static class TrainingPipeline
         TrainingOptions options,
         Device? device = null,
         string? description = null,
+        IProgress<TrainingProgress>? progress = null,
         CancellationToken cancellationToken = default)
     {
         options.Validate();
         grid = [.. grid.Select(point => point with { Network = Fitted(point.Network, train) })];
         var set = Prepare(train, grid[0].Network, options);
-        var trained = GridTrainer.Train(grid, set, options, device, cancellationToken);
+        var trained = GridTrainer.Train(grid, set, options, device, progress, cancellationToken);
         return [.. trained.Select((result, i) => Package(train, grid[i].Network, set, result.Network, result.Summary, description))];
     }
 
@@ -71,7 +72,8 @@ public static class TrainingPipeline
         spec = Fitted(spec, train);
         var (fit, validation) = HoldOut(train, tune.ValidationFraction, unchecked((int)options.Seed));
         var grid = TuningGrid(spec, tune, fit.Rows, options);
-        var packages = FitGrid(fit, grid, GridOptions(options), device, cancellationToken: cancellationToken);
+        // The grid's epochs are reported too (mean loss of its points), then the final training's from epoch 1 again.
+        var packages = FitGrid(fit, grid, GridOptions(options), device, progress: progress, cancellationToken: cancellationToken);
         var scores = new GridPointScore[grid.Count];
         for (int i = 0; i < grid.Count; i++)
         {
