@@ -59,7 +59,7 @@ public sealed class ApiKeys(IOptions<UncertaintyOptions> options)
 /// ASP.NET Core authentication for the X-Api-Key header: an accepted key signs the request in with its scope
 /// claims; no key leaves it anonymous; an unknown key fails. Authorization policies decide what each endpoint needs.
 /// </summary>
-public sealed class ApiKeyAuthenticationHandler(IOptionsMonitor<AuthenticationSchemeOptions> options, ApiKeyAuthenticationHandler.Loggers logger, UrlEncoder encoder, ApiKeys keys)
+public sealed class ApiKeyAuthenticationHandler(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, ApiKeys keys)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
@@ -104,24 +104,6 @@ public sealed class ApiKeyAuthenticationHandler(IOptionsMonitor<AuthenticationSc
             : $"The {ApiKeys.Header} header does not hold a valid key.";
         return ProblemMap.WriteAsync(Context, new ProblemMap.Problem(StatusCodes.Status403Forbidden, "API key not accepted", detail));
     }
-
-    /// <summary>
-    /// The handler's logger, made once. A handler is made per request and its base class asks the factory for its logger
-    /// each time; Serilog's factory builds a new logger (and its event-id cache) per call: about 5 % of the bytes a prediction allocated.
-    /// </summary>
-    public sealed class Loggers(ILoggerFactory factory) : ILoggerFactory
-    {
-        private readonly ILogger logger = factory.CreateLogger<ApiKeyAuthenticationHandler>();
-
-        public ILogger CreateLogger(string categoryName) => logger;
-
-        public void AddProvider(ILoggerProvider provider) => factory.AddProvider(provider);
-
-        public void Dispose()
-        {
-            // The application's factory is the container's to dispose.
-        }
-    }
 }
 
 /// <summary>One authorization policy per scope; with no keys configured (or inference left open) a policy lets everyone through.</summary>
@@ -134,7 +116,6 @@ public static class ApiKeyPolicies
     public static IServiceCollection AddApiKeyAuthorization(this IServiceCollection services)
     {
         services.AddSingleton<ApiKeys>();
-        services.AddSingleton<ApiKeyAuthenticationHandler.Loggers>();
         services.AddHostedService<ApiKeyWarning>();
         services.AddSingleton<IAuthorizationHandler, ScopeHandler>();
         services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
