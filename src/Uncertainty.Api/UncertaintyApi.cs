@@ -41,6 +41,7 @@ public static class UncertaintyApi
             // A busy port is reported by Program in one line; Kestrel's own note that it listens as configured is noise here.
             logger.Filter.ByExcluding(Listeners.IsListenNoise);
         });
+        CachedLoggerFactory.Register(builder.Services);
         builder.ConfigureListeners();
 
         builder.Services.AddOptions<UncertaintyOptions>()

@@ -55,7 +55,7 @@ public sealed class UncertaintyOptions : IValidatableObject
     /// <summary>Merge requests that arrive together into one forward pass (dynamic batching).</summary>
     public bool DynamicBatching { get; set; } = true;
 
-    /// <summary>How long the inference thread waits for more requests to merge after the first one arrives.</summary>
+    /// <summary>How long the inference thread waits for more requests to merge when requests queued behind a pass; a request that finds it idle runs at once.</summary>
     [Range(0, 1000)]
     public double BatchDelayMilliseconds { get; set; } = 1;
 

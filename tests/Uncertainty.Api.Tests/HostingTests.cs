@@ -11,6 +11,23 @@ namespace Uncertainty.Api.Tests;
 public sealed class HostingTests
 {
     [Fact]
+    public async Task The_logger_factory_makes_one_logger_per_category_and_it_still_logs()
+    {
+        var sink = new Sink();
+        using var factory = new UncertaintyApiFactory { LogSink = sink };
+        await factory.ReadyClientAsync();
+        var loggers = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>(factory.Services);
+
+        var first = loggers.CreateLogger("Uncertainty.Tests.Category");
+        var again = loggers.CreateLogger("Uncertainty.Tests.Category");
+        Microsoft.Extensions.Logging.LoggerExtensions.LogWarning(again, "cached logger {Probe}", 42);
+
+        Assert.Same(first, again);
+        Assert.Contains(sink.Events, e => e.RenderMessage(System.Globalization.CultureInfo.InvariantCulture) == "cached logger 42"
+            && e.Properties["SourceContext"].ToString() == "\"Uncertainty.Tests.Category\"");
+    }
+
+    [Fact]
     public async Task Liveness_answers_and_readiness_reports_the_default_model()
     {
         using var factory = new UncertaintyApiFactory();
@@ -131,5 +148,12 @@ public sealed class HostingTests
         {
             UncertaintyApiFactory.DeleteTemporaryDirectory(store);
         }
+    }
+
+    private sealed class Sink : Serilog.Core.ILogEventSink
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<Serilog.Events.LogEvent> Events { get; } = new();
+
+        public void Emit(Serilog.Events.LogEvent logEvent) => Events.Enqueue(logEvent);
     }
 }

@@ -100,4 +100,59 @@ public sealed class InferenceSchedulerTests
         Assert.Contains("did not finish within 0.2 s", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, next.StatusCode);
     }
+
+    [Fact]
+    public async Task A_request_that_finds_the_owner_idle_runs_at_once_without_waiting_the_batching_window()
+    {
+        // A window far longer than the time limit: a lone request that waited for company would be a 504.
+        using var factory = new UncertaintyApiFactory();
+        factory.Settings["Uncertainty:BatchDelayMilliseconds"] = "1000";
+        factory.Settings["Uncertainty:RequestTimeoutSeconds"] = "0.5";
+        var client = await factory.ReadyClientAsync();
+
+        var answers = new List<PredictResponse>();
+        for (int i = 0; i < 3; i++)
+        {
+            var response = await client.PostAsJsonAsync("/models/toy/predict", Body(7));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            answers.Add((await response.Content.ReadFromJsonAsync<PredictResponse>(Json))!);
+        }
+
+        // The same seed through the same path: the same numbers, bit for bit.
+        Assert.All(answers, a => Assert.Equal(answers[0].Predictions[0].Mean, a.Predictions[0].Mean));
+        Assert.All(answers, a => Assert.Equal(answers[0].Predictions[0].EpistemicVariance, a.Predictions[0].EpistemicVariance));
+    }
+
+    [Fact]
+    public async Task Requests_that_queue_behind_a_busy_owner_are_merged_and_each_gets_the_numbers_it_gets_alone()
+    {
+        using var factory = new UncertaintyApiFactory();
+        var client = await factory.ReadyClientAsync();
+        var worker = factory.Services.GetRequiredService<InferenceScheduler>();
+        var alone = new List<PredictResponse>();
+        for (int i = 0; i < 8; i++)
+        {
+            alone.Add((await (await client.PostAsJsonAsync("/models/toy/predict", Body(i))).Content.ReadFromJsonAsync<PredictResponse>(Json))!);
+        }
+
+        // All eight wait in the paused queue, so the owner takes them into one merged pass.
+        var passesBefore = worker.Passes;
+        worker.Pause();
+        var pending = Enumerable.Range(0, 8).Select(i => client.PostAsJsonAsync("/models/toy/predict", Body(i))).ToList();
+        while (worker.QueueLength < 8)
+        {
+            await Task.Delay(5);
+        }
+
+        worker.Resume();
+        var together = await Task.WhenAll((await Task.WhenAll(pending)).Select(r => r.Content.ReadFromJsonAsync<PredictResponse>(Json)));
+
+        Assert.Equal(passesBefore + 1, worker.Passes);
+        for (int i = 0; i < 8; i++)
+        {
+            // Merged passes may use other GEMM kernels than single ones: equal within float32 rounding.
+            Assert.Equal(alone[i].Predictions[0].Mean[0], together[i]!.Predictions[0].Mean[0], 5);
+            Assert.Equal(alone[i].Predictions[0].EpistemicVariance[0], together[i]!.Predictions[0].EpistemicVariance[0], 6);
+        }
+    }
 }

@@ -21,7 +21,7 @@ public sealed partial class InferenceBackend(IOptions<UncertaintyOptions> option
             {
                 if (device is null)
                 {
-                    TorchBackend.Initialize(options.Value.LibTorchDirectory, logger, TorchBackend.ParseReproducibility(options.Value.CpuReproducibility));
+                    TorchBackend.Initialize(options.Value.LibTorchDirectory, logger, TorchBackend.ParseReproducibility(options.Value.CpuReproducibility), passiveThreadWaits: true);
                     device = TorchBackend.ResolveDevice(TorchBackend.ParsePreference(options.Value.Device));
                     Log.BackendReady(logger, TorchBackend.Info!.LibTorchSource, device);
                 }

@@ -20,9 +20,10 @@ public enum PassMode
 /// <summary>
 /// The one thread that runs the models. TorchSharp's dispose scopes and grad mode are per thread and a
 /// Module is not safe for concurrent callers, so every forward pass, load and disposal happens here.
-/// Predictions wait in a bounded queue; after the first arrives the owner keeps collecting for
-/// <see cref="UncertaintyOptions.BatchDelayMilliseconds"/> or until <see cref="UncertaintyOptions.MaxBatchRows"/>
-/// (samples x rows) and runs small requests for one version as one merged pass (each keeps its own seed, so
+/// Predictions wait in a bounded queue. A request that finds the owner idle runs at once (with whatever else is
+/// queued by then); work that queued behind a pass is collected for up to
+/// <see cref="UncertaintyOptions.BatchDelayMilliseconds"/> more or until <see cref="UncertaintyOptions.MaxBatchRows"/>
+/// (samples x rows). Small requests for one version run as one merged pass (each keeps its own seed, so
 /// its result is what it would have been alone). A request too large for one chunk runs a chunk at a time,
 /// and everything that arrives meanwhile runs between its chunks: a small request waits at most about one
 /// chunk behind a large one.
@@ -41,6 +42,7 @@ public sealed partial class InferenceScheduler(
     private readonly List<LargeRun> large = []; // owner thread only
     private int nextLarge; // owner thread only: the large run whose turn is next
     private int queued;
+    private long passes;
     private int largeRuns;
     private volatile bool stopRequested;
     private volatile bool ownerExited;
@@ -130,6 +132,9 @@ public sealed partial class InferenceScheduler(
     /// <summary>A large request is being run a chunk at a time (tests observe interleaving with it).</summary>
     internal bool RunningLarge => Volatile.Read(ref largeRuns) > 0;
 
+    /// <summary>Merged passes run for small Monte Carlo requests (tests observe merging).</summary>
+    internal long Passes => Interlocked.Read(ref passes);
+
     /// <summary>Predictions waiting in the queue.</summary>
     internal int QueueLength => Volatile.Read(ref queued);
 
@@ -160,6 +165,7 @@ public sealed partial class InferenceScheduler(
     {
         try
         {
+            bool woke = false; // the owner slept on an empty queue since its last pass
             while (true)
             {
                 RunControl();
@@ -171,11 +177,16 @@ public sealed partial class InferenceScheduler(
                 if (large.Count == 0 && predictions.IsEmpty)
                 {
                     signal.Wait(stopping.Token);
+                    woke = true;
                     continue;
                 }
 
                 gate.Wait(stopping.Token);
-                var batch = Collect(waitForMore: large.Count == 0);
+
+                // A request that finds the owner idle does not wait for company: nothing else is running, so waiting
+                // would only add latency. Requests that queued behind a pass are the ones worth merging.
+                var batch = Collect(waitForMore: large.Count == 0 && !woke);
+                woke = false;
                 metrics.QueueLength(Volatile.Read(ref queued));
                 Run(batch);
                 StepLargest();
@@ -256,7 +267,9 @@ public sealed partial class InferenceScheduler(
                 return batch;
             }
 
-            signal.Wait(TimeSpan.FromTicks(remaining * TimeSpan.TicksPerSecond / Stopwatch.Frequency), stopping.Token);
+            // Whole milliseconds, rounded up: the semaphore's timeout is in milliseconds, and a fraction truncated to 0
+            // would return at once and turn this wait into a spin that takes a core from the HTTP threads.
+            signal.Wait((int)Math.Ceiling(remaining * 1000.0 / Stopwatch.Frequency), stopping.Token);
         }
     }
 
@@ -302,6 +315,7 @@ public sealed partial class InferenceScheduler(
                     pass?.SetTag(Telemetry.Attributes.Samples, results.Sum(r => (long)r.SamplesUsed));
                 }
 
+                Interlocked.Increment(ref passes);
                 metrics.Executed(group.Key.Name, group.Key.Version, jobs.Count, jobs.Sum(j => (long)j.Request.Rows), jobs.Sum(j => (long)j.Request.Samples * j.Request.Rows), Stopwatch.GetElapsedTime(started), results.Sum(r => (long)r.SamplesUsed));
                 for (int i = 0; i < jobs.Count; i++)
                 {

@@ -52,19 +52,20 @@ public sealed partial class ModelRegistry(
             throw new RequestValidationException("name", $"Model names are 1-64 characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit ({ModelStore.NamePattern}).");
         }
 
-        if (!store.Exists(name))
+        var (versions, defaultVersion) = store.Listed(name);
+        if (versions.Count == 0)
         {
             throw new NotFoundException("Model not found", $"There is no model '{name}'.");
         }
 
         if (version is { } v)
         {
-            return store.Exists(name, v)
+            return versions.Contains(v)
                 ? v
-                : throw new NotFoundException("Model version not found", $"Model '{name}' has no version {v}; it has {string.Join(", ", store.Versions(name))}.");
+                : throw new NotFoundException("Model version not found", $"Model '{name}' has no version {v}; it has {string.Join(", ", versions)}.");
         }
 
-        return store.DefaultVersion(name)
+        return defaultVersion
             ?? throw new NotFoundException("Model has no default version", $"Model '{name}' has no default version yet.");
     }
 

@@ -93,6 +93,9 @@ public sealed partial class ModelStore(IOptions<UncertaintyOptions> options, IHo
     /// <summary>The version the default-version pointer names; null when there is none (never a guess: adding a version changes nothing served).</summary>
     public int? DefaultVersion(string name) => Read(name).DefaultVersion;
 
+    /// <summary><see cref="Versions"/> and <see cref="DefaultVersion"/> from one look at the model's directory (a prediction resolves its version with one).</summary>
+    public (IReadOnlyList<int> Versions, int? DefaultVersion) Listed(string name) => Read(name) is var listing ? (listing.Versions, listing.DefaultVersion) : default;
+
     /// <summary>Makes <paramref name="version"/> the default, atomically (readers see the old or the new value).</summary>
     public void SetDefaultVersion(string name, int version)
     {

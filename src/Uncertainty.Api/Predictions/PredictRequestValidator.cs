@@ -9,6 +9,9 @@ public static class PredictRequestValidator
 {
     private const int MaxErrors = 20;
 
+    // x0, x1, ... for models without feature names, made once per width rather than per request.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, string[]> DefaultNames = new();
+
     public const double MaxIntervalLevel = 1 - 1e-9;
 
     /// <summary>The problems with <paramref name="request"/>, and its rows as model-ordered raw values when there are none.</summary>
@@ -28,7 +31,7 @@ public static class PredictRequestValidator
         else
         {
             values = new float[request.Inputs.Length * features];
-            var names = model.FeatureNames ?? [.. Enumerable.Range(0, features).Select(i => $"x{i}")];
+            var names = model.FeatureNames ?? DefaultNames.GetOrAdd(features, count => [.. Enumerable.Range(0, count).Select(i => $"x{i}")]);
             var shape = model.Network.ResolvedInputShape;
             for (int r = 0; r < request.Inputs.Length && errors.Count < MaxErrors; r++)
             {
@@ -102,7 +105,7 @@ public static class PredictRequestValidator
                 int c = 0;
                 foreach (var cell in element.EnumerateArray())
                 {
-                    ReadValue(cell, $"{path}[{c}]", out row[c], errors);
+                    ReadValue(cell, path, c, out row[c], errors);
                     c++;
                 }
 
@@ -132,7 +135,7 @@ public static class PredictRequestValidator
                     }
 
                     seen[index] = true;
-                    ReadValue(property.Value, $"{path}.{property.Name}", out row[index], errors);
+                    ReadValue(property.Value, path, property.Name, out row[index], errors);
                 }
 
                 var missing = names.Where((_, i) => !seen[i]).ToList();
@@ -167,7 +170,7 @@ public static class PredictRequestValidator
             int c = 0;
             foreach (var cell in element.EnumerateArray())
             {
-                ReadValue(cell, $"{path}[{c}]", out row[c], errors);
+                ReadValue(cell, path, c, out row[c], errors);
                 c++;
             }
 
@@ -316,7 +319,7 @@ public static class PredictRequestValidator
 
             if (dimension == shape.Count - 1)
             {
-                ReadValue(item, $"{path}[{i}]", out row[offset++], errors);
+                ReadValue(item, path, i, out row[offset++], errors);
             }
             else
             {
@@ -327,21 +330,40 @@ public static class PredictRequestValidator
         }
     }
 
-    private static void ReadValue(JsonElement cell, string path, out float value, Dictionary<string, string[]> errors)
+    /// <summary>The cell at <paramref name="row"/>[<paramref name="index"/>]; its path is only spelt out for an error (a valid cell allocates nothing).</summary>
+    private static void ReadValue(JsonElement cell, string row, int index, out float value, Dictionary<string, string[]> errors)
+    {
+        if (ReadValue(cell, out value) is { } problem)
+        {
+            errors[$"{row}[{index}]"] = [problem];
+        }
+    }
+
+    /// <summary>The cell under feature <paramref name="name"/> of <paramref name="row"/>.</summary>
+    private static void ReadValue(JsonElement cell, string row, string name, out float value, Dictionary<string, string[]> errors)
+    {
+        if (ReadValue(cell, out value) is { } problem)
+        {
+            errors[$"{row}.{name}"] = [problem];
+        }
+    }
+
+    /// <summary>A finite single-precision number, or what is wrong with the cell.</summary>
+    private static string? ReadValue(JsonElement cell, out float value)
     {
         value = 0;
         if (cell.ValueKind != JsonValueKind.Number)
         {
-            errors[path] = [$"Feature values are JSON numbers, not {cell.ValueKind.ToString().ToLowerInvariant()} (NaN and infinity are not accepted)."];
+            return $"Feature values are JSON numbers, not {cell.ValueKind.ToString().ToLowerInvariant()} (NaN and infinity are not accepted).";
         }
-        else if (!cell.TryGetDouble(out var number) || !double.IsFinite(number) || Math.Abs(number) > float.MaxValue)
+
+        if (!cell.TryGetDouble(out var number) || !double.IsFinite(number) || Math.Abs(number) > float.MaxValue)
         {
-            errors[path] = ["Feature values must be finite numbers within single-precision range."];
+            return "Feature values must be finite numbers within single-precision range.";
         }
-        else
-        {
-            value = (float)number;
-        }
+
+        value = (float)number;
+        return null;
     }
 
     private static int IndexOf(IReadOnlyList<string> names, string name)

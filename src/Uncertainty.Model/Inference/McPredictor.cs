@@ -46,6 +46,9 @@ public sealed class McPredictor : IDisposable
 
     public Device Device { get; }
 
+    // The spec's widths are inferred layer by layer on every read: the server asks for ChunkRows per request and per chunk.
+    private long? chunkRows;
+
     /// <summary>
     /// <see cref="McOptions.Reproducible"/> as resolved: by default true on the CPU with MKL's reproducibility on. A request's
     /// numbers are then bit-identical alone, merged with any others, or chunked: every pass computes a padded row count
@@ -65,7 +68,7 @@ public sealed class McPredictor : IDisposable
     public NetworkSpec Spec => network.Spec;
 
     /// <summary>Rows per chunk under the memory budget.</summary>
-    public long ChunkRows => Math.Max(1, (options.MaxChunkElements ?? McOptions.DefaultChunkElements(Device)) / network.Spec.MaxWidth);
+    public long ChunkRows => chunkRows ??= Math.Max(1, (options.MaxChunkElements ?? McOptions.DefaultChunkElements(Device)) / network.Spec.MaxWidth);
 
     public McPrediction Predict(McRequest request, CancellationToken cancellationToken = default) =>
         Predict([request], cancellationToken)[0];

@@ -68,6 +68,8 @@ public static partial class TorchBackend
 
     private const string MklCbwrVariable = "MKL_CBWR";
 
+    private const string OmpWaitPolicyVariable = "OMP_WAIT_POLICY";
+
     // Load order matters: each library's dependencies must already be mapped so the loader finds them by SONAME.
     private static readonly string[] HostLibTorchLibraries =
         ["libc10.so", "libtorch_cpu.so", "libc10_cuda.so", "libtorch_cuda.so", "libtorch.so"];
@@ -89,7 +91,12 @@ public static partial class TorchBackend
     /// Null for <see cref="ReproducibilityVariable"/>, else <see cref="DefaultReproducibility"/>. An MKL_CBWR already in the
     /// environment wins over both: it is the operator's explicit choice, and MKL reads it whatever is passed here.
     /// </param>
-    public static BackendInfo Initialize(string? libTorchDirectory, ILogger logger, CpuReproducibility? reproducibility = null)
+    /// <param name="passiveThreadWaits">
+    /// OMP_WAIT_POLICY=PASSIVE (unless the operator set it): libtorch's OpenMP threads sleep between parallel regions
+    /// instead of spinning. For a server, whose HTTP threads need the cores between passes; a spinning worker that the
+    /// scheduler has descheduled also keeps the owner spinning at the region's barrier. Waiting changes no number.
+    /// </param>
+    public static BackendInfo Initialize(string? libTorchDirectory, ILogger logger, CpuReproducibility? reproducibility = null, bool passiveThreadWaits = false)
     {
         lock (Gate)
         {
@@ -100,6 +107,11 @@ public static partial class TorchBackend
 
             // First, before any native library is mapped: MKL reads MKL_CBWR once, at its first call.
             var cbwr = ConfigureMkl(reproducibility ?? ReproducibilityFromEnvironment() ?? DefaultReproducibility, logger);
+            if (passiveThreadWaits)
+            {
+                SetNativeDefault(OmpWaitPolicyVariable, "PASSIVE"); // libgomp reads it once, as libtorch maps it
+            }
+
             libTorchDirectory ??= NullIfEmpty(Environment.GetEnvironmentVariable(LibTorchDirectoryVariable));
             string source = "bundled libtorch-cpu";
             if (libTorchDirectory is not null)
@@ -180,15 +192,26 @@ public static partial class TorchBackend
         };
         if (value is not null)
         {
-            if (SetEnv(MklCbwrVariable, value, overwrite: 0) != 0)
-            {
-                throw new InvalidOperationException($"setenv({MklCbwrVariable}) failed: {Marshal.GetLastPInvokeErrorMessage()}");
-            }
-
-            Environment.SetEnvironmentVariable(MklCbwrVariable, value);
+            SetNativeDefault(MklCbwrVariable, value);
         }
 
         return (wanted, value, false);
+    }
+
+    /// <summary>Sets <paramref name="name"/> in the native environment unless it is set there (Linux only; see <see cref="ConfigureMkl"/>).</summary>
+    private static void SetNativeDefault(string name, string value)
+    {
+        if (!OperatingSystem.IsLinux() || GetEnv(name) != IntPtr.Zero)
+        {
+            return;
+        }
+
+        if (SetEnv(name, value, overwrite: 0) != 0)
+        {
+            throw new InvalidOperationException($"setenv({name}) failed: {Marshal.GetLastPInvokeErrorMessage()}");
+        }
+
+        Environment.SetEnvironmentVariable(name, value);
     }
 
     /// <summary>Resolves a preference to a device; <see cref="DevicePreference.Cuda"/> without a GPU fails with the reason.</summary>
