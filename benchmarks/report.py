@@ -133,13 +133,13 @@ def training_headlines(training, protocol):
     h = {}
     if training:
         cases = {c["case"]: c for c in training["cases"]}
-        torch_step = next((c["msPerStep"] for name, c in cases.items() if name.startswith("PyTorch")), None)
-        trainer = next((c["msPerStep"] for name, c in cases.items() if name.startswith("`Trainer`") or name.startswith("Trainer")), None)
+        torch_step = next((c["msPerStep"] for name, c in cases.items() if name.lower().startswith("pytorch")), None)
+        trainer = next((c["msPerStep"] for name, c in cases.items() if name.lower().startswith("trainer")), None)
         grid = next((c for name, c in cases.items() if "K = 12" in name), None)
         h["trainerStepOverPyTorch"] = {"value": ratio(trainer, torch_step), "target": "<= 1", "what": "13-50-1 MLP, Adam, batch 128: Trainer's ms per step / PyTorch's own loop's, same run"}
         h["gridPerConfigurationOverPyTorch"] = {"value": ratio(grid and grid["msPerStep"] / grid["configurations"], torch_step), "target": "", "what": "the same, 12 configurations stacked: ms per step per configuration / PyTorch's one network"}
     for run in (protocol or {}).get("runs", []):
-        key = "".join(w.capitalize() for w in run["dataset"].replace("-", " ").split())
+        key = "".join(w[:1].upper() + w[1:] for w in run["dataset"].replace("-", " ").split())
         h[f"protocolSeconds{key}"] = {"value": run["seconds"], "target": "<= 300" if run["dataset"] == "bostonHousing" else "",
                                       "what": f"{run['dataset']}: the authors' full protocol ({run['splits']} splits, {run['grid']}-point grid, {run['epochs']} epochs, T = {run['samples']:,}), wall seconds"}
     return h
