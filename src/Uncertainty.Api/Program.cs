@@ -17,7 +17,9 @@ builder.AddUncertaintyApi();
 
 var app = builder.Build();
 app.MapUncertaintyApi();
-if (Uncertainty.Api.Hosting.Listeners.BusyEndpoint(app.Configuration) is { } busy)
+// Only a server that binds sockets can find a port taken; the tests' in-memory server binds none.
+bool bindsSockets = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().GetType().Assembly.GetName().Name!.StartsWith("Microsoft.AspNetCore.Server.Kestrel", StringComparison.Ordinal);
+if (bindsSockets && Uncertainty.Api.Hosting.Listeners.BusyEndpoint(app.Configuration) is { } busy)
 {
     // Before anything starts: one line, which port, how to pick another, and a non-zero exit.
     Console.Error.WriteLine(Uncertainty.Api.Hosting.Listeners.BusyMessage(busy));

@@ -105,7 +105,7 @@ internal static class Cli
 
             return body();
         }
-        catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException or IOException or FormatException or PlatformNotSupportedException)
+        catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException or IOException or FormatException or PlatformNotSupportedException or ArithmeticException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return 1;

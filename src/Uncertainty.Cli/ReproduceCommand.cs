@@ -57,11 +57,16 @@ internal static class ReproduceCommand
             IReadOnlyList<DataSplit> splits;
             if (parse.GetValue(published) is { } directory)
             {
-                var given = new Option[] { data.Data, data.Dataset, data.Target, data.Features, splitsDirectory, hidden, epochs, dropoutGrid, tauGrid }
+                var given = new Option[] { data.Data, data.Dataset, data.Target, data.Features, data.Whitespace, data.Task, data.Split, splitsDirectory, splitCount, testFraction, hidden, epochs, dropoutGrid, tauGrid }
                     .FirstOrDefault(option => parse.GetResult(option) is { Implicit: false });
                 if (given is not null)
                 {
                     throw new ArgumentException($"{given.Name} cannot be combined with --published: the directory gives it.");
+                }
+
+                if (parse.GetValue(epochMultiplier) < 1)
+                {
+                    throw new ArgumentException("--epochx must be at least 1.");
                 }
 
                 var experiment = PublishedExperiment.Load(directory);
@@ -69,6 +74,11 @@ internal static class ReproduceCommand
             }
             else
             {
+                if (parse.GetResult(epochMultiplier) is { Implicit: false })
+                {
+                    throw new ArgumentException("--epochx multiplies the epochs of a --published directory; give --epochs instead.");
+                }
+
                 dataset = data.Load(parse);
                 splits = parse.GetValue(splitsDirectory) is { } splitFiles
                     ? Splits.FromDirectory(splitFiles, dataset.Rows)
@@ -79,7 +89,9 @@ internal static class ReproduceCommand
                               $"{options.DropoutGrid.Count} x {options.TauGrid.Count} grid, {options.Epochs} epochs at batch {options.BatchSize}{(options.StackedGrid ? " (grid stacked)" : " (grid one by one)")}, T = {options.Samples}");
             var progress = new SyncProgress<SplitResult>(r =>
                 Console.WriteLine($"[{r.Split + 1}/{splits.Count}] p {r.Dropout} tau {r.Tau}  MC RMSE {Cli.F(r.McRmse)}  MC LL {Cli.F(r.McLogLikelihood)}  weight-scaling RMSE {Cli.F(r.WeightScalingRmse)}  ({Cli.F(r.Seconds, 1)} s)"));
-            var subset = parse.GetValue(only) is { } list ? [.. Cli.Numbers(list, "--only-splits").Select(v => (int)v)] : (int[]?)null;
+            var subset = parse.GetValue(only) is { } list ? SplitIndices(list, splits.Count) : null;
+            // One libtorch thread, as each child process has, so that the numbers do not depend on --parallel.
+            TorchSharp.torch.set_num_threads(1);
             var report = parse.GetValue(parallel) > 1 && subset is null && splits.Count > 1
                 ? SplitProcesses.Run([.. parse.Tokens.Select(t => t.Value)], dataset, options, splits.Count, Math.Min(parse.GetValue(parallel), splits.Count), Cli.CancelOnCtrlC())
                 : Reproduction.Run(dataset, splits, options, progress, subset, Cli.CancelOnCtrlC());
@@ -92,6 +104,16 @@ internal static class ReproduceCommand
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>--only-splits: distinct whole split numbers in 0..count-1, checked before anything trains.</summary>
+    private static int[] SplitIndices(string text, int count)
+    {
+        var values = Cli.List(text) ?? throw new ArgumentException("--only-splits: give split numbers, e.g. 0,2,4.");
+        var indices = values.Select(v => int.TryParse(v, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var k) && k < count
+            ? k
+            : throw new ArgumentException($"--only-splits: '{v}' is not a split number in 0..{count - 1}.")).ToArray();
+        return indices.Distinct().Count() == indices.Length ? indices : throw new ArgumentException("--only-splits: a split is named twice.");
     }
 
     /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to the thread pool and may print after the summary).</summary>

@@ -18,28 +18,40 @@ internal static class SplitProcesses
     {
         var clock = Stopwatch.StartNew();
         var directory = Directory.CreateTempSubdirectory("uncertainty-reproduce-");
+        var children = new List<Child>();
+        // Whatever ends this call (a failed split, Ctrl+C, SIGTERM, an exception), no child is left training.
+        void KillAll() => children.ForEach(c => Kill(c.Process));
+        using var cancel = cancellationToken.Register(KillAll);
+        using var terminate = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, _ => KillAll());
         try
         {
             // Round robin: neighbouring splits cost about the same, so each process gets a similar share.
-            var children = Enumerable.Range(0, processes).Select(p =>
+            for (int p = 0; p < processes; p++)
             {
                 var share = Enumerable.Range(0, splitCount).Where(k => k % processes == p);
-                return Start(arguments, string.Join(',', share), Path.Combine(directory.FullName, $"part-{p}.json"));
-            }).ToList();
-            using var cancel = cancellationToken.Register(() => children.ForEach(c => Kill(c.Process)));
-            Task.WaitAll([.. children.Select(c => c.Done)], CancellationToken.None);
-            cancellationToken.ThrowIfCancellationRequested();
-            if (children.FirstOrDefault(c => c.Process.ExitCode != 0) is { } failed)
+                children.Add(Start(arguments, string.Join(',', share), Path.Combine(directory.FullName, $"part-{p}.json")));
+            }
+
+            // The first failure ends the run at once: the other processes would train for nothing.
+            var running = children.ToList();
+            while (running.Count > 0)
             {
-                throw new InvalidDataException($"a split process failed (exit code {failed.Process.ExitCode}): {failed.Errors.ToString().Trim()}");
+                var done = running[Task.WaitAny([.. running.Select(c => c.Done)], CancellationToken.None)];
+                running.Remove(done);
+                cancellationToken.ThrowIfCancellationRequested();
+                if (done.Process.ExitCode != 0)
+                {
+                    throw new InvalidDataException($"a split process failed (exit code {done.Process.ExitCode}): {done.Errors.ToString().Trim()}");
+                }
             }
 
             var parts = children.Select(c => JsonSerializer.Deserialize<ReproductionReport>(File.ReadAllText(c.Json), Cli.Json)!).ToList();
-            children.ForEach(c => c.Process.Dispose());
             return Reproduction.Report(dataset.Name, dataset.Rows, options, parts.SelectMany(p => p.Splits), clock.Elapsed.TotalSeconds);
         }
         finally
         {
+            KillAll();
+            children.ForEach(c => c.Process.Dispose());
             directory.Delete(recursive: true);
         }
     }
@@ -112,9 +124,9 @@ internal static class SplitProcesses
         {
             process.Kill(entireProcessTree: true);
         }
-        catch (InvalidOperationException)
+        catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException or System.ComponentModel.Win32Exception)
         {
-            // already exited
+            // already exited (or already cleaned up)
         }
     }
 }

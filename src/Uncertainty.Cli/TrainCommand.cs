@@ -19,12 +19,12 @@ internal static class TrainCommand
         var optionsFile = new Option<string?>("--options") { Description = "Training options JSON; flags below override it." };
         var hidden = new Option<string?>("--hidden") { Description = "Hidden layer widths, e.g. 50 or 100,100 (default 50)." };
         var activation = new Option<string?>("--activation") { Description = "relu, tanh, gelu, sigmoid, elu, leakyrelu, identity." };
-        var inputDropout = new Option<double?>("--input-dropout") { Description = "Dropout rate on the inputs (default 0)." };
-        var dropout = new Option<string?>("--dropout") { Description = "Hidden dropout rate, one for all layers or one per layer (default 0.5)." };
+        var inputDropout = new Option<double?>("--input-dropout") { Description = "Dropout rate on the inputs (default 0; a regression MLP given no rate and no tau tunes them, see --tune-dropout)." };
+        var dropout = new Option<string?>("--dropout") { Description = "Hidden dropout rate, one for all layers or one per layer (default 0.5; a regression MLP given no rate and no tau tunes them, see --tune-dropout)." };
         var dropoutKind = new Option<string?>("--dropout-kind") { Description = "inverted (default) or standard." };
         var normalization = new Option<string?>("--normalization") { Description = "none, batchnorm or layernorm." };
         var heteroscedastic = new Option<bool>("--heteroscedastic") { Description = "Regression head that learns the noise variance per input." };
-        var tau = new Option<double?>("--tau") { Description = "Noise precision of the regression head, in standardised target units (default 1)." };
+        var tau = new Option<double?>("--tau") { Description = "Noise precision of the regression head, in standardised target units (default 1; tuned with the rates when neither is given)." };
         var testFraction = new Option<double?>("--test-fraction") { Description = "Hold out this share of rows and report test metrics after training." };
         var evaluateOnTest = new Option<bool>("--evaluate-test-split") { Description = "For an image dataset, score the model on its test split after training." };
         var samples = new Option<int>("--samples") { Description = "MC samples for the test metrics.", DefaultValueFactory = _ => 1000 };

@@ -153,6 +153,19 @@ public sealed class CliTests : IDisposable
         Assert.Contains("--epochs cannot be combined with --published", conflict.Error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("--only-splits", "0,2", "'2' is not a split number in 0..1")]
+    [InlineData("--only-splits", "-1", "'-1' is not a split number")]
+    [InlineData("--only-splits", "1,1", "named twice")]
+    [InlineData("--epochx", "5", "--epochx multiplies the epochs of a --published directory")]
+    public void Reproduce_refuses_bad_split_choices_before_anything_trains(string option, string value, string reason)
+    {
+        var result = Run("reproduce", "--dataset", "boston", "--split-count", "2", "--epochs", "5000", "--samples", "10", option, value);
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains(reason, result.Error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Errors_are_one_clear_line_and_exit_code_one()
     {

@@ -127,6 +127,9 @@ public static class TrainingJobsApi
     /// The grid a regression job tunes on when its network states no dropout rate and no tau (Gal and Ghahramani choose both
     /// per data set); null when the job states one, is not a tabular regression MLP, or the grid cannot run here.
     /// </summary>
+    /// <summary>Row passes (validation rows x samples) each grid point's score may take when tuning was not asked for.</summary>
+    private const long DefaultTuningScoreBudget = 10_000_000;
+
     private static TuneOptions? DefaultTuning(TrainingJobRequest request, Dataset data, NetworkSpec spec, TrainingOptions training, UncertaintyOptions limits)
     {
         if (SequenceJobs.Handles(request.Dataset) || request.Network is { Layers: not null } or { StatesDropoutOrTau: true } or { Heteroscedastic: true })
@@ -134,7 +137,10 @@ public static class TrainingJobsApi
             return null;
         }
 
+        // Scoring costs validation rows x samples per point: a large upload is scored with fewer passes (at least 100).
         var tune = new TuneOptions();
+        long validationRows = Math.Max(1, (long)(data.Rows * tune.ValidationFraction));
+        tune = tune with { Samples = (int)Math.Clamp(DefaultTuningScoreBudget / validationRows, 100, tune.Samples) };
         int points = tune.Dropout.Count * tune.Tau.Count;
         return TrainingPipeline.TuningProblem(data, spec, training, tune) is null
                && ResourceGuards.TuningViolation(spec, points, Math.Min(training.BatchSize, data.Rows), limits) is null

@@ -37,6 +37,11 @@ public static class Splits
             throw new ArgumentOutOfRangeException(nameof(testFraction), testFraction, "The test fraction must be in (0, 1).");
         }
 
+        if (rows < 2)
+        {
+            throw new ArgumentOutOfRangeException(nameof(rows), rows, "A split needs at least 2 rows, one to train and one to test.");
+        }
+
         int train = Math.Clamp((int)Math.Round(rows * (1 - testFraction)), 1, rows - 1);
         return [.. Enumerable.Range(0, count).Select(k =>
         {

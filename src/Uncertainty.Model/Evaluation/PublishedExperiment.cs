@@ -34,6 +34,11 @@ public sealed record PublishedExperiment(
         string File(string name) => Path.Combine(directory, name);
         var features = Numbers(File("index_features.txt")).Select(v => Index(v, File("index_features.txt"))).ToList();
         var target = Index(Single(File("index_target.txt")), File("index_target.txt"));
+        if (features.Contains(target))
+        {
+            throw new InvalidDataException($"{File("index_features.txt")}: column {target} is also the target (index_target.txt).");
+        }
+
         var data = CsvLoader.Load(File("data.txt"), new CsvOptions
         {
             Whitespace = true,

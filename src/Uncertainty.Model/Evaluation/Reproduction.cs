@@ -93,11 +93,15 @@ public static class Reproduction
             throw new ArgumentException($"The protocol is for regression; {data.Name}'s target '{data.TargetName}' is a class label.", nameof(data));
         }
 
+        if (only is not null && only.Any(k => k < 0 || k >= splits.Count))
+        {
+            throw new ArgumentOutOfRangeException(nameof(only), $"Splits are numbered 0..{splits.Count - 1}.");
+        }
+
         var clock = Stopwatch.StartNew();
         var results = new List<SplitResult>();
         foreach (int k in only ?? [.. Enumerable.Range(0, splits.Count)])
         {
-            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(k, splits.Count, nameof(only));
             results.Add(RunSplit(data, splits[k], k, options, cancellationToken));
             progress?.Report(results[^1]);
         }

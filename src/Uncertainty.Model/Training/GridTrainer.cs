@@ -210,10 +210,10 @@ public static class GridTrainer
                     {
                         losses = Step(optimizer, batch, learningRate, step++);
                     }
-                    catch (System.Runtime.InteropServices.ExternalException e)
+                    catch (System.Runtime.InteropServices.ExternalException e) when (e.Message.Contains("without overflow", StringComparison.Ordinal))
                     {
-                        // e.g. a step too large for float ("value cannot be converted to type float without overflow").
-                        throw new InvalidOperationException($"Training diverged: the update of step {step} cannot be computed ({e.Message.Split('\n')[0].Trim()}); lower the learning rate.", e);
+                        // A step too large for float ("value cannot be converted to type float without overflow").
+                        throw new ArithmeticException($"Training diverged: the update of step {step} is beyond float's range; lower the learning rate.", e);
                     }
 
                     for (int i = 0; i < k; i++)
