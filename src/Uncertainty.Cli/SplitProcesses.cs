@@ -58,7 +58,7 @@ internal static class SplitProcesses
 
     private sealed record Child(Process Process, string Json, Task Done, System.Text.StringBuilder Errors);
 
-    /// <summary>This command again, with the same arguments but its share of splits, one libtorch thread and its own JSON file.</summary>
+    /// <summary>This command again, with the same arguments but its share of splits and its own JSON file (it sets one libtorch thread itself).</summary>
     private static Child Start(IReadOnlyList<string> arguments, string share, string json)
     {
         // Started as the apphost: that again; otherwise (dotnet uncertainty.dll, or a test host) dotnet with this assembly.
@@ -82,8 +82,6 @@ internal static class SplitProcesses
             start.ArgumentList.Add(argument);
         }
 
-        start.Environment["OMP_NUM_THREADS"] = "1";
-        start.Environment["MKL_NUM_THREADS"] = "1";
         var process = Process.Start(start)!;
         var errors = new System.Text.StringBuilder();
         // Progress lines go straight through, as a single process prints them; the child's header and summary do not.

@@ -268,6 +268,7 @@ public sealed partial class TrainingJobRunner(
 
             var validationLoss = Finite(value.ValidationLoss);
             var validationMetric = Finite(value.ValidationMetric);
+            var point = new EpochPoint(value.Epoch, value.TrainLoss, validationLoss, validationMetric);
             runner.Update(entry, job => job with
             {
                 Epoch = value.Epoch,
@@ -279,7 +280,7 @@ public sealed partial class TrainingJobRunner(
                 ElapsedSeconds = value.Elapsed.TotalSeconds,
                 EtaSeconds = Finite(value.EstimatedRemaining.TotalSeconds),
                 // A tuned job reports its grid's epochs, then the final training's from epoch 1: the curve is the current phase's.
-                History = value.Epoch <= job.Epoch ? [new EpochPoint(value.Epoch, value.TrainLoss, validationLoss, validationMetric)] : [.. job.History, new EpochPoint(value.Epoch, value.TrainLoss, validationLoss, validationMetric)],
+                History = value.Epoch <= job.Epoch ? [point] : [.. job.History, point],
             }, persist: false);
         }
 

@@ -123,13 +123,13 @@ public static class TrainingJobsApi
         return TypedResults.Accepted($"/training-jobs/{id}", runner.Cancel(id)!);
     }
 
+    /// <summary>Row passes (validation rows x samples) each grid point's score may take when tuning was not asked for.</summary>
+    private const long DefaultTuningScoreBudget = 10_000_000;
+
     /// <summary>
     /// The grid a regression job tunes on when its network states no dropout rate and no tau (Gal and Ghahramani choose both
     /// per data set); null when the job states one, is not a tabular regression MLP, or the grid cannot run here.
     /// </summary>
-    /// <summary>Row passes (validation rows x samples) each grid point's score may take when tuning was not asked for.</summary>
-    private const long DefaultTuningScoreBudget = 10_000_000;
-
     private static TuneOptions? DefaultTuning(TrainingJobRequest request, Dataset data, NetworkSpec spec, TrainingOptions training, UncertaintyOptions limits)
     {
         if (SequenceJobs.Handles(request.Dataset) || request.Network is { Layers: not null } or { StatesDropoutOrTau: true } or { Heteroscedastic: true })

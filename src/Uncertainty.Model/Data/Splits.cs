@@ -10,11 +10,7 @@ public static class Splits
     /// <summary>A seeded random split; the test part is round(fraction x rows), at least one row.</summary>
     public static DataSplit Random(int rows, double testFraction, int seed)
     {
-        if (!(testFraction > 0 && testFraction < 1))
-        {
-            throw new ArgumentOutOfRangeException(nameof(testFraction), testFraction, "The test fraction must be in (0, 1).");
-        }
-
+        RequireTestFraction(testFraction);
         var order = Enumerable.Range(0, rows).ToArray();
         new System.Random(seed).Shuffle(order);
         int test = Math.Clamp((int)Math.Round(rows * testFraction), 1, rows - 1);
@@ -32,11 +28,7 @@ public static class Splits
     /// </summary>
     public static IReadOnlyList<DataSplit> Permuted(int rows, double testFraction, int seed, int count)
     {
-        if (!(testFraction > 0 && testFraction < 1))
-        {
-            throw new ArgumentOutOfRangeException(nameof(testFraction), testFraction, "The test fraction must be in (0, 1).");
-        }
-
+        RequireTestFraction(testFraction);
         if (rows < 2)
         {
             throw new ArgumentOutOfRangeException(nameof(rows), rows, "A split needs at least 2 rows, one to train and one to test.");
@@ -49,6 +41,14 @@ public static class Splits
             new System.Random(seed + k).Shuffle(order);
             return new DataSplit(order[..train], order[train..]);
         })];
+    }
+
+    private static void RequireTestFraction(double testFraction)
+    {
+        if (!(testFraction > 0 && testFraction < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(testFraction), testFraction, "The test fraction must be in (0, 1).");
+        }
     }
 
     /// <summary>
